@@ -1,0 +1,52 @@
+"""Ferry's settings: one pydantic-settings root, read from ``FERRY_*`` variables.
+
+Settings are built once at the edge (CLI, SDK, server entry point) and passed in explicitly;
+no module reads them globally.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["DEFAULT_WORKSPACE", "Settings"]
+
+DEFAULT_WORKSPACE = Path("~/.ferry").expanduser()
+
+
+class Settings(BaseSettings):
+    """Where the workspace lives and how the server and clients reach it."""
+
+    model_config = SettingsConfigDict(env_prefix="FERRY_", extra="ignore")
+
+    workspace: Path = Field(
+        default=DEFAULT_WORKSPACE, description="Workspace folder: store, artifacts, logs, keys."
+    )
+    store_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the metadata store; default sqlite in the workspace.",
+    )
+    server_url: str | None = Field(
+        default=None,
+        description="URL of a remote server. When unset, a local server is auto-started.",
+    )
+    token: str | None = Field(
+        default=None, description="Control-plane token; default read from the workspace."
+    )
+    host: str = Field(default="127.0.0.1", description="Address the server binds to.")
+    port: int = Field(default=0, description="Port the server binds to; 0 picks a free one.")
+    max_body_bytes: int = Field(
+        default=2 * 1024**3, description="Largest request body the control plane accepts."
+    )
+
+    @property
+    def resolved_workspace(self) -> Path:
+        return self.workspace.expanduser().resolve()
+
+    @property
+    def resolved_store_url(self) -> str:
+        if self.store_url:
+            return self.store_url
+        return f"sqlite:///{self.resolved_workspace / 'ferry.db'}"

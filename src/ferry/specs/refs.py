@@ -1,0 +1,60 @@
+"""Asset references: ``azureml:name:version``, ``azureml:name@latest``, ``name:version``, ``name@latest``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ferry.errors import InvalidInputError
+from ferry.specs.names import ASSET_NAME, VERSION
+
+__all__ = ["LATEST", "AssetRef", "is_asset_ref", "parse_asset_ref"]
+
+LATEST = "latest"
+_AZUREML = "azureml:"
+
+
+@dataclass(frozen=True)
+class AssetRef:
+    """A parsed reference. ``label`` is ``"latest"`` when the version is to be resolved."""
+
+    name: str
+    version: str | None = None
+    label: str | None = None
+
+    def __str__(self) -> str:
+        return f"azureml:{self.name}@{self.label}" if self.label else f"azureml:{self.name}:{self.version}"
+
+
+def is_asset_ref(text: str) -> bool:
+    """True for ``azureml:name...`` references (not ``azureml://`` URIs) and ``name@latest``."""
+    if text.startswith("azureml://"):
+        return False
+    return text.startswith(_AZUREML) or text.endswith("@" + LATEST)
+
+
+def parse_asset_ref(text: str, *, field: str = "reference") -> AssetRef:
+    """Parse any of the four reference forms; a bare ``name`` is refused as ambiguous."""
+    body = text[len(_AZUREML) :] if text.startswith(_AZUREML) else text
+    if body.startswith("//"):
+        raise InvalidInputError(
+            f"{field} {text!r} is a datastore URI, not an asset reference; "
+            "use azureml:<name>:<version> or azureml:<name>@latest.",
+            details={"field": field, "value": text},
+        )
+    if "@" in body:
+        name, _, label = body.partition("@")
+        if label != LATEST:
+            raise InvalidInputError(
+                f"{field} {text!r} uses label {label!r}; the only label is 'latest' "
+                f"(write azureml:{name}@latest or azureml:{name}:<version>).",
+                details={"field": field, "value": text},
+            )
+        return AssetRef(ASSET_NAME.check(name, field=field), label=LATEST)
+    name, sep, version = body.rpartition(":")
+    if not sep or not name:
+        raise InvalidInputError(
+            f"{field} {text!r} names no version; write azureml:{body}:<version> "
+            f"or azureml:{body}@latest.",
+            details={"field": field, "value": text},
+        )
+    return AssetRef(ASSET_NAME.check(name, field=field), version=VERSION.check(version, field=field))

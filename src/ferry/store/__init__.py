@@ -1,0 +1,1 @@
+"""Ferry's metadata store. ``open_store(url)`` picks the implementation by URL scheme."""
