@@ -1,0 +1,109 @@
+"""``MLClient``: the SDK's entry point, as in ``azure.ai.ml``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ferry.client.connect import connect_info
+from ferry.client.entities import Code, Data, Environment, Model
+from ferry.client.operations import (
+    AssetOperations,
+    ComputeOperations,
+    DatastoreOperations,
+    SecretOperations,
+)
+from ferry.client.transport import Transport
+from ferry.errors import InvalidInputError, NotFoundError
+from ferry.settings import Settings
+from ferry.specs.assets import AssetKind
+
+__all__ = ["MLClient"]
+
+
+class MLClient:
+    """Talks to one workspace's server over HTTP.
+
+    ``MLClient()`` uses ``FERRY_*`` settings (default workspace ``~/.ferry``, auto-started);
+    ``MLClient(workspace="./ws")`` a local folder; ``MLClient(server_url=..., token=...)`` a remote
+    server. Azure's positional ``credential, subscription_id, resource_group, workspace_name`` are
+    accepted and ignored, so existing code constructs it unchanged.
+    """
+
+    def __init__(
+        self,
+        credential: Any = None,
+        subscription_id: str | None = None,
+        resource_group_name: str | None = None,
+        workspace_name: str | None = None,
+        *,
+        workspace: str | Path | None = None,
+        server_url: str | None = None,
+        token: str | None = None,
+        settings: Settings | None = None,
+        autostart: bool = True,
+    ) -> None:
+        overrides: dict[str, Any] = {}
+        if workspace is not None:
+            overrides["workspace"] = Path(workspace)
+        if server_url is not None:
+            overrides["server_url"] = server_url
+        if token is not None:
+            overrides["token"] = token
+        base = settings or Settings()
+        self.settings = base.model_copy(update=overrides) if overrides else base
+        url, secret = connect_info(self.settings, autostart=autostart)
+        self._transport = Transport(url, secret)
+        self.models: AssetOperations[Model] = AssetOperations(self._transport, AssetKind.MODEL, Model)
+        self.data: AssetOperations[Data] = AssetOperations(self._transport, AssetKind.DATA, Data)
+        self.environments: AssetOperations[Environment] = AssetOperations(
+            self._transport, AssetKind.ENVIRONMENT, Environment
+        )
+        self.code: AssetOperations[Code] = AssetOperations(self._transport, AssetKind.CODE, Code)
+        self.datastores = DatastoreOperations(self._transport)
+        self.compute = ComputeOperations(self._transport)
+        self.secrets = SecretOperations(self._transport)
+
+    @property
+    def server_url(self) -> str:
+        return self._transport.base_url
+
+    @classmethod
+    def from_config(
+        cls, credential: Any = None, *, path: str | Path | None = None, file_name: str | None = None
+    ) -> MLClient:
+        """Read ``config.json`` as Azure does (from ``path``, else this folder and its parents,
+        also inside ``.azureml/``). Ferry's keys: ``workspace`` (a folder, relative to the file)
+        or ``server_url`` plus ``token``. Azure's subscription keys are ignored."""
+        config = _find_config(Path(path) if path else None, file_name or "config.json")
+        data = json.loads(config.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise InvalidInputError(f"{config} must hold a JSON object.")
+        workspace = data.get("workspace")
+        if workspace is not None:
+            workspace = (config.parent / str(workspace)).resolve()
+        return cls(workspace=workspace, server_url=data.get("server_url"), token=data.get("token"))
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def __enter__(self) -> MLClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def _find_config(path: Path | None, file_name: str) -> Path:
+    if path is not None and path.is_file():
+        return path
+    start = (path or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        for candidate in (folder / file_name, folder / ".azureml" / file_name):
+            if candidate.is_file():
+                return candidate
+    raise NotFoundError(
+        f"no {file_name} found in {start} or its parents (also looked in .azureml/); write one "
+        'with {"workspace": "<folder>"} or {"server_url": "...", "token": "..."}.'
+    )

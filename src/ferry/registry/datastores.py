@@ -1,0 +1,110 @@
+"""Datastores: named places for artifact bytes. Credentials live encrypted in the secret store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ferry.datastore import Datastore, open_datastore, parse_datastore_uri
+from ferry.errors import InvalidInputError, NotFoundError
+from ferry.registry.secrets import SecretService
+from ferry.specs.names import DATASTORE_NAME
+from ferry.specs.workspace import DEFAULT_DATASTORE, DatastoreSpec
+from ferry.store.base import NamedRepository, Page
+
+__all__ = ["DatastoreRegistry"]
+
+_KIND = "datastore"
+
+
+class DatastoreRegistry:
+    """Create, show, list and delete datastores, and open them to move bytes."""
+
+    def __init__(self, repo: NamedRepository, secrets: SecretService, default_root: Path) -> None:
+        self._repo = repo
+        self._secrets = secrets
+        self._default_root = default_root
+        self._open: dict[str, Datastore] = {}
+
+    def ensure_default(self) -> None:
+        """``workspaceblobstore`` is a folder in the workspace, as Azure's name for the default."""
+        try:
+            self._repo.get(_KIND, DEFAULT_DATASTORE)
+        except NotFoundError:
+            spec = DatastoreSpec(
+                name=DEFAULT_DATASTORE,
+                type="local",
+                root=str(self._default_root),
+                description="The workspace's default datastore (a folder in the workspace).",
+            )
+            self._repo.put(_KIND, spec.name, spec.to_json())
+
+    def create(self, spec: DatastoreSpec) -> tuple[dict[str, Any], bool]:
+        if spec.name == DEFAULT_DATASTORE:
+            raise InvalidInputError(
+                f"'{DEFAULT_DATASTORE}' is the workspace's built-in datastore; choose another name.",
+                details={"field": "name"},
+            )
+        # Open it first: a datastore that cannot be reached is refused, not stored.
+        store = open_datastore(spec, dict(spec.credentials))
+        for key, value in spec.credentials.items():
+            self._secrets.put_internal(f"datastore/{spec.name}/{key}", value)
+        stored = spec.to_json()
+        stored["credentials"] = sorted(spec.credentials)
+        record, created = self._repo.put(_KIND, spec.name, stored)
+        self._open[spec.name] = store
+        return _view(record.spec, record.created_at, record.updated_at), created
+
+    def get(self, name: str) -> dict[str, Any]:
+        DATASTORE_NAME.check(name)
+        record = self._repo.get(_KIND, name)
+        return _view(record.spec, record.created_at, record.updated_at)
+
+    def list(self, *, limit: int = 100, page_token: str | None = None) -> Page:
+        page = self._repo.list(_KIND, limit=limit, page_token=page_token)
+        return Page([_view(r.spec, r.created_at, r.updated_at) for r in page.items], page.next_token)
+
+    def delete(self, name: str) -> None:
+        if name == DEFAULT_DATASTORE:
+            raise InvalidInputError(
+                f"'{DEFAULT_DATASTORE}' is built in and cannot be deleted.",
+                details={"field": "name"},
+            )
+        record = self._repo.get(_KIND, name)
+        for key in record.spec.get("credentials", []):
+            try:
+                self._secrets.delete_internal(f"datastore/{name}/{key}")
+            except NotFoundError:
+                pass
+        self._repo.delete(_KIND, name)
+        self._open.pop(name, None)
+
+    def open(self, name: str) -> Datastore:
+        """The live datastore, with its credentials decrypted from the secret store."""
+        if name not in self._open:
+            record = self._repo.get(_KIND, name)
+            keys = record.spec.get("credentials", [])
+            credentials = {k: self._secrets.reveal_internal(f"datastore/{name}/{k}") for k in keys}
+            spec = DatastoreSpec.model_validate({**record.spec, "credentials": credentials})
+            self._open[name] = open_datastore(spec, credentials)
+        return self._open[name]
+
+    def resolve(self, uri: str) -> tuple[Datastore, str]:
+        """``azureml://datastores/<name>/paths/<p>`` to the open datastore and ``<p>``."""
+        name, path = parse_datastore_uri(uri)
+        try:
+            return self.open(name), path
+        except NotFoundError as exc:
+            raise NotFoundError(
+                f"{uri} names datastore {name!r}, which does not exist; "
+                "list them with `ferry datastore list`.",
+                details={"datastore": name},
+            ) from exc
+
+    @property
+    def default(self) -> Datastore:
+        return self.open(DEFAULT_DATASTORE)
+
+
+def _view(spec: dict[str, Any], created_at: Any, updated_at: Any) -> dict[str, Any]:
+    return {**spec, "created_at": created_at, "updated_at": updated_at}

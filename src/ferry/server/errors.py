@@ -1,0 +1,50 @@
+"""HTTP translation of errors: every failure is JSON ``{code, message, details}``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ferry.errors import ErrorCode, FerryError
+
+__all__ = ["install_error_handlers"]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map FerryError, request validation errors and stray HTTP errors to JSON bodies."""
+
+    @app.exception_handler(FerryError)
+    async def _ferry(_: Request, exc: FerryError) -> JSONResponse:
+        return JSONResponse(exc.to_payload(), status_code=exc.http_status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        fields = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"] if p not in ("body", "query", "path"))
+            fields.append(loc)
+            if err["type"] == "extra_forbidden":
+                problems.append(f"unknown field '{loc}': remove it or check its spelling")
+            elif err["type"] == "missing":
+                problems.append(f"missing required field '{loc}'")
+            else:
+                problems.append(f"field '{loc}': {err['msg']}")
+        body = {
+            "code": ErrorCode.INVALID_SPEC.value,
+            "message": "invalid request: " + "; ".join(problems),
+            "details": {"fields": fields},
+        }
+        return JSONResponse(body, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {401: ErrorCode.UNAUTHORIZED, 404: ErrorCode.NOT_FOUND, 413: ErrorCode.PAYLOAD_TOO_LARGE}
+        body = {
+            "code": code.get(exc.status_code, ErrorCode.INVALID_INPUT).value,
+            "message": str(exc.detail),
+            "details": {},
+        }
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)

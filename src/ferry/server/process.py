@@ -1,0 +1,90 @@
+"""The server process body: one server per workspace, published through ``server.json``.
+
+``run_foreground`` takes the workspace lock (a second server refuses and names the first), binds,
+writes ``server.json`` once it accepts connections and serves until signalled. Starting and
+stopping it from outside is :mod:`ferry.launcher`'s job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+from datetime import datetime, timezone
+from typing import IO
+
+from ferry.errors import ServerError
+from ferry.layout import WorkspaceLayout
+from ferry.settings import Settings
+
+__all__ = ["run_foreground"]
+
+
+def _lock(layout: WorkspaceLayout) -> IO[str]:
+    handle = layout.lock_file.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        info = layout.read_server_info() or {}
+        raise ServerError(
+            f"a Ferry server is already running for workspace {layout.root} "
+            f"(pid {info.get('pid', '?')}, {info.get('url', 'url unknown')}); "
+            "use it, or stop it with `ferry server stop`.",
+            details={"pid": info.get("pid"), "url": info.get("url")},
+        ) from None
+    return handle
+
+
+def run_foreground(settings: Settings) -> None:
+    """Serve the workspace in this process until SIGTERM/SIGINT."""
+    import uvicorn
+
+    from ferry.server.app import create_app
+
+    layout = WorkspaceLayout(settings.resolved_workspace)
+    layout.ensure()
+    lock = _lock(layout)
+    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, settings.port))
+    port = sock.getsockname()[1]
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    app = create_app(settings)
+    info = {
+        "pid": os.getpid(),
+        "url": f"http://{host}:{port}",
+        "started_at": datetime.now(timezone.utc).isoformat(),
+        "store": _mask(settings.resolved_store_url),
+    }
+    config = uvicorn.Config(app, log_level="info", access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    original_startup = server.startup
+
+    async def startup(sockets: list[socket.socket] | None = None) -> None:
+        await original_startup(sockets)
+        # Published only once the socket accepts, so clients that see it can connect.
+        tmp = layout.server_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(info), encoding="utf-8")
+        tmp.replace(layout.server_file)
+
+    server.startup = startup  # type: ignore[method-assign]
+    try:
+        server.run(sockets=[sock])
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            if (layout.read_server_info() or {}).get("pid") == os.getpid():
+                layout.server_file.unlink()
+        lock.close()
+
+
+def _mask(url: str) -> str:
+    """Hide a password in a store URL."""
+    if "://" in url and "@" in url.split("://", 1)[1]:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+    return url

@@ -1,0 +1,1 @@
+"""Control-plane routes under ``/api/v1``; each module adapts one registry service to HTTP."""

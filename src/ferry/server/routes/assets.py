@@ -1,0 +1,207 @@
+"""``/api/v1/{models,data,environments,codes}``: versioned assets."""
+
+from __future__ import annotations
+
+import enum
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from ferry.archive import pack
+from ferry.errors import InvalidInputError, SpecError
+from ferry.server.routes.deps import Auth, WorkspaceDep
+from ferry.server.routes.models import AssetList, page
+from ferry.specs.assets import AssetKind, AssetResource
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1", tags=["assets"], dependencies=[Auth])
+
+
+class Collection(str, enum.Enum):
+    """REST collection names of the asset kinds."""
+
+    models = "models"
+    data = "data"
+    environments = "environments"
+    codes = "codes"
+
+    @property
+    def kind(self) -> AssetKind:
+        return {
+            "models": AssetKind.MODEL,
+            "data": AssetKind.DATA,
+            "environments": AssetKind.ENVIRONMENT,
+            "codes": AssetKind.CODE,
+        }[self.value]
+
+
+class AssetUpdate(BaseModel):
+    """The mutable fields of an asset version."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str | None = Field(default=None, description="New description.")
+    tags: dict[str, str] | None = Field(default=None, description="Tags to set (merged).")
+
+
+_CREATE_DOC = {
+    "requestBody": {
+        "description": (
+            "Either a JSON spec whose path is a URI, or multipart/form-data with a 'spec' field "
+            "(the JSON spec) and an 'archive' file (tar.gz of the local file or folder)."
+        ),
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "spec": {"type": "string", "description": "JSON spec."},
+                        "archive": {"type": "string", "format": "binary"},
+                    },
+                    "required": ["spec"],
+                }
+            },
+        },
+    }
+}
+
+
+@router.post(
+    "/{collection}",
+    response_model=AssetResource,
+    openapi_extra=_CREATE_DOC,
+    summary="Create an asset version (uploading local files atomically)",
+)
+async def create_asset(
+    collection: Collection, request: Request, response: Response, workspace: WorkspaceDep
+) -> dict[str, Any]:
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form(max_part_size=16 * 1024 * 1024)
+        spec = _parse_spec(form.get("spec"))
+        archive = form.get("archive")
+        if archive is not None and not isinstance(archive, UploadFile):
+            raise InvalidInputError("'archive' must be a file part.", details={"field": "archive"})
+        try:
+            view, created = await run_in_threadpool(
+                workspace.assets.create, collection.kind, spec, archive.file if archive else None
+            )
+        finally:
+            await form.close()
+    else:
+        spec = _parse_spec(await request.body())
+        view, created = await run_in_threadpool(workspace.assets.create, collection.kind, spec)
+    response.status_code = 201 if created else 200
+    return view
+
+
+def _parse_spec(raw: Any) -> dict[str, Any]:
+    if raw is None:
+        raise InvalidInputError("the request has no spec; send a JSON object.")
+    try:
+        data = json.loads(raw)
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"the spec is not valid JSON: {exc}.") from exc
+    if not isinstance(data, dict):
+        raise SpecError("the spec must be a JSON object.")
+    return data
+
+
+@router.get("/{collection}", response_model=AssetList, summary="List assets or versions")
+def list_assets(
+    collection: Collection,
+    workspace: WorkspaceDep,
+    name: str | None = Query(default=None, description="List the versions of this name."),
+    include_archived: bool = Query(default=False, description="Include archived versions."),
+    limit: int = Query(default=100, ge=1, le=1000, description="Page size."),
+    page_token: str | None = Query(default=None, description="Token from the previous page."),
+) -> dict[str, Any]:
+    result = workspace.assets.list(
+        collection.kind, name, include_archived=include_archived, limit=limit, page_token=page_token
+    )
+    return page(result.items, result.next_token)
+
+
+@router.get("/{collection}/{name}", response_model=AssetResource, summary="Show a version")
+def get_asset(
+    collection: Collection,
+    name: str,
+    workspace: WorkspaceDep,
+    version: str | None = Query(default=None, description="The version; default the latest."),
+    label: str | None = Query(default=None, description="'latest'."),
+) -> dict[str, Any]:
+    return workspace.assets.get(collection.kind, name, version, label)
+
+
+@router.patch(
+    "/{collection}/{name}/versions/{version}",
+    response_model=AssetResource,
+    summary="Update description or tags",
+)
+def update_asset(
+    collection: Collection, name: str, version: str, body: AssetUpdate, workspace: WorkspaceDep
+) -> dict[str, Any]:
+    return workspace.assets.update(
+        collection.kind, name, version, description=body.description, tags=body.tags
+    )
+
+
+@router.post(
+    "/{collection}/{name}/archive", response_model=list[AssetResource], summary="Archive"
+)
+def archive_asset(
+    collection: Collection,
+    name: str,
+    workspace: WorkspaceDep,
+    version: str | None = Query(default=None, description="One version; default all."),
+) -> list[dict[str, Any]]:
+    return workspace.assets.set_archived(collection.kind, name, version, True)
+
+
+@router.post(
+    "/{collection}/{name}/restore", response_model=list[AssetResource], summary="Restore"
+)
+def restore_asset(
+    collection: Collection,
+    name: str,
+    workspace: WorkspaceDep,
+    version: str | None = Query(default=None, description="One version; default all."),
+) -> list[dict[str, Any]]:
+    return workspace.assets.set_archived(collection.kind, name, version, False)
+
+
+@router.get(
+    "/{collection}/{name}/versions/{version}/download",
+    response_class=FileResponse,
+    summary="Download a version's files as tar.gz",
+)
+def download_asset(
+    collection: Collection, name: str, version: str, workspace: WorkspaceDep
+) -> FileResponse:
+    record = workspace.assets.record(collection.kind, name, version)
+    tmp = Path(tempfile.mkdtemp(prefix="download-", dir=workspace.layout.tmp))
+    try:
+        source = workspace.assets.local_path(record) or workspace.assets.export(record, tmp / "src")
+        archive = tmp / "asset.tar.gz"
+        with archive.open("wb") as out:
+            pack(source, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return FileResponse(
+        archive,
+        media_type="application/gzip",
+        filename=f"{name}-{version}.tar.gz",
+        background=BackgroundTask(shutil.rmtree, tmp, True),
+    )
