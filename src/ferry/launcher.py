@@ -54,6 +54,7 @@ def start_background(settings: Settings, *, timeout: float = 30.0) -> dict[str, 
         env["FERRY_STORE_URL"] = settings.store_url
     env["FERRY_HOST"] = settings.host
     env["FERRY_PORT"] = str(settings.port)
+    env["FERRY_MAX_BODY_BYTES"] = str(settings.max_body_bytes)
     with layout.log_file.open("ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "ferry.server"],

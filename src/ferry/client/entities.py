@@ -1,4 +1,4 @@
-"""SDK entities, named as in ``azure.ai.ml.entities``; they are the shared specs plus server fields."""
+"""SDK entities, named as in ``azure.ai.ml.entities``: the shared specs plus server fields."""
 
 from __future__ import annotations
 
@@ -87,7 +87,10 @@ class Compute(ComputeSpec):
 
 
 class CodeConfiguration(BaseModel):
-    """Where a deployment's scoring script lives: ``CodeConfiguration(code="./src", scoring_script="score.py")``."""
+    """Where a deployment's scoring script lives.
+
+    ``CodeConfiguration(code="./src", scoring_script="score.py")``.
+    """
 
     model_config = ConfigDict(extra="forbid")
 

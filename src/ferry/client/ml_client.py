@@ -55,7 +55,9 @@ class MLClient:
         self.settings = base.model_copy(update=overrides) if overrides else base
         url, secret = connect_info(self.settings, autostart=autostart)
         self._transport = Transport(url, secret)
-        self.models: AssetOperations[Model] = AssetOperations(self._transport, AssetKind.MODEL, Model)
+        self.models: AssetOperations[Model] = AssetOperations(
+            self._transport, AssetKind.MODEL, Model
+        )
         self.data: AssetOperations[Data] = AssetOperations(self._transport, AssetKind.DATA, Data)
         self.environments: AssetOperations[Environment] = AssetOperations(
             self._transport, AssetKind.ENVIRONMENT, Environment

@@ -11,12 +11,8 @@ from typing import Any, Generic, TypeVar
 
 from ferry.archive import pack, safe_extract
 from ferry.client.entities import (
-    Code,
     Compute,
-    Data,
     Datastore,
-    Environment,
-    Model,
     _ServerFields,
     from_server,
 )
@@ -109,7 +105,9 @@ class AssetOperations(Generic[A]):
             try:
                 return safe_extract(archive, dest)
             except tarfile.TarError as exc:
-                raise InvalidInputError(f"the downloaded archive is damaged ({exc}); retry.") from exc
+                raise InvalidInputError(
+                    f"the downloaded archive is damaged ({exc}); retry."
+                ) from exc
 
     def archive(self, name: str, version: str | None = None) -> list[A]:
         params = {"version": version} if version else {}
@@ -194,7 +192,9 @@ class SecretOperations:
         self._t = transport
 
     def set(self, name: str, value: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._t.json("PUT", f"/api/v1/secrets/{name}", json={"value": value})
+        result: dict[str, Any] = self._t.json(
+            "PUT", f"/api/v1/secrets/{name}", json={"value": value}
+        )
         return result
 
     def list(self) -> list[dict[str, Any]]:

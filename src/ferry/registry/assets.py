@@ -59,25 +59,31 @@ class AssetRegistry:
         """
         self._staging.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=self._staging, prefix="upload-") as tmp:
-            top = safe_extract(archive, Path(tmp), max_bytes=self._max_unpacked) if archive else None
+            top = (
+                safe_extract(archive, Path(tmp), max_bytes=self._max_unpacked) if archive else None
+            )
             spec = self._validated(kind, data, uploaded=top)
             stored = spec.to_json()
+            # Name and version identify the row; they are not part of the content.
+            stored.pop("name", None)
+            stored.pop("version", None)
             digest: str | None = None
             if top is not None:
                 digest = content_hash(top)
                 stored.update(_inspect_upload(spec, top))
                 dest = f"{UPLOAD_FOLDER}/{digest.removeprefix('sha256:')[:32]}/{top.name}"
                 self._datastores.default.commit(top, dest)
-                stored["path"] = self._datastores.default.uri(dest)
+                if isinstance(spec, EnvironmentSpec):
+                    stored["build"]["path"] = self._datastores.default.uri(dest)
+                else:
+                    stored["path"] = self._datastores.default.uri(dest)
             elif isinstance(spec, EnvironmentSpec):
                 stored.update(_inspect_environment(spec))
                 digest = _json_hash(stored)
             elif "path" in stored:
                 self._check_reference(str(stored["path"]))
-        stored.pop("name", None)
-        stored.pop("version", None)
         name = spec.name
-        if isinstance(spec, CodeSpec) and not data.get("name"):
+        if isinstance(spec, CodeSpec) and not name:
             if digest is None:
                 raise InvalidInputError(
                     "code without a name must be uploaded from a local folder; give --name.",
@@ -85,17 +91,21 @@ class AssetRegistry:
                 )
             # Anonymous code: the same content is the same asset.
             name, spec.version = f"code-{digest.removeprefix('sha256:')[:16]}", "1"
+        assert name is not None
         record, created = self._repo.create(kind, name, spec.version, stored, digest)
         return asset_view(record), created
 
     def _validated(self, kind: AssetKind, data: dict[str, Any], uploaded: Path | None) -> AssetSpec:
         data = dict(data)
-        if kind is AssetKind.CODE and not data.get("name"):
-            data["name"] = "code-pending"  # replaced by the content hash once it is known
         path = data.get("path")
-        if uploaded is not None:
+        if uploaded is not None and kind is not AssetKind.ENVIRONMENT:
             data["path"] = str(uploaded)
-        elif isinstance(path, str) and path and not is_uri(path) and kind is not AssetKind.ENVIRONMENT:
+        elif (
+            isinstance(path, str)
+            and path
+            and not is_uri(path)
+            and kind is not AssetKind.ENVIRONMENT
+        ):
             raise InvalidInputError(
                 f"path {path!r} is a local path but no files were uploaded with it; the ferry CLI "
                 "and SDK upload local paths for you, or pass a URI "
@@ -110,7 +120,7 @@ class AssetRegistry:
                 "read the file for you.",
                 details={"field": "conda_file"},
             )
-        return spec_from_data(SPEC_BY_KIND[kind], data, source=f"{kind.value} spec")
+        return spec_from_data(SPEC_BY_KIND[kind], data)
 
     def _check_reference(self, uri: str) -> None:
         if uri.startswith("azureml://"):
@@ -244,7 +254,8 @@ def _inspect_upload(spec: AssetSpec, top: Path) -> dict[str, Any]:
             )
         if spec.type == AssetTypes.URI_FILE and not top.is_file():
             raise SpecError(
-                f"uri_file data must be a file, but {top.name!r} is a folder; use --type uri_folder.",
+                f"uri_file data must be a file, but {top.name!r} is a folder; "
+                "use --type uri_folder.",
                 details={"field": "type"},
             )
     if isinstance(spec, EnvironmentSpec) and spec.build is not None:
@@ -304,5 +315,3 @@ def _inspect_environment(spec: EnvironmentSpec) -> dict[str, Any]:
                 )
             pip.extend(str(item) for item in dep["pip"])
     return {"pip_requirements": pip}
-
-

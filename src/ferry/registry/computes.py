@@ -45,7 +45,9 @@ class ComputeRegistry:
 
     def list(self, *, limit: int = 100, page_token: str | None = None) -> Page:
         page = self._repo.list(_KIND, limit=limit, page_token=page_token)
-        return Page([_view(r.spec, r.created_at, r.updated_at) for r in page.items], page.next_token)
+        return Page(
+            [_view(r.spec, r.created_at, r.updated_at) for r in page.items], page.next_token
+        )
 
     def delete(self, name: str) -> None:
         if name == LOCAL_COMPUTE:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
-from ferry.datastore import Datastore, open_datastore, parse_datastore_uri
+from ferry.datastore import Datastore, open_datastore, parse_uri
 from ferry.errors import InvalidInputError, NotFoundError
 from ferry.registry.secrets import SecretService
 from ferry.specs.names import DATASTORE_NAME
@@ -42,7 +43,7 @@ class DatastoreRegistry:
     def create(self, spec: DatastoreSpec) -> tuple[dict[str, Any], bool]:
         if spec.name == DEFAULT_DATASTORE:
             raise InvalidInputError(
-                f"'{DEFAULT_DATASTORE}' is the workspace's built-in datastore; choose another name.",
+                f"'{DEFAULT_DATASTORE}' is the built-in datastore; choose another name.",
                 details={"field": "name"},
             )
         # Open it first: a datastore that cannot be reached is refused, not stored.
@@ -62,7 +63,9 @@ class DatastoreRegistry:
 
     def list(self, *, limit: int = 100, page_token: str | None = None) -> Page:
         page = self._repo.list(_KIND, limit=limit, page_token=page_token)
-        return Page([_view(r.spec, r.created_at, r.updated_at) for r in page.items], page.next_token)
+        return Page(
+            [_view(r.spec, r.created_at, r.updated_at) for r in page.items], page.next_token
+        )
 
     def delete(self, name: str) -> None:
         if name == DEFAULT_DATASTORE:
@@ -72,10 +75,8 @@ class DatastoreRegistry:
             )
         record = self._repo.get(_KIND, name)
         for key in record.spec.get("credentials", []):
-            try:
+            with contextlib.suppress(NotFoundError):
                 self._secrets.delete_internal(f"datastore/{name}/{key}")
-            except NotFoundError:
-                pass
         self._repo.delete(_KIND, name)
         self._open.pop(name, None)
 
@@ -91,7 +92,7 @@ class DatastoreRegistry:
 
     def resolve(self, uri: str) -> tuple[Datastore, str]:
         """``azureml://datastores/<name>/paths/<p>`` to the open datastore and ``<p>``."""
-        name, path = parse_datastore_uri(uri)
+        name, path = parse_uri(uri)
         try:
             return self.open(name), path
         except NotFoundError as exc:

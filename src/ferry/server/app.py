@@ -20,7 +20,7 @@ __all__ = ["create_app"]
 
 
 def create_app(settings: Settings, workspace: Workspace | None = None) -> FastAPI:
-    """Build the app for one workspace. ``workspace`` may be passed in (tests); else it is opened."""
+    """Build the app for one workspace. Tests may pass ``workspace`` in."""
     owned = workspace or Workspace.open(settings)
 
     @asynccontextmanager
@@ -54,6 +54,7 @@ def create_app(settings: Settings, workspace: Workspace | None = None) -> FastAP
             pid=os.getpid(),
         )
 
-    app.include_router(assets.router)
+    # Fixed paths first: the asset routes' {collection} would otherwise shadow them.
     app.include_router(resources.router)
+    app.include_router(assets.router)
     return app

@@ -41,7 +41,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {401: ErrorCode.UNAUTHORIZED, 404: ErrorCode.NOT_FOUND, 413: ErrorCode.PAYLOAD_TOO_LARGE}
+        code = {
+            401: ErrorCode.UNAUTHORIZED,
+            404: ErrorCode.NOT_FOUND,
+            413: ErrorCode.PAYLOAD_TOO_LARGE,
+        }
         body = {
             "code": code.get(exc.status_code, ErrorCode.INVALID_INPUT).value,
             "message": str(exc.detail),

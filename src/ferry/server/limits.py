@@ -13,7 +13,7 @@ __all__ = ["BodySizeLimit"]
 
 
 class BodySizeLimit:
-    """Check ``Content-Length`` up front and count streamed bytes, so chunked bodies are caught too."""
+    """Check ``Content-Length`` up front and count streamed bytes (chunked bodies have none)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app

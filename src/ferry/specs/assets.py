@@ -12,6 +12,7 @@ from ferry.specs.base import Resource, Spec
 from ferry.specs.names import ASSET_NAME, VERSION
 
 __all__ = [
+    "SPEC_BY_KIND",
     "AssetKind",
     "AssetResource",
     "AssetSpec",
@@ -21,7 +22,6 @@ __all__ = [
     "DataSpec",
     "EnvironmentSpec",
     "ModelSpec",
-    "SPEC_BY_KIND",
 ]
 
 
@@ -66,8 +66,8 @@ class AssetSpec(Spec):
 
     @field_validator("name")
     @classmethod
-    def _name_rule(cls, value: str) -> str:
-        return ASSET_NAME.check(value)
+    def _name_rule(cls, value: str | None) -> str | None:
+        return None if value is None else ASSET_NAME.check(value)
 
     @field_validator("version", mode="before")
     @classmethod
@@ -121,7 +121,7 @@ class BuildContext(Spec):
 
 
 class EnvironmentSpec(AssetSpec):
-    """An environment: a conda file, an image, or a build context. Built by the environments module."""
+    """An environment: a conda file, an image, or a build context."""
 
     path_fields: ClassVar[tuple[str, ...]] = ("conda_file", "build.path")
 
@@ -130,7 +130,9 @@ class EnvironmentSpec(AssetSpec):
         default=None, description="Path of a conda YAML file, or its parsed content."
     )
     build: BuildContext | None = Field(default=None, description="Docker build context.")
-    os_type: str = Field(default="linux", description="linux | windows.", pattern="^(linux|windows)$")
+    os_type: str = Field(
+        default="linux", description="linux | windows.", pattern="^(linux|windows)$"
+    )
     inference_config: dict[str, Any] | None = Field(
         default=None, description="Routes of a custom inference container."
     )
@@ -150,6 +152,9 @@ class CodeSpec(AssetSpec):
     path_fields: ClassVar[tuple[str, ...]] = ("path",)
 
     path: str = Field(description="Local folder to snapshot, or a URI.")
+    name: str | None = Field(  # type: ignore[assignment]
+        default=None, description="Name; omitted means 'code-<content hash>', version 1."
+    )
 
 
 SPEC_BY_KIND: dict[AssetKind, type[AssetSpec]] = {

@@ -51,6 +51,4 @@ def spec_error(exc: ValidationError, *, what: str, source: str | None = None) ->
         else:
             problems.append(f"field '{loc}': {err['msg']}")
     where = f" in {source}" if source else ""
-    return SpecError(
-        f"invalid {what}{where}: " + "; ".join(problems), details={"fields": fields}
-    )
+    return SpecError(f"invalid {what}{where}: " + "; ".join(problems), details={"fields": fields})

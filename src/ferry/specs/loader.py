@@ -15,8 +15,19 @@ __all__ = ["apply_overrides", "is_uri", "load_spec", "read_yaml", "spec_from_dat
 
 S = TypeVar("S", bound=Spec)
 
-_URI_PREFIXES = ("azureml:", "http://", "https://", "s3://", "az://", "abfs://", "abfss://",
-                 "wasbs://", "gs://", "file://", "memory://")
+_URI_PREFIXES = (
+    "azureml:",
+    "http://",
+    "https://",
+    "s3://",
+    "az://",
+    "abfs://",
+    "abfss://",
+    "wasbs://",
+    "gs://",
+    "file://",
+    "memory://",
+)
 
 
 def is_uri(text: str) -> bool:

@@ -1,4 +1,4 @@
-"""Asset references: ``azureml:name:version``, ``azureml:name@latest``, ``name:version``, ``name@latest``."""
+"""Asset references: ``azureml:name:1``, ``azureml:name@latest``, ``name:1``, ``name@latest``."""
 
 from __future__ import annotations
 
@@ -22,7 +22,11 @@ class AssetRef:
     label: str | None = None
 
     def __str__(self) -> str:
-        return f"azureml:{self.name}@{self.label}" if self.label else f"azureml:{self.name}:{self.version}"
+        return (
+            f"azureml:{self.name}@{self.label}"
+            if self.label
+            else f"azureml:{self.name}:{self.version}"
+        )
 
 
 def is_asset_ref(text: str) -> bool:
@@ -57,4 +61,6 @@ def parse_asset_ref(text: str, *, field: str = "reference") -> AssetRef:
             f"or azureml:{body}@latest.",
             details={"field": field, "value": text},
         )
-    return AssetRef(ASSET_NAME.check(name, field=field), version=VERSION.check(version, field=field))
+    return AssetRef(
+        ASSET_NAME.check(name, field=field), version=VERSION.check(version, field=field)
+    )

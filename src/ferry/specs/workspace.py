@@ -23,9 +23,7 @@ class DatastoreSpec(Spec):
     """
 
     name: str = Field(description="Datastore name (letters, digits, '_').")
-    type: str = Field(
-        description="local | s3 | azure_blob.", pattern="^(local|s3|azure_blob)$"
-    )
+    type: str = Field(description="local | s3 | azure_blob.", pattern="^(local|s3|azure_blob)$")
     description: str | None = Field(default=None, description="Free text.")
     tags: dict[str, str] = Field(default_factory=dict, description="Key/value labels.")
     # local

@@ -157,9 +157,7 @@ def update_asset(
     )
 
 
-@router.post(
-    "/{collection}/{name}/archive", response_model=list[AssetResource], summary="Archive"
-)
+@router.post("/{collection}/{name}/archive", response_model=list[AssetResource], summary="Archive")
 def archive_asset(
     collection: Collection,
     name: str,
@@ -169,9 +167,7 @@ def archive_asset(
     return workspace.assets.set_archived(collection.kind, name, version, True)
 
 
-@router.post(
-    "/{collection}/{name}/restore", response_model=list[AssetResource], summary="Restore"
-)
+@router.post("/{collection}/{name}/restore", response_model=list[AssetResource], summary="Restore")
 def restore_asset(
     collection: Collection,
     name: str,

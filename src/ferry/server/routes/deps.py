@@ -34,7 +34,7 @@ def require_token(
     expected = get_workspace(request).token
     if not hmac.compare_digest(credentials.credentials.encode(), expected.encode()):
         raise AuthError(
-            "the token is wrong for this workspace; use the workspace's 'token' file or FERRY_TOKEN."
+            "the token is wrong for this workspace; use the 'token' file or FERRY_TOKEN."
         )
 
 
