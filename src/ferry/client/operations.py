@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import tarfile
 import tempfile
@@ -95,7 +96,7 @@ class AssetOperations(Generic[A]):
 
     def download(self, name: str, version: str | None = None, download_path: str = ".") -> Path:
         """Download into ``download_path/<name>/``, as ``az ml model download`` does."""
-        version = version or self.get(name).version
+        version = version or str(self.get(name).raw["version"])
         assert version is not None
         dest = Path(download_path).expanduser() / name
         dest.mkdir(parents=True, exist_ok=True)
@@ -109,12 +110,12 @@ class AssetOperations(Generic[A]):
                     f"the downloaded archive is damaged ({exc}); retry."
                 ) from exc
 
-    def archive(self, name: str, version: str | None = None) -> list[A]:
+    def archive(self, name: str, version: str | None = None) -> builtins.list[A]:
         params = {"version": version} if version else {}
         data = self._t.json("POST", f"{self._base}/{name}/archive", params=params)
         return [from_server(self._entity, d) for d in data]
 
-    def restore(self, name: str, version: str | None = None) -> list[A]:
+    def restore(self, name: str, version: str | None = None) -> builtins.list[A]:
         params = {"version": version} if version else {}
         data = self._t.json("POST", f"{self._base}/{name}/restore", params=params)
         return [from_server(self._entity, d) for d in data]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import tempfile
@@ -187,7 +188,7 @@ class AssetRegistry:
 
     def set_archived(
         self, kind: AssetKind, name: str, version: str | None, archived: bool
-    ) -> list[dict[str, Any]]:
+    ) -> builtins.list[dict[str, Any]]:
         return [asset_view(r) for r in self._repo.set_archived(kind, name, version, archived)]
 
     # -- bytes --------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ def install_error_handlers(app: FastAPI) -> None:
             404: ErrorCode.NOT_FOUND,
             413: ErrorCode.PAYLOAD_TOO_LARGE,
         }
-        body = {
+        body: dict[str, object] = {
             "code": code.get(exc.status_code, ErrorCode.INVALID_INPUT).value,
             "message": str(exc.detail),
             "details": {},
