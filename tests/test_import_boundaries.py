@@ -1,0 +1,21 @@
+"""The core stays importable without the server, CLI or Ray stacks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+_HEAVY = ("fastapi", "click", "ray")
+
+
+def test_core_packages_do_not_import_server_cli_or_ray() -> None:
+    code = (
+        "import sys\n"
+        "import ferry.store, ferry.specs, ferry.datastore\n"
+        f"print(','.join(m for m in {_HEAVY!r} if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "", f"imported by the core: {result.stdout.strip()}"
