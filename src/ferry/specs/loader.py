@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -104,19 +105,30 @@ def _resolve_local_paths(data: dict[str, Any], fields: tuple[str, ...], base: Pa
                 holder[leaf] = str((base / value).resolve())
 
 
+def _nested_specs(annotation: Any) -> list[type[Spec]]:
+    """Spec classes inside a field's annotation (``X``, ``X | None``, ``str | X``)."""
+    candidates = typing.get_args(annotation) or (annotation,)
+    return [c for c in candidates if isinstance(c, type) and issubclass(c, Spec)]
+
+
+def _resolve_tree(cls: type[Spec], data: dict[str, Any], base: Path) -> dict[str, Any]:
+    data = dict(data)
+    _resolve_local_paths(data, cls.path_fields, base)
+    for name, field in cls.model_fields.items():
+        key = field.alias if field.alias and field.alias in data else name
+        if isinstance(data.get(key), dict):
+            for sub in _nested_specs(field.annotation):
+                data[key] = _resolve_tree(sub, data[key], base)
+                break
+    return data
+
+
 def spec_from_data(
     cls: type[S], data: dict[str, Any], *, source: str | None = None, base_dir: Path | None = None
 ) -> S:
     """Validate ``data`` as ``cls``; relative local paths resolve against ``base_dir``."""
-    data = dict(data)
     if base_dir is not None:
-        _resolve_local_paths(data, cls.path_fields, base_dir)
-        for name, field in cls.model_fields.items():
-            sub = field.annotation
-            if isinstance(data.get(name), dict) and isinstance(sub, type) and issubclass(sub, Spec):
-                nested = dict(data[name])
-                _resolve_local_paths(nested, sub.path_fields, base_dir)
-                data[name] = nested
+        data = _resolve_tree(cls, data, base_dir)
     try:
         return cls.model_validate(data)
     except ValidationError as exc:

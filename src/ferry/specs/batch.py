@@ -1,0 +1,230 @@
+"""Batch endpoints, batch deployments and batch jobs, as Azure ML v2 YAML describes them.
+
+Both deployment schemas are accepted: ``type: model`` with a ``settings:`` block, and the legacy
+form with the same fields at the root. :meth:`BatchDeploymentSpec.effective_settings` merges them.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, ClassVar
+
+from pydantic import Field, field_validator, model_validator
+
+from ferry.specs.assets import EnvironmentSpec, ModelSpec
+from ferry.specs.base import Spec
+from ferry.specs.names import ENDPOINT_NAME
+
+__all__ = [
+    "TERMINAL_STATES",
+    "BatchDeploymentSettings",
+    "BatchDeploymentSpec",
+    "BatchEndpointSpec",
+    "BatchRetrySettings",
+    "CodeConfigurationSpec",
+    "JobState",
+    "ResourceSettings",
+]
+
+
+class BatchEndpointSpec(Spec):
+    """A batch endpoint: a stable name that routes invocations to its default deployment."""
+
+    name: str = Field(description="Endpoint name (3-32 letters, digits or '-').")
+    description: str | None = Field(default=None, description="Free text.")
+    tags: dict[str, str] = Field(default_factory=dict, description="Key/value labels.")
+    properties: dict[str, str] = Field(default_factory=dict, description="Key/value metadata.")
+    auth_mode: str = Field(
+        default="aad_token",
+        description="Accepted for compatibility; Ferry authenticates with the workspace token.",
+    )
+    defaults: dict[str, str] = Field(
+        default_factory=dict, description="defaults.deployment_name: the default deployment."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name_rule(cls, value: str) -> str:
+        ENDPOINT_NAME.check(value)
+        if not 3 <= len(value) <= 32:
+            ENDPOINT_NAME.check("!", field=f"name {value!r} length")
+        return value
+
+    @field_validator("defaults")
+    @classmethod
+    def _known_defaults(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = set(value) - {"deployment_name"}
+        if unknown:
+            raise ValueError(f"unknown key(s) {sorted(unknown)}; the only one is deployment_name")
+        return value
+
+
+class CodeConfigurationSpec(Spec):
+    """The scoring code: a folder (or code asset reference) and the script inside it."""
+
+    path_fields: ClassVar[tuple[str, ...]] = ("code",)
+
+    code: str = Field(description="Local folder, or azureml:<code>:<version>.")
+    scoring_script: str = Field(description="Script path relative to the code folder.")
+
+
+class BatchRetrySettings(Spec):
+    """Retries of a failed or timed-out mini-batch."""
+
+    max_retries: int = Field(default=3, ge=0, description="Retries after the first attempt.")
+    timeout: int = Field(default=30, gt=0, description="Seconds one mini-batch may take.")
+
+
+class ResourceSettings(Spec):
+    """How many instances (on ``local``: groups of worker processes) run the job."""
+
+    instance_count: int = Field(default=1, ge=1, description="Number of instances.")
+    instance_type: str | None = Field(default=None, description="Accepted; ignored locally.")
+
+
+class BatchDeploymentSettings(Spec):
+    """``settings:`` of a ``type: model`` batch deployment; defaults as Azure's."""
+
+    max_concurrency_per_instance: int = Field(
+        default=1, ge=1, description="Worker processes per instance."
+    )
+    mini_batch_size: int = Field(default=10, ge=1, description="Files per mini-batch.")
+    output_action: str = Field(
+        default="append_row",
+        pattern="^(append_row|summary_only)$",
+        description="append_row collects run() results into output_file_name; summary_only not.",
+    )
+    output_file_name: str | None = Field(
+        default=None, description="Name of the append_row file; default predictions.csv."
+    )
+    retry_settings: BatchRetrySettings = Field(
+        default_factory=BatchRetrySettings, description="Retries and per-mini-batch timeout."
+    )
+    error_threshold: int = Field(
+        default=-1, ge=-1, description="Failed items tolerated before the job fails; -1: all."
+    )
+    logging_level: str = Field(
+        default="info",
+        pattern="^(?i:debug|info|warning|error|critical)$",
+        description="Passed to the script as --logging_level.",
+    )
+    environment_variables: dict[str, str] = Field(
+        default_factory=dict, description="Set in every worker's environment."
+    )
+
+    @model_validator(mode="after")
+    def _output_rules(self) -> BatchDeploymentSettings:
+        if self.output_action == "summary_only" and self.output_file_name:
+            raise ValueError(
+                "output_file_name is only for output_action append_row; remove one of them"
+            )
+        if self.output_file_name is not None and (
+            "/" in self.output_file_name or self.output_file_name in ("", ".", "..")
+        ):
+            raise ValueError("output_file_name must be a plain file name, without folders")
+        return self
+
+    @property
+    def file_name(self) -> str:
+        return self.output_file_name or "predictions.csv"
+
+
+_LEGACY_FIELDS = set(BatchDeploymentSettings.model_fields) - {"schema_uri"}
+
+
+class BatchDeploymentSpec(Spec):
+    """A batch deployment: model + code + environment + compute + settings."""
+
+    path_fields: ClassVar[tuple[str, ...]] = ()
+
+    name: str = Field(description="Deployment name (3-32 letters, digits or '-').")
+    endpoint_name: str | None = Field(default=None, description="The endpoint it belongs to.")
+    type: str = Field(default="model", pattern="^(model|pipeline)$", description="model.")
+    description: str | None = Field(default=None, description="Free text.")
+    tags: dict[str, str] = Field(default_factory=dict, description="Key/value labels.")
+    properties: dict[str, str] = Field(default_factory=dict, description="Key/value metadata.")
+    model: str | ModelSpec | None = Field(
+        default=None, description="azureml:<model>:<version> or @latest, or an inline model."
+    )
+    code_configuration: CodeConfigurationSpec | None = Field(
+        default=None, description="Scoring script; optional for MLflow models."
+    )
+    environment: str | EnvironmentSpec | None = Field(
+        default=None, description="azureml:<env>:<version> or @latest, or an inline environment."
+    )
+    compute: str = Field(
+        default="local", description="Compute name (azureml:batch-cluster maps to local)."
+    )
+    resources: ResourceSettings = Field(
+        default_factory=ResourceSettings, description="instance_count."
+    )
+    settings: BatchDeploymentSettings | None = Field(
+        default=None, description="Job settings of a type: model deployment."
+    )
+    # Legacy root-level fields (before ``type: model``); merged into settings.
+    instance_count: int | None = Field(default=None, ge=1, description="Legacy instance_count.")
+    max_concurrency_per_instance: int | None = Field(default=None, description="Legacy field.")
+    mini_batch_size: int | None = Field(default=None, description="Legacy field.")
+    output_action: str | None = Field(default=None, description="Legacy field.")
+    output_file_name: str | None = Field(default=None, description="Legacy field.")
+    retry_settings: BatchRetrySettings | None = Field(default=None, description="Legacy field.")
+    error_threshold: int | None = Field(default=None, description="Legacy field.")
+    logging_level: str | None = Field(default=None, description="Legacy field.")
+    environment_variables: dict[str, str] | None = Field(default=None, description="Legacy.")
+
+    @field_validator("name")
+    @classmethod
+    def _name_rule(cls, value: str) -> str:
+        return ENDPOINT_NAME.check(value)
+
+    @model_validator(mode="after")
+    def _one_schema(self) -> BatchDeploymentSpec:
+        legacy = [f for f in _LEGACY_FIELDS if getattr(self, f) is not None]
+        if self.settings is not None and legacy:
+            raise ValueError(
+                f"{', '.join(sorted(legacy))} must go under 'settings:' when 'settings' is used"
+            )
+        if self.type == "pipeline":
+            raise ValueError("type: pipeline deployments are not supported yet; use type: model")
+        return self
+
+    def effective_settings(self) -> BatchDeploymentSettings:
+        """The job settings, whichever schema the YAML used."""
+        if self.settings is not None:
+            return self.settings
+        legacy = {f: getattr(self, f) for f in _LEGACY_FIELDS if getattr(self, f) is not None}
+        return BatchDeploymentSettings.model_validate(legacy)
+
+    def effective_instance_count(self) -> int:
+        return self.instance_count or self.resources.instance_count
+
+    def compute_name(self) -> str:
+        """``azureml:batch-cluster`` → ``batch-cluster``."""
+        return self.compute.removeprefix("azureml:")
+
+    def to_stored(self) -> dict[str, Any]:
+        """The normalised form kept in the store: settings always under ``settings``."""
+        data = self.to_json()
+        for field in _LEGACY_FIELDS | {"instance_count"}:
+            data.pop(field, None)
+        data["settings"] = self.effective_settings().to_json()
+        data["resources"] = {
+            **data.get("resources", {}),
+            "instance_count": self.effective_instance_count(),
+        }
+        return data
+
+
+class JobState(str, enum.Enum):
+    """A batch job's lifecycle: Queued → Preparing → Running → Completed | Failed | Canceled."""
+
+    QUEUED = "Queued"
+    PREPARING = "Preparing"
+    RUNNING = "Running"
+    FINALIZING = "Finalizing"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    CANCELED = "Canceled"
+
+
+TERMINAL_STATES = frozenset({JobState.COMPLETED, JobState.FAILED, JobState.CANCELED})
