@@ -1,0 +1,94 @@
+"""What a batch job needs to run, fully resolved: the contract between the server and the engine.
+
+The server's job service resolves references (deployment, model, code, environment, input data),
+builds the environment, and writes a :class:`JobDefinition` into the job folder. The engine
+(:mod:`ferry.batch.engine`) needs nothing else, so a job can be resumed from its folder alone.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["JobDefinition", "JobLayout"]
+
+
+@dataclass(frozen=True)
+class JobDefinition:
+    """A resolved batch job. Paths are absolute and local to the machine that runs the job."""
+
+    name: str
+    #: Local files or folders to score; folders are listed recursively.
+    inputs: list[str]
+    input_type: str  # "uri_folder" | "uri_file"
+    #: Interpreter of the deployment's built environment (or the server's own, for development).
+    python: str
+    #: The user's scoring script; ``None`` means the built-in MLflow scorer.
+    entry_script: str | None
+    #: Working directory of the workers, put first on ``sys.path``.
+    code_dir: str
+    #: ``AZUREML_MODEL_DIR``: the folder that holds the model under its own base name.
+    model_dir: str | None
+    mini_batch_size: int = 10
+    instance_count: int = 1
+    max_concurrency_per_instance: int = 1
+    max_retries: int = 3
+    timeout: float = 30.0
+    error_threshold: int = -1
+    output_action: str = "append_row"
+    output_file_name: str = "predictions.csv"
+    logging_level: str = "info"
+    environment_variables: dict[str, str] = field(default_factory=dict)
+    program_arguments: list[str] = field(default_factory=list)
+
+    @property
+    def worker_count(self) -> int:
+        return self.instance_count * self.max_concurrency_per_instance
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> JobDefinition:
+        return cls(**data)
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=2), encoding="utf-8")
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> JobDefinition:
+        return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+@dataclass(frozen=True)
+class JobLayout:
+    """Files of one job folder. The log layout follows Azure's so people find things."""
+
+    root: Path
+
+    @property
+    def definition(self) -> Path:
+        return self.root / "job.json"
+
+    @property
+    def outputs(self) -> Path:
+        """``AZUREML_BI_OUTPUT_PATH`` and the home of ``predictions.csv``: the ``score`` output."""
+        return self.root / "named-outputs" / "score"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def progress(self) -> Path:
+        """JSON snapshot of counts, rate and ETA, rewritten as the job runs."""
+        return self.root / "progress.json"
+
+    @property
+    def manifest(self) -> Path:
+        """Per-item manifest: file, status, mini-batch, attempts, error, seconds."""
+        return self.root / "manifest.csv"
