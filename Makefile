@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV := $(shell command -v uv 2>/dev/null)
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint typecheck unit demo clean
+.PHONY: venv test lint typecheck unit demo clean azurite
 
 $(STAMP): pyproject.toml
 	@if [ -z "$(UV)" ]; then $(PYTHON) -m pip install --quiet uv; fi
@@ -22,7 +22,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src/ferry
 
-unit: $(STAMP)
+# Azurite (Azure Blob emulator, from npm) for the Azure datastore tests.
+AZURITE := .cache/azurite/node_modules/.bin/azurite-blob
+
+azurite: $(AZURITE)
+
+$(AZURITE):
+	@if command -v npm >/dev/null 2>&1; then \
+		npm install --prefix .cache/azurite --no-audit --no-fund --silent azurite@3.37.0; \
+	else echo "npm not found: Azure Blob datastore tests will be skipped (install Node.js)"; fi
+
+unit: $(STAMP) azurite
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

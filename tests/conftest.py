@@ -13,6 +13,8 @@ import pytest
 from ferry.launcher import start_background, stop_server
 from ferry.settings import Settings
 
+pytest_plugins = ["tests.fixtures_services"]
+
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 EXAMPLES = SHARED / "data" / "azureml-examples" / "cli" / "endpoints"
 PG_ADMIN_URL = os.environ.get("FERRY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -8,29 +8,7 @@ import pytest
 
 from ferry.datastore import Datastore, open_datastore
 from ferry.specs.workspace import DatastoreSpec
-
-# The service fixtures live in tests/fixtures_services.py so that other test folders can use them.
-# If the top-level conftest loads that module as a plugin (pytest_plugins), drop this import.
-try:
-    from fixtures_services import (
-        S3_CREDENTIALS,
-        azure_container,
-        azure_spec,
-        azurite,
-        moto_endpoint,
-        s3_bucket,
-        s3_spec,
-    )
-except ModuleNotFoundError:  # tests/ became a package
-    from tests.fixtures_services import (  # noqa: F401
-        S3_CREDENTIALS,
-        azure_container,
-        azure_spec,
-        azurite,
-        moto_endpoint,
-        s3_bucket,
-        s3_spec,
-    )
+from tests.fixtures_services import S3_CREDENTIALS
 
 KINDS = ["local", "s3", "azure_blob"]
 

@@ -38,7 +38,7 @@ class DatastoreRegistry:
                 root=str(self._default_root),
                 description="The workspace's default datastore (a folder in the workspace).",
             )
-            self._repo.put(_KIND, spec.name, spec.to_json())
+            self._repo.put(_KIND, spec.name, _stored(spec))
 
     def create(self, spec: DatastoreSpec) -> tuple[dict[str, Any], bool]:
         if spec.name == DEFAULT_DATASTORE:
@@ -48,11 +48,10 @@ class DatastoreRegistry:
             )
         # Open it first: a datastore that cannot be reached is refused, not stored.
         store = open_datastore(spec, dict(spec.credentials))
+        store.check()
         for key, value in spec.credentials.items():
             self._secrets.put_internal(f"datastore/{spec.name}/{key}", value)
-        stored = spec.to_json()
-        stored["credentials"] = sorted(spec.credentials)
-        record, created = self._repo.put(_KIND, spec.name, stored)
+        record, created = self._repo.put(_KIND, spec.name, _stored(spec))
         self._open[spec.name] = store
         return _view(record.spec, record.created_at, record.updated_at), created
 
@@ -105,6 +104,11 @@ class DatastoreRegistry:
     @property
     def default(self) -> Datastore:
         return self.open(DEFAULT_DATASTORE)
+
+
+def _stored(spec: DatastoreSpec) -> dict[str, Any]:
+    """The spec as stored: credential names only, their values live in the secret store."""
+    return spec.public()
 
 
 def _view(spec: dict[str, Any], created_at: Any, updated_at: Any) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -10,6 +12,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ferry.errors import ErrorCode, FerryError
 
 __all__ = ["install_error_handlers"]
+
+_log = logging.getLogger("ferry.server")
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -38,6 +42,18 @@ def install_error_handlers(app: FastAPI) -> None:
             "details": {"fields": fields},
         }
         return JSONResponse(body, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # A bug, not a user error: keep the traceback in the server log, say where it is.
+        _log.exception("unhandled error in %s %s", request.method, request.url.path)
+        body = {
+            "code": ErrorCode.SERVER.value,
+            "message": f"internal server error ({type(exc).__name__}: {exc}); the traceback is "
+            "in the server log (ferry server logs).",
+            "details": {},
+        }
+        return JSONResponse(body, status_code=500)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
