@@ -1,6 +1,7 @@
 """Ferry: self-hosted model deployment with Azure ML's concepts.
 
-The SDK entry points are imported lazily so that ``import ferry.store`` stays light.
+The SDK names are imported lazily so that ``import ferry.store`` (or the worker runtime, which
+runs in the user's environment) stays light.
 """
 
 from __future__ import annotations
@@ -9,22 +10,30 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-_SDK_NAMES = {
-    "MLClient",
-    "Model",
-    "Data",
-    "Environment",
+__all__ = [
+    "AssetTypes",
+    "BatchDeployment",
+    "BatchEndpoint",
+    "BatchRetrySettings",
     "BuildContext",
     "CodeConfiguration",
-    "Input",
-    "AssetTypes",
-    "Datastore",
     "Compute",
-}
+    "Data",
+    "Datastore",
+    "Environment",
+    "Input",
+    "MLClient",
+    "Model",
+    "ModelBatchDeployment",
+    "ModelBatchDeploymentSettings",
+]
 
 if TYPE_CHECKING:
     from ferry.client import (
         AssetTypes,
+        BatchDeployment,
+        BatchEndpoint,
+        BatchRetrySettings,
         BuildContext,
         CodeConfiguration,
         Compute,
@@ -34,13 +43,13 @@ if TYPE_CHECKING:
         Input,
         MLClient,
         Model,
+        ModelBatchDeployment,
+        ModelBatchDeploymentSettings,
     )
-
-__all__ = sorted(_SDK_NAMES)
 
 
 def __getattr__(name: str) -> Any:
-    if name in _SDK_NAMES:
+    if name in __all__:
         import ferry.client
 
         return getattr(ferry.client, name)

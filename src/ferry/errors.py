@@ -12,9 +12,9 @@ server, the SDK and the CLI agree on it::
     ├── AuthError              (UNAUTHORIZED, 401)       a missing or wrong token or key
     ├── NotFoundError          (NOT_FOUND, 404)          no such asset, version, file, ...
     ├── ConflictError          (CONFLICT, 409)           the thing exists already and differs
-    ├── PayloadTooLargeError   (PAYLOAD_TOO_LARGE, 413)  a body over the configured limit
+    ├── PayloadTooLargeError   (PAYLOAD_TOO_LARGE, 413)  a body over the limit
     ├── StoreError             (STORE, 500)              the metadata store failed or is too old
-    └── ServerError            (SERVER, 503)             the workspace server is missing or unreachable
+    └── ServerError            (SERVER, 503)             the server is missing or unreachable
 
 Third-party exceptions are translated at module boundaries with ``raise FerryError(...) from exc``.
 """

@@ -1,5 +1,13 @@
 """Ferry's Python SDK, mirroring ``azure.ai.ml``: ``from ferry import MLClient, Model``."""
 
+from ferry.client.batch import (
+    BatchDeployment,
+    BatchEndpoint,
+    BatchJob,
+    BatchRetrySettings,
+    ModelBatchDeployment,
+    ModelBatchDeploymentSettings,
+)
 from ferry.client.entities import (
     AssetTypes,
     BuildContext,
@@ -16,6 +24,10 @@ from ferry.client.ml_client import MLClient
 
 __all__ = [
     "AssetTypes",
+    "BatchDeployment",
+    "BatchEndpoint",
+    "BatchJob",
+    "BatchRetrySettings",
     "BuildContext",
     "Code",
     "CodeConfiguration",
@@ -26,4 +38,6 @@ __all__ = [
     "Input",
     "MLClient",
     "Model",
+    "ModelBatchDeployment",
+    "ModelBatchDeploymentSettings",
 ]

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ferry.client.batch import BatchDeploymentOperations, BatchEndpointOperations, JobOperations
 from ferry.client.connect import connect_info
 from ferry.client.entities import Code, Data, Environment, Model
 from ferry.client.operations import (
@@ -66,6 +67,19 @@ class MLClient:
         self.datastores = DatastoreOperations(self._transport)
         self.compute = ComputeOperations(self._transport)
         self.secrets = SecretOperations(self._transport)
+        self.batch_endpoints = BatchEndpointOperations(self._transport, self.data)
+        self.batch_deployments = BatchDeploymentOperations(
+            self._transport, self.models, self.code, self.environments
+        )
+        self.jobs = JobOperations(self._transport)
+
+    def build_environment(self, name: str, version: str | None = None) -> dict[str, Any]:
+        """Pre-build an environment (``ferry environment build NAME@VER``); returns its facts."""
+        params = {"version": version} if version else {}
+        result: dict[str, Any] = self._transport.json(
+            "POST", f"/api/v1/environments/{name}/build", params=params
+        )
+        return result
 
     @property
     def server_url(self) -> str:

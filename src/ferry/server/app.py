@@ -11,7 +11,7 @@ from fastapi import FastAPI
 import ferry
 from ferry.server.errors import install_error_handlers
 from ferry.server.limits import BodySizeLimit
-from ferry.server.routes import assets, resources
+from ferry.server.routes import assets, batch, environments, jobs, resources
 from ferry.server.routes.models import Health
 from ferry.server.workspace import Workspace
 from ferry.settings import Settings
@@ -25,6 +25,7 @@ def create_app(settings: Settings, workspace: Workspace | None = None) -> FastAP
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        owned.jobs.recover()  # carry on with jobs a previous server left unfinished
         try:
             yield
         finally:
@@ -56,5 +57,8 @@ def create_app(settings: Settings, workspace: Workspace | None = None) -> FastAP
 
     # Fixed paths first: the asset routes' {collection} would otherwise shadow them.
     app.include_router(resources.router)
+    app.include_router(batch.router)
+    app.include_router(jobs.router)
+    app.include_router(environments.router)
     app.include_router(assets.router)
     return app

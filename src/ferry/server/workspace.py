@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from ferry.environments import EnvironmentBuilder
 from ferry.layout import WorkspaceLayout
 from ferry.registry import AssetRegistry, ComputeRegistry, DatastoreRegistry, SecretService
+from ferry.registry.batch import BatchRegistry
+from ferry.server.jobs import JobService
 from ferry.settings import Settings
 from ferry.store import open_store
 from ferry.store.base import Store
@@ -25,7 +28,13 @@ class Workspace:
     datastores: DatastoreRegistry
     assets: AssetRegistry
     computes: ComputeRegistry
+    batch: BatchRegistry
+    environments: EnvironmentBuilder
     token: str
+    jobs: JobService = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.jobs = JobService(self)
 
     @classmethod
     def open(cls, settings: Settings) -> Workspace:
@@ -39,9 +48,23 @@ class Workspace:
         computes = ComputeRegistry(store.resources)
         computes.ensure_local()
         assets = AssetRegistry(store.assets, datastores, layout.tmp)
+        batch = BatchRegistry(store.resources, assets, computes)
+        environments = EnvironmentBuilder(layout.root / "envs")
         token = settings.token or layout.read_token()
         assert token is not None  # layout.ensure() wrote it
-        return cls(settings, layout, store, secrets, datastores, assets, computes, token)
+        return cls(
+            settings,
+            layout,
+            store,
+            secrets,
+            datastores,
+            assets,
+            computes,
+            batch,
+            environments,
+            token,
+        )
 
     def close(self) -> None:
+        self.jobs.shutdown()
         self.store.close()

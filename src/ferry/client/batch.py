@@ -1,0 +1,312 @@
+"""Batch endpoints, deployments and jobs in the SDK, named as in ``azure.ai.ml``."""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ferry.archive import safe_extract
+from ferry.client.entities import Code, Data, Environment, Input, Model
+from ferry.client.operations import AssetOperations
+from ferry.client.transport import Transport
+from ferry.errors import FerryError, InvalidInputError
+from ferry.specs.assets import EnvironmentSpec, ModelSpec
+from ferry.specs.batch import (
+    TERMINAL_STATES,
+    BatchDeploymentSettings,
+    BatchDeploymentSpec,
+    BatchEndpointSpec,
+    BatchRetrySettings,
+    JobState,
+)
+from ferry.specs.loader import is_uri, read_yaml
+from ferry.specs.refs import is_asset_ref
+
+__all__ = [
+    "BatchDeployment",
+    "BatchDeploymentOperations",
+    "BatchEndpoint",
+    "BatchEndpointOperations",
+    "BatchJob",
+    "BatchRetrySettings",
+    "JobOperations",
+    "ModelBatchDeployment",
+    "ModelBatchDeploymentSettings",
+]
+
+BatchEndpoint = BatchEndpointSpec
+BatchDeployment = BatchDeploymentSpec
+ModelBatchDeployment = BatchDeploymentSpec
+ModelBatchDeploymentSettings = BatchDeploymentSettings
+
+
+class BatchJob(BaseModel):
+    """A batch job as the server reports it (``status``, ``progress``, ``outputs`` ...)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(description="Job name.")
+    status: str = Field(description="Queued, Preparing, Running, Completed, Failed or Canceled.")
+    endpoint_name: str | None = Field(default=None, description="Endpoint it ran on.")
+    deployment_name: str | None = Field(default=None, description="Deployment it ran on.")
+    error: str | None = Field(default=None, description="Why it failed.")
+    progress: dict[str, Any] | None = Field(default=None, description="Live counts.")
+
+    @property
+    def finished(self) -> bool:
+        return JobState(self.status) in TERMINAL_STATES
+
+
+class BatchEndpointOperations:
+    """``ml_client.batch_endpoints``."""
+
+    def __init__(self, transport: Transport, data: AssetOperations[Data]) -> None:
+        self._t = transport
+        self._data = data
+
+    def begin_create_or_update(self, endpoint: BatchEndpointSpec) -> dict[str, Any]:
+        body = endpoint.to_json()
+        result: dict[str, Any] = self._t.json("POST", "/api/v1/batch-endpoints", json=body)
+        return result
+
+    def get(self, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._t.json("GET", f"/api/v1/batch-endpoints/{name}")
+        return result
+
+    def list(self) -> builtins.list[dict[str, Any]]:
+        return list(self._t.json("GET", "/api/v1/batch-endpoints")["value"])
+
+    def begin_delete(self, name: str) -> None:
+        self._t.request("DELETE", f"/api/v1/batch-endpoints/{name}")
+
+    def invoke(
+        self,
+        endpoint_name: str,
+        deployment_name: str | None = None,
+        *,
+        input: Input | None = None,
+        inputs: dict[str, Input] | None = None,
+        output_path: str | None = None,
+        job_name: str | None = None,
+        params_override: builtins.list[dict[str, Any]] | None = None,
+        allow_reuse: bool = False,
+        in_place: bool = False,
+    ) -> BatchJob:
+        """Start a job. A local ``input.path`` is uploaded as a data asset first, unless
+        ``in_place`` asks the (local) server to read the folder where it is."""
+        if input is None and inputs:
+            if len(inputs) != 1:
+                raise InvalidInputError("a model batch deployment takes exactly one input.")
+            input = next(iter(inputs.values()))
+        if input is None:
+            raise InvalidInputError("invoke needs input=Input(path=..., type=...).")
+        path = input.path
+        if not is_uri(path):
+            local = Path(path).expanduser().resolve()
+            if not local.exists():
+                raise InvalidInputError(
+                    f"input {path!r} does not exist.", details={"field": "input"}
+                )
+            if in_place:
+                path = f"file://{local}"
+            else:
+                data = self._data.create_or_update(
+                    Data(name=f"{endpoint_name}-input", path=str(local), type=input.type)
+                )
+                path = f"azureml:{data.name}:{data.raw['version']}"
+        body = {
+            "deployment_name": deployment_name,
+            "input": {"type": input.type, "path": path},
+            "output_path": output_path,
+            "job_name": job_name,
+            "params_override": params_override or [],
+            "allow_reuse": allow_reuse,
+        }
+        data = self._t.json("POST", f"/api/v1/batch-endpoints/{endpoint_name}/jobs", json=body)
+        return BatchJob.model_validate(data)
+
+    def list_jobs(self, endpoint_name: str) -> builtins.list[BatchJob]:
+        data = self._t.json("GET", "/api/v1/jobs", params={"endpoint_name": endpoint_name})
+        return [BatchJob.model_validate(j) for j in data["value"]]
+
+
+class BatchDeploymentOperations:
+    """``ml_client.batch_deployments``: local model, code and environment are registered first."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        models: AssetOperations[Model],
+        code: AssetOperations[Code],
+        environments: AssetOperations[Environment],
+    ) -> None:
+        self._t = transport
+        self._models = models
+        self._code = code
+        self._environments = environments
+
+    def begin_create_or_update(
+        self, deployment: BatchDeploymentSpec, *, set_default: bool = False
+    ) -> dict[str, Any]:
+        if not deployment.endpoint_name:
+            raise InvalidInputError(
+                "the deployment has no endpoint_name; set it or pass --endpoint-name.",
+                details={"field": "endpoint_name"},
+            )
+        body = self._register_inline(deployment).to_json()
+        result: dict[str, Any] = self._t.json(
+            "POST",
+            f"/api/v1/batch-endpoints/{deployment.endpoint_name}/deployments",
+            json=body,
+            params={"set_default": set_default},
+        )
+        return result
+
+    def _register_inline(self, deployment: BatchDeploymentSpec) -> BatchDeploymentSpec:
+        spec = deployment.model_copy(deep=True)
+        prefix = f"{deployment.endpoint_name}-{deployment.name}"
+        if isinstance(spec.model, ModelSpec):
+            data = spec.model.model_dump(exclude={"schema_uri"}, exclude_none=True)
+            data.setdefault("name", f"{prefix}-model")
+            model = self._models.create_or_update(Model(**data))
+            spec.model = f"azureml:{model.name}:{model.raw['version']}"
+        if spec.code_configuration and not is_asset_ref(spec.code_configuration.code):
+            code = self._code.create_or_update(Code(path=spec.code_configuration.code))
+            spec.code_configuration.code = f"azureml:{code.name}:{code.raw['version']}"
+        if isinstance(spec.environment, EnvironmentSpec):
+            data = spec.environment.model_dump(exclude={"schema_uri"}, exclude_none=True)
+            data.setdefault("name", f"{prefix}-env")
+            if isinstance(data.get("conda_file"), str):
+                data["conda_file"] = read_yaml(data["conda_file"])
+            if "version" not in data:
+                # Anonymous inline environments are versioned by content, as Azure does, so
+                # re-deploying an unchanged YAML does not mint a new version.
+                data["version"] = _content_version(data)
+            env = self._environments.create_or_update(Environment(**data))
+            spec.environment = f"azureml:{env.name}:{env.raw['version']}"
+        return spec
+
+    def get(self, name: str, endpoint_name: str) -> dict[str, Any]:
+        path = f"/api/v1/batch-endpoints/{endpoint_name}/deployments/{name}"
+        result: dict[str, Any] = self._t.json("GET", path)
+        return result
+
+    def list(self, endpoint_name: str) -> builtins.list[dict[str, Any]]:
+        path = f"/api/v1/batch-endpoints/{endpoint_name}/deployments"
+        return list(self._t.json("GET", path)["value"])
+
+    def begin_delete(self, name: str, endpoint_name: str) -> None:
+        self._t.request("DELETE", f"/api/v1/batch-endpoints/{endpoint_name}/deployments/{name}")
+
+    def list_jobs(self, endpoint_name: str, name: str | None = None) -> builtins.list[BatchJob]:
+        params = {"endpoint_name": endpoint_name}
+        if name:
+            params["deployment_name"] = name
+        data = self._t.json("GET", "/api/v1/jobs", params=params)
+        return [BatchJob.model_validate(j) for j in data["value"]]
+
+
+class JobOperations:
+    """``ml_client.jobs``: show, list, stream, cancel, resume, download."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._t = transport
+
+    def get(self, name: str) -> BatchJob:
+        return BatchJob.model_validate(self._t.json("GET", f"/api/v1/jobs/{name}"))
+
+    def list(self, parent_job_name: str | None = None) -> builtins.list[BatchJob]:
+        return [BatchJob.model_validate(j) for j in self._t.json("GET", "/api/v1/jobs")["value"]]
+
+    def begin_cancel(self, name: str) -> BatchJob:
+        return BatchJob.model_validate(self._t.json("POST", f"/api/v1/jobs/{name}/cancel"))
+
+    cancel = begin_cancel
+
+    def resume(self, name: str) -> BatchJob:
+        return BatchJob.model_validate(self._t.json("POST", f"/api/v1/jobs/{name}/resume"))
+
+    def wait(self, name: str, *, timeout: float | None = None, poll: float = 0.5) -> BatchJob:
+        """Block until the job finishes (or ``timeout`` seconds pass) and return it."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            job = self.get(name)
+            if job.finished or (deadline is not None and time.monotonic() > deadline):
+                return job
+            time.sleep(poll)
+
+    def stream(self, name: str) -> None:
+        """Print progress lines until the job ends; raise if it failed (as azure.ai.ml does)."""
+        last = ""
+        while True:
+            job = self.get(name)
+            progress = job.progress or {}
+            line = (
+                f"{job.status}: {progress.get('items_succeeded', 0)} done, "
+                f"{progress.get('items_failed', 0)} failed of {progress.get('items_total', '?')}"
+            )
+            if line != last:
+                print(line, file=sys.stdout, flush=True)
+                last = line
+            if job.finished:
+                break
+            time.sleep(0.5)
+        if job.status != JobState.COMPLETED.value:
+            raise FerryError(f"job {name} {job.status.lower()}: {job.error}")
+
+    def files(self, name: str) -> builtins.list[dict[str, Any]]:
+        return list(self._t.json("GET", f"/api/v1/jobs/{name}/files")["value"])
+
+    def read_file(self, name: str, path: str, offset: int = 0) -> tuple[str, int]:
+        """A slice of one log or output file from ``offset``; returns (text, next offset)."""
+        response = self._t.request(
+            "GET", f"/api/v1/jobs/{name}/files/{path}", params={"offset": offset}
+        )
+        return response.text, int(response.headers.get("x-ferry-next-offset", offset))
+
+    def download(
+        self,
+        name: str,
+        *,
+        download_path: str = ".",
+        output_name: str | None = None,
+        all: bool = False,
+    ) -> Path:
+        """Download ``named-outputs/<output>/`` (and ``logs/`` with ``all``) under download_path."""
+        dest = Path(download_path).expanduser()
+        dest.mkdir(parents=True, exist_ok=True)
+        parts = ["named-outputs", "logs"] if all else ["named-outputs"]
+        for part in parts:
+            with tempfile.TemporaryFile() as archive:
+                self._t.stream_to(f"/api/v1/jobs/{name}/download", archive, params={"part": part})
+                archive.seek(0)
+                with tempfile.TemporaryDirectory(dir=dest) as staging:
+                    extracted = safe_extract(archive, Path(staging))
+                    _merge(extracted, dest / part)
+        if output_name and output_name != "score":
+            raise InvalidInputError(f"a batch job has one output, 'score', not {output_name!r}.")
+        return dest / "named-outputs" / "score"
+
+
+def _merge(source: Path, target: Path) -> None:
+    """Move ``source``'s files into ``target`` without deleting what is there already."""
+    for item in sorted(source.rglob("*")):
+        destination = target / item.relative_to(source)
+        if item.is_dir():
+            destination.mkdir(parents=True, exist_ok=True)
+        else:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            item.replace(destination)
+
+
+def _content_version(data: dict[str, Any]) -> str:
+    canonical = json.dumps(data, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]

@@ -1,0 +1,261 @@
+"""The *Preparing* step of a batch job: resolve everything a job needs into a JobDefinition.
+
+References become local paths (model, code, input data), the environment is built (or reused
+from the cache), and per-job overrides are applied to the deployment's settings.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ferry.batch.definition import JobDefinition
+from ferry.environments import (
+    ResolutionPolicy,
+    ResolvedRequirements,
+    model_created_at,
+    normalize_conda,
+    normalize_environment,
+    normalize_requirements,
+)
+from ferry.errors import InvalidInputError, NotFoundError
+from ferry.registry.batch import SERVER_PYTHON
+from ferry.specs.assets import AssetKind, AssetTypes, EnvironmentSpec
+from ferry.specs.batch import BatchDeploymentSettings, BatchDeploymentSpec
+from ferry.specs.refs import is_asset_ref
+
+if TYPE_CHECKING:
+    from ferry.server.workspace import Workspace
+
+__all__ = ["OVERRIDABLE", "Prepared", "apply_overrides", "prepare_job", "resolution_policy"]
+
+#: Settings an invoke may override (``--set``, ``params_override``, ``--mini-batch-size`` ...).
+OVERRIDABLE = {
+    "mini_batch_size",
+    "instance_count",
+    "max_concurrency_per_instance",
+    "max_retries",
+    "timeout",
+    "error_threshold",
+    "output_file_name",
+    "logging_level",
+    "environment_variables",
+}
+
+#: The built-in scorer for MLflow models deployed without code (stdlib file run in the env).
+MLFLOW_SCORER = Path(__file__).resolve().parents[1] / "runtime" / "mlflow_scorer.py"
+
+
+@dataclass
+class Prepared:
+    """A JobDefinition plus what the user should be told about how it was made."""
+
+    definition: JobDefinition
+    notices: list[str] = field(default_factory=list)
+    fingerprint: dict[str, Any] = field(default_factory=dict)
+
+
+def resolution_policy(spec: BatchDeploymentSpec, model_path: Path | None) -> ResolutionPolicy:
+    """The opt-in policy for old models: deployment property ``ferry.resolution: relaxed``.
+
+    It moves exact pins that no longer install to the nearest patch release and resolves
+    unpinned packages as of the model's save date; every change is reported on the job.
+    """
+    if spec.properties.get("ferry.resolution", "exact") != "relaxed":
+        return ResolutionPolicy()
+    created = model_created_at(model_path) if model_path and model_path.is_dir() else None
+    return ResolutionPolicy(relax_pins=True, exclude_newer=created)
+
+
+def prepare_job(
+    workspace: Workspace,
+    job: dict[str, Any],
+    job_dir: Path,
+    log: Callable[[str], None],
+) -> Prepared:
+    """Resolve the job's deployment, model, code, environment and input into a JobDefinition."""
+    spec = workspace.batch.deployment_spec(job["endpoint_name"], job["deployment_name"])
+    settings = apply_overrides(spec, job.get("overrides", {}))
+    notices: list[str] = []
+    fingerprint: dict[str, Any] = {"deployment": spec.to_stored(), "settings": settings}
+
+    model_dir, model_path, model_record = None, None, None
+    if isinstance(spec.model, str):
+        model_record = workspace.assets.resolve(AssetKind.MODEL, spec.model)
+        model_path = _materialise(workspace, model_record, job_dir / "model")
+        model_dir = model_path.parent
+        fingerprint["model"] = [model_record.name, model_record.version, model_record.content_hash]
+
+    entry_script, code_dir = _code(workspace, spec, job_dir, fingerprint)
+    if entry_script is None:
+        if model_record is None or model_record.spec.get("type") != AssetTypes.MLFLOW_MODEL:
+            raise InvalidInputError(
+                "this deployment has no code_configuration and its model is not an mlflow_model; "
+                "add code_configuration (code + scoring_script).",
+                details={"field": "code_configuration"},
+            )
+        entry_script, code_dir = str(MLFLOW_SCORER), str(job_dir)
+        notices.append("no scoring script: using Ferry's built-in MLflow scorer")
+
+    python = _environment(workspace, spec, model_path, log, notices, fingerprint)
+    inputs = _inputs(workspace, job["input"], job_dir)
+    fingerprint["input"] = job["input"]
+    definition = JobDefinition(
+        name=job["name"],
+        inputs=inputs,
+        input_type=job["input"].get("type", AssetTypes.URI_FOLDER),
+        python=python,
+        entry_script=entry_script,
+        code_dir=code_dir,
+        model_dir=str(model_dir) if model_dir else None,
+        mini_batch_size=settings["mini_batch_size"],
+        instance_count=settings["instance_count"],
+        max_concurrency_per_instance=settings["max_concurrency_per_instance"],
+        max_retries=settings["max_retries"],
+        timeout=float(settings["timeout"]),
+        error_threshold=settings["error_threshold"],
+        output_action=settings["output_action"],
+        output_file_name=settings["output_file_name"],
+        logging_level=settings["logging_level"],
+        environment_variables=dict(settings["environment_variables"]),
+    )
+    return Prepared(definition, notices, fingerprint)
+
+
+def apply_overrides(spec: BatchDeploymentSpec, overrides: dict[str, Any]) -> dict[str, Any]:
+    base: BatchDeploymentSettings = spec.effective_settings()
+    merged: dict[str, Any] = {
+        "mini_batch_size": base.mini_batch_size,
+        "instance_count": spec.effective_instance_count(),
+        "max_concurrency_per_instance": base.max_concurrency_per_instance,
+        "max_retries": base.retry_settings.max_retries,
+        "timeout": base.retry_settings.timeout,
+        "error_threshold": base.error_threshold,
+        "output_action": base.output_action,
+        "output_file_name": base.file_name,
+        "logging_level": base.logging_level,
+        "environment_variables": dict(base.environment_variables),
+    }
+    unknown = set(overrides) - OVERRIDABLE
+    if unknown:
+        raise InvalidInputError(
+            f"cannot override {', '.join(sorted(unknown))} at invoke; overridable settings are "
+            f"{', '.join(sorted(OVERRIDABLE))}.",
+            details={"field": "params_override"},
+        )
+    merged.update(overrides)
+    return merged
+
+
+def _materialise(workspace: Workspace, record: Any, cache: Path) -> Path:
+    """The asset's bytes as a local path: in place on a local datastore, else downloaded once."""
+    local = workspace.assets.local_path(record)
+    if local is not None:
+        return local
+    cache.mkdir(parents=True, exist_ok=True)
+    existing = list(cache.iterdir())
+    return existing[0] if existing else workspace.assets.export(record, cache)
+
+
+def _code(
+    workspace: Workspace, spec: BatchDeploymentSpec, job_dir: Path, fingerprint: dict[str, Any]
+) -> tuple[str | None, str]:
+    if spec.code_configuration is None:
+        return None, str(job_dir)
+    record = workspace.assets.resolve(AssetKind.CODE, spec.code_configuration.code)
+    fingerprint["code"] = [record.name, record.version, record.content_hash]
+    folder = _materialise(workspace, record, job_dir / "code")
+    script = folder / spec.code_configuration.scoring_script
+    if not script.is_file():
+        raise NotFoundError(
+            f"scoring_script {spec.code_configuration.scoring_script!r} is not in the code folder "
+            f"{spec.code_configuration.code}; fix code_configuration.scoring_script.",
+            details={"field": "code_configuration.scoring_script"},
+        )
+    return str(script), str(folder)
+
+
+def _environment(
+    workspace: Workspace,
+    spec: BatchDeploymentSpec,
+    model_path: Path | None,
+    log: Callable[[str], None],
+    notices: list[str],
+    fingerprint: dict[str, Any],
+) -> str:
+    if spec.environment == SERVER_PYTHON:
+        notices.append(f"environment {SERVER_PYTHON}: running in the server's interpreter")
+        fingerprint["environment"] = SERVER_PYTHON
+        return sys.executable
+    resolved: ResolvedRequirements
+    if isinstance(spec.environment, str) and is_asset_ref(spec.environment):
+        record = workspace.assets.resolve(AssetKind.ENVIRONMENT, spec.environment)
+        resolved = normalize_environment(
+            EnvironmentSpec.model_validate(
+                {k: v for k, v in record.spec.items() if k in EnvironmentSpec.model_fields}
+                | {"name": record.name}
+            )
+        )
+    elif spec.environment is None and model_path is not None:
+        resolved = _model_requirements(model_path)
+        notices.append("no environment: built from the MLflow model's own requirements")
+    else:
+        raise InvalidInputError(
+            "this deployment has no environment; set environment (azureml:<env>@latest), or "
+            f"{SERVER_PYTHON} to use the server's interpreter for development.",
+            details={"field": "environment"},
+        )
+    policy = resolution_policy(spec, model_path)
+    built = workspace.environments.ensure(resolved, policy=policy, log=log)
+    notices.extend(built.notices)
+    notices.extend(f"resolution policy: {change}" for change in built.changes)
+    fingerprint["environment"] = built.hash
+    return str(built.python)
+
+
+def _model_requirements(model_path: Path) -> ResolvedRequirements:
+    requirements = model_path / "requirements.txt"
+    conda = model_path / "conda.yaml"
+    if requirements.is_file():
+        python = None
+        if conda.is_file():
+            python = normalize_conda(conda).python_version
+        return normalize_requirements(requirements, python_version=python)
+    if conda.is_file():
+        return normalize_conda(conda)
+    raise InvalidInputError(
+        "the MLflow model has neither requirements.txt nor conda.yaml; give the deployment an "
+        "environment.",
+        details={"field": "environment"},
+    )
+
+
+def _inputs(workspace: Workspace, job_input: dict[str, Any], job_dir: Path) -> list[str]:
+    path = str(job_input["path"])
+    if path.startswith("file://"):
+        local = Path(path.removeprefix("file://"))
+        if not local.exists():
+            raise NotFoundError(f"input {local} does not exist on the server's machine.")
+        return [str(local)]
+    if is_asset_ref(path):
+        record = workspace.assets.resolve(AssetKind.DATA, path)
+        return [str(_materialise(workspace, record, job_dir / "inputs"))]
+    if path.startswith("azureml://"):
+        store, rel = workspace.datastores.resolve(path)
+        in_place = store.local_path(rel)
+        if in_place is not None:
+            if not in_place.exists():
+                raise NotFoundError(f"input {path} does not exist.", details={"field": "input"})
+            return [str(in_place)]
+        target = job_dir / "inputs"
+        target.mkdir(parents=True, exist_ok=True)
+        existing = list(target.iterdir())
+        return [str(existing[0] if existing else store.download(rel, target))]
+    raise InvalidInputError(
+        f"input {path!r} is not a data asset, datastore URI or uploaded folder; pass a local "
+        "path (the CLI uploads it), azureml:<data>@latest or azureml://datastores/<d>/paths/<p>.",
+        details={"field": "input"},
+    )

@@ -1,0 +1,289 @@
+"""Batch jobs in the server: queue, prepare, run on the engine, record states, recover on restart.
+
+States follow ``Queued → Preparing → Running → Completed | Failed | Canceled``. The record in the
+store changes only on transitions; live counts come from the job folder's ``progress.json``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import shutil
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ferry.batch.definition import JobLayout
+from ferry.batch.engine import resume_job, run_job
+from ferry.errors import ConflictError, FerryError, InvalidInputError, NotFoundError
+from ferry.server.job_prepare import apply_overrides, prepare_job
+from ferry.specs.batch import TERMINAL_STATES, JobState
+from ferry.specs.names import ENDPOINT_NAME
+from ferry.specs.workspace import DEFAULT_DATASTORE
+
+if TYPE_CHECKING:
+    from ferry.server.workspace import Workspace
+
+__all__ = ["JobService"]
+
+_KIND = "job"
+_log = logging.getLogger("ferry.jobs")
+
+
+class JobService:
+    """Owns every batch job of the workspace; one instance per server process."""
+
+    def __init__(self, workspace: Workspace, *, max_parallel_jobs: int = 2) -> None:
+        self._ws = workspace
+        self._pool = ThreadPoolExecutor(max_parallel_jobs, thread_name_prefix="ferry-job")
+        self._cancel: dict[str, threading.Event] = {}
+        self._lock = threading.RLock()
+
+    # -- queries ----------------------------------------------------------------------------
+    def get(self, name: str) -> dict[str, Any]:
+        try:
+            record = self._ws.store.resources.get(_KIND, name)
+        except NotFoundError as exc:
+            raise NotFoundError(
+                f"job {name!r} does not exist; list jobs with `ferry job list`."
+            ) from exc
+        return self._view(record.spec, record.created_at)
+
+    def list(
+        self, endpoint: str | None = None, deployment: str | None = None
+    ) -> list[dict[str, Any]]:
+        jobs = []
+        token: str | None = None
+        while True:
+            page = self._ws.store.resources.list(_KIND, limit=500, page_token=token)
+            for record in page.items:
+                spec = record.spec
+                if endpoint and spec.get("endpoint_name") != endpoint:
+                    continue
+                if deployment and spec.get("deployment_name") != deployment:
+                    continue
+                jobs.append(self._view(spec, record.created_at, with_progress=False))
+            token = page.next_token
+            if not token:
+                break
+        return sorted(jobs, key=lambda j: str(j["created_at"]), reverse=True)
+
+    def folder(self, name: str) -> Path:
+        return self._ws.layout.blobstore / "azureml" / name
+
+    def _view(
+        self, spec: dict[str, Any], created: Any, *, with_progress: bool = True
+    ) -> dict[str, Any]:
+        view = {**spec, "created_at": created}
+        layout = JobLayout(self.folder(spec["name"]))
+        view["outputs"] = {
+            "score": f"azureml://datastores/{DEFAULT_DATASTORE}/paths/azureml/{spec['name']}"
+            "/named-outputs/score"
+        }
+        if with_progress and layout.progress.is_file():
+            # A file being rewritten fails to parse; the next poll reads it.
+            with contextlib.suppress(OSError, ValueError):
+                view["progress"] = json.loads(layout.progress.read_text(encoding="utf-8"))
+        return view
+
+    # -- commands ---------------------------------------------------------------------------
+    def submit(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Create a job from an invoke request and queue it."""
+        endpoint = request["endpoint_name"]
+        deployment = self._ws.batch.route(endpoint, request.get("deployment_name"))
+        apply_overrides(deployment, request.get("overrides", {}))  # refuse bad ones now, not later
+        name = request.get("job_name") or f"batchjob-{uuid.uuid4().hex[:12]}"
+        ENDPOINT_NAME.check(name, field="job_name") if request.get("job_name") else None
+        with self._lock:
+            try:
+                self._ws.store.resources.get(_KIND, name)
+            except NotFoundError:
+                pass
+            else:
+                raise ConflictError(
+                    f"a job named {name!r} exists already; choose another --job-name."
+                )
+            job = {
+                "name": name,
+                "type": "batch",
+                "endpoint_name": endpoint,
+                "deployment_name": deployment.name,
+                "status": JobState.QUEUED.value,
+                "input": request["input"],
+                "overrides": request.get("overrides", {}),
+                "output_path": request.get("output_path"),
+                "allow_reuse": bool(request.get("allow_reuse", False)),
+                "notices": [],
+                "error": None,
+            }
+            self._check_output_path(job)
+            self._ws.store.resources.put(_KIND, name, job)
+        self._start(name)
+        return self.get(name)
+
+    def cancel(self, name: str) -> dict[str, Any]:
+        job = self.get(name)
+        if JobState(job["status"]) in TERMINAL_STATES:
+            return job
+        event = self._cancel.get(name)
+        if event is not None:
+            event.set()
+        if JobState(job["status"]) is JobState.QUEUED:
+            self._update(name, status=JobState.CANCELED.value, ended_at=_now())
+        return self.get(name)
+
+    def resume(self, name: str) -> dict[str, Any]:
+        """Rerun only the mini-batches that did not succeed; keep the successful outputs."""
+        job = self.get(name)
+        if JobState(job["status"]) not in TERMINAL_STATES:
+            raise ConflictError(f"job {name!r} is {job['status']}; only a finished job resumes.")
+        if job["status"] == JobState.COMPLETED.value and not job.get("progress", {}).get(
+            "items_failed"
+        ):
+            raise InvalidInputError(f"job {name!r} completed with no failures; nothing to resume.")
+        if not JobLayout(self.folder(name)).definition.is_file():
+            raise InvalidInputError(
+                f"job {name!r} failed before it started running; invoke the endpoint again."
+            )
+        resume_job(self.folder(name))
+        self._update(name, status=JobState.QUEUED.value, error=None, ended_at=None)
+        self._start(name)
+        return self.get(name)
+
+    def recover(self) -> None:
+        """After a restart, carry on with every job that was not finished."""
+        for job in self.list():
+            if JobState(job["status"]) not in TERMINAL_STATES:
+                _log.info("resuming job %s after a server restart", job["name"])
+                self._start(job["name"])
+
+    def shutdown(self) -> None:
+        for event in self._cancel.values():
+            event.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    # -- running ----------------------------------------------------------------------------
+    def _start(self, name: str) -> None:
+        self._cancel[name] = threading.Event()
+        self._pool.submit(self._run, name)
+
+    def _run(self, name: str) -> None:
+        cancel = self._cancel[name]
+        try:
+            self._run_phases(name, cancel)
+        except FerryError as exc:
+            self._fail(name, exc.message)
+        except Exception as exc:  # a bug must still leave a clear record, not a stuck job
+            _log.exception("job %s crashed", name)
+            self._fail(name, f"internal error ({type(exc).__name__}: {exc}); see the server log")
+        finally:
+            self._cancel.pop(name, None)
+
+    def _run_phases(self, name: str, cancel: threading.Event) -> None:
+        job = self.get(name)
+        if cancel.is_set():
+            self._update(name, status=JobState.CANCELED.value, ended_at=_now())
+            return
+        folder = self.folder(name)
+        layout = JobLayout(folder)
+        layout.logs.mkdir(parents=True, exist_ok=True)
+        self._update(
+            name, status=JobState.PREPARING.value, started_at=job.get("started_at") or _now()
+        )
+        with (layout.logs / "prepare.txt").open("a", encoding="utf-8") as prep_log:
+
+            def log(line: str) -> None:
+                prep_log.write(line.rstrip("\n") + "\n")
+
+            prepared = prepare_job(self._ws, job, folder, log)
+        fingerprint = _digest(prepared.fingerprint)
+        self._update(name, notices=prepared.notices, fingerprint=fingerprint)
+        if job["allow_reuse"] and self._reuse(name, fingerprint):
+            return
+        if not layout.definition.is_file():
+            prepared.definition.save(layout.definition)
+        self._update(name, status=JobState.RUNNING.value)
+        outcome = run_job(folder, cancel=cancel)
+        if outcome.state == JobState.COMPLETED.value and job.get("output_path"):
+            self._publish(job, layout)
+        self._update(
+            name,
+            status=outcome.state,
+            error=None if outcome.state == JobState.COMPLETED.value else outcome.message,
+            ended_at=_now(),
+        )
+
+    def _reuse(self, name: str, fingerprint: str) -> bool:
+        for other in self.list():
+            if (
+                other["name"] != name
+                and other.get("fingerprint") == fingerprint
+                and other["status"] == JobState.COMPLETED.value
+                and not other.get("reused_from")
+            ):
+                source = JobLayout(self.folder(other["name"]))
+                shutil.copytree(
+                    source.root / "named-outputs",
+                    self.folder(name) / "named-outputs",
+                    dirs_exist_ok=True,
+                )
+                if source.progress.is_file():
+                    shutil.copy2(source.progress, JobLayout(self.folder(name)).progress)
+                notice = (
+                    f"reused the outputs of identical completed job {other['name']} (allow_reuse)"
+                )
+                job = self.get(name)
+                self._update(
+                    name,
+                    status=JobState.COMPLETED.value,
+                    reused_from=other["name"],
+                    notices=[*job.get("notices", []), notice],
+                    ended_at=_now(),
+                )
+                return True
+        return False
+
+    def _check_output_path(self, job: dict[str, Any]) -> None:
+        uri = job.get("output_path")
+        if not uri:
+            return
+        store, path = self._ws.datastores.resolve(uri)
+        file_name = job["overrides"].get("output_file_name", "predictions.csv")
+        if store.exists(f"{path}/{file_name}".lstrip("/")):
+            raise ConflictError(
+                f"{uri} already holds {file_name}; Ferry never overwrites outputs: choose another "
+                "--output-path or --set output_file_name=<new name>.",
+                details={"field": "output_path"},
+            )
+
+    def _publish(self, job: dict[str, Any], layout: JobLayout) -> None:
+        store, path = self._ws.datastores.resolve(job["output_path"])
+        for item in sorted(layout.outputs.iterdir()):
+            store.commit(item, f"{path}/{item.name}".lstrip("/"))
+
+    def _fail(self, name: str, message: str) -> None:
+        self._update(name, status=JobState.FAILED.value, error=message, ended_at=_now())
+        layout = JobLayout(self.folder(name))
+        layout.logs.mkdir(parents=True, exist_ok=True)
+        error_file = layout.logs / "job_error.txt"
+        if not error_file.exists():
+            error_file.write_text(message + "\n", encoding="utf-8")
+
+    def _update(self, name: str, **changes: Any) -> None:
+        with self._lock:
+            record = self._ws.store.resources.get(_KIND, name)
+            self._ws.store.resources.put(_KIND, name, {**record.spec, **changes})
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def _digest(data: dict[str, Any]) -> str:
+    canonical = json.dumps(data, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,39 @@
+"""``POST /api/v1/environments/{name}/build``: pre-build an environment into the cache."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from starlette.concurrency import run_in_threadpool
+
+from ferry.environments import normalize_environment
+from ferry.server.routes.deps import Auth, WorkspaceDep
+from ferry.specs.assets import AssetKind, EnvironmentSpec
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1/environments", tags=["assets"], dependencies=[Auth])
+
+
+@router.post("/{name}/build", summary="Build an environment now (jobs reuse the cache)")
+async def build_environment(
+    name: str,
+    workspace: WorkspaceDep,
+    version: str | None = Query(default=None, description="Version; default the latest."),
+) -> Any:
+    record = workspace.assets.record(AssetKind.ENVIRONMENT, name, version)
+    fields = {k: v for k, v in record.spec.items() if k in EnvironmentSpec.model_fields}
+    resolved = normalize_environment(EnvironmentSpec.model_validate({**fields, "name": name}))
+    built = await run_in_threadpool(workspace.environments.ensure, resolved)
+    return {
+        "name": record.name,
+        "version": record.version,
+        "hash": built.hash,
+        "python": str(built.python),
+        "python_version": built.python_version,
+        "reused": built.reused,
+        "notices": list(built.notices),
+        "changes": list(built.changes),
+        "log_path": str(built.log_path),
+    }

@@ -1,0 +1,145 @@
+"""Batch endpoints, deployments and jobs through the SDK against a real server and real workers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ferry import BatchDeployment, BatchEndpoint, Input, MLClient, Model
+from ferry.client.entities import CodeConfiguration
+from ferry.errors import InvalidInputError, NotFoundError
+from ferry.specs.batch import BatchDeploymentSettings, BatchRetrySettings, CodeConfigurationSpec
+from ferry.specs.loader import load_spec
+from tests.batch_e2e.conftest import make_inputs, write_script
+
+ECHO = """
+import os
+from pathlib import Path
+
+def init():
+    global out
+    out = os.environ["AZUREML_BI_OUTPUT_PATH"]
+
+def run(mini_batch):
+    return [f"{Path(p).name} {Path(p).read_text()}" for p in mini_batch]
+"""
+
+
+def _deploy(
+    ml_client: MLClient, tmp_path: Path, endpoint: str, name: str, script: str, **settings: object
+) -> None:
+    ml_client.batch_endpoints.begin_create_or_update(BatchEndpoint(name=endpoint))
+    code = write_script(tmp_path / f"code-{name}", script)
+    model_file = tmp_path / f"weights-{name}.bin"
+    model_file.write_bytes(b"w")
+    deployment = BatchDeployment(
+        name=name,
+        endpoint_name=endpoint,
+        model=Model(name=f"{name}-model", path=str(model_file)),
+        code_configuration=CodeConfigurationSpec(code=str(code), scoring_script="driver.py"),
+        environment="ferry:server-python",
+        settings=BatchDeploymentSettings(**settings),  # type: ignore[arg-type]
+    )
+    ml_client.batch_deployments.begin_create_or_update(deployment, set_default=True)
+
+
+def test_invoke_folder_end_to_end(ml_client: MLClient, tmp_path: Path) -> None:
+    _deploy(ml_client, tmp_path, "echo-endpoint", "echo", ECHO, mini_batch_size=3)
+    data = make_inputs(tmp_path / "inputs", 20)
+    job = ml_client.batch_endpoints.invoke(
+        endpoint_name="echo-endpoint", input=Input(type="uri_folder", path=str(data))
+    )
+    done = ml_client.jobs.wait(job.name, timeout=120)
+    assert done.status == "Completed", done.error
+    out = ml_client.jobs.download(job.name, download_path=str(tmp_path / "dl"), output_name="score")
+    frame = pd.read_csv(out / "predictions.csv", header=None, names=["file", "value"], sep=" ")
+    assert list(frame["file"]) == [f"item-{i:05d}.txt" for i in range(20)]
+    assert list(frame["value"]) == list(range(20))
+    assert done.progress and done.progress["items_succeeded"] == 20
+    jobs = ml_client.batch_deployments.list_jobs("echo-endpoint", "echo")
+    assert job.name in [j.name for j in jobs]
+
+
+def test_unknown_endpoint_and_no_default(ml_client: MLClient, tmp_path: Path) -> None:
+    with pytest.raises(NotFoundError, match="batch endpoint 'nope-endpoint' does not exist"):
+        ml_client.batch_endpoints.invoke(
+            endpoint_name="nope-endpoint", input=Input(path=str(tmp_path))
+        )
+    ml_client.batch_endpoints.begin_create_or_update(BatchEndpoint(name="empty-endpoint"))
+    with pytest.raises(InvalidInputError, match="No valid deployments to route to"):
+        ml_client.batch_endpoints.invoke(
+            endpoint_name="empty-endpoint", input=Input(path=str(tmp_path))
+        )
+
+
+def test_bad_endpoint_name_quotes_rule(ml_client: MLClient) -> None:
+    with pytest.raises(InvalidInputError, match="3-32 letters"):
+        BatchEndpoint(name="9lives")
+
+
+def test_deployment_with_missing_model_reference(ml_client: MLClient, tmp_path: Path) -> None:
+    ml_client.batch_endpoints.begin_create_or_update(BatchEndpoint(name="ref-endpoint"))
+    with pytest.raises(NotFoundError, match="model 'azureml:ghost@latest' does not resolve"):
+        ml_client.batch_deployments.begin_create_or_update(
+            BatchDeployment(
+                name="ghost",
+                endpoint_name="ref-endpoint",
+                model="azureml:ghost@latest",
+                environment="ferry:server-python",
+                code_configuration=CodeConfigurationSpec(
+                    code=str(write_script(tmp_path / "c", ECHO)), scoring_script="driver.py"
+                ),
+            )
+        )
+
+
+def test_missing_run_fails_job_with_pointer_to_logs(ml_client: MLClient, tmp_path: Path) -> None:
+    _deploy(ml_client, tmp_path, "norun-endpoint", "norun", "def init():\n    pass\n")
+    job = ml_client.batch_endpoints.invoke(
+        endpoint_name="norun-endpoint", input=Input(path=str(make_inputs(tmp_path / "i", 2)))
+    )
+    done = ml_client.jobs.wait(job.name, timeout=120)
+    assert done.status == "Failed"
+    assert done.error is not None and "run()" in done.error
+    assert "logs/user" in done.error
+
+
+def test_overrides_and_output_file_name(ml_client: MLClient, tmp_path: Path) -> None:
+    _deploy(ml_client, tmp_path, "ovr-endpoint", "ovr", ECHO)
+    job = ml_client.batch_endpoints.invoke(
+        endpoint_name="ovr-endpoint",
+        input=Input(path=str(make_inputs(tmp_path / "i", 7))),
+        params_override=[{"mini_batch_size": 2}, {"output_file_name": "scores.csv"}],
+        job_name="ovr-job-1",
+    )
+    assert job.name == "ovr-job-1"
+    done = ml_client.jobs.wait(job.name, timeout=120)
+    assert done.status == "Completed", done.error
+    assert done.progress and done.progress["mini_batches_total"] == 4
+    out = ml_client.jobs.download(job.name, download_path=str(tmp_path / "dl"), all=True)
+    assert (out / "scores.csv").is_file()
+    assert (tmp_path / "dl" / "logs" / "job_result.txt").is_file()
+
+
+def test_unknown_override_is_refused(ml_client: MLClient, tmp_path: Path) -> None:
+    _deploy(ml_client, tmp_path, "bad-ovr-endpoint", "badovr", ECHO)
+    with pytest.raises(InvalidInputError, match="cannot override colour"):
+        ml_client.batch_endpoints.invoke(
+            endpoint_name="bad-ovr-endpoint",
+            input=Input(path=str(make_inputs(tmp_path / "i", 1))),
+            params_override=[{"colour": "red"}],
+        )
+
+
+def test_shared_heart_yaml_loads(examples: Path) -> None:
+    base = examples / "batch/deploy-models/heart-classifier-mlflow"
+    endpoint = load_spec(BatchEndpoint, base / "endpoint.yml")
+    deployment = load_spec(BatchDeployment, base / "deployment-simple" / "deployment.yml")
+    assert endpoint.name == "heart-classifier-batch"
+    settings = deployment.effective_settings()
+    assert settings.mini_batch_size == 2 and settings.retry_settings.timeout == 300
+    assert deployment.effective_instance_count() == 2
+    assert isinstance(settings.retry_settings, BatchRetrySettings)
+    assert CodeConfiguration  # the SDK name exists
