@@ -72,7 +72,9 @@ class AssetRegistry:
             if top is not None:
                 digest = content_hash(top)
                 stored.update(_inspect_upload(spec, top))
-                dest = f"{UPLOAD_FOLDER}/{digest.removeprefix('sha256:')[:32]}/{top.name}"
+                # Anonymous code is addressed by content alone, whatever its folder was called.
+                leaf = "code" if isinstance(spec, CodeSpec) and not spec.name else top.name
+                dest = f"{UPLOAD_FOLDER}/{digest.removeprefix('sha256:')[:32]}/{leaf}"
                 self._datastores.default.commit(top, dest)
                 if isinstance(spec, EnvironmentSpec):
                     stored["build"]["path"] = self._datastores.default.uri(dest)

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ferry.backends.local import LocalCompute
 from ferry.batch.definition import JobLayout
 from ferry.batch.engine import resume_job, run_job
 from ferry.errors import ConflictError, FerryError, InvalidInputError, NotFoundError
@@ -150,9 +151,8 @@ class JobService:
             raise InvalidInputError(
                 f"job {name!r} failed before it started running; invoke the endpoint again."
             )
-        resume_job(self.folder(name))
         self._update(name, status=JobState.QUEUED.value, error=None, ended_at=None)
-        self._start(name)
+        self._start(name, reset=True)
         return self.get(name)
 
     def recover(self) -> None:
@@ -168,14 +168,14 @@ class JobService:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     # -- running ----------------------------------------------------------------------------
-    def _start(self, name: str) -> None:
+    def _start(self, name: str, *, reset: bool = False) -> None:
         self._cancel[name] = threading.Event()
-        self._pool.submit(self._run, name)
+        self._pool.submit(self._run, name, reset)
 
-    def _run(self, name: str) -> None:
+    def _run(self, name: str, reset: bool) -> None:
         cancel = self._cancel[name]
         try:
-            self._run_phases(name, cancel)
+            self._run_phases(name, cancel, reset)
         except FerryError as exc:
             self._fail(name, exc.message)
         except Exception as exc:  # a bug must still leave a clear record, not a stuck job
@@ -184,7 +184,7 @@ class JobService:
         finally:
             self._cancel.pop(name, None)
 
-    def _run_phases(self, name: str, cancel: threading.Event) -> None:
+    def _run_phases(self, name: str, cancel: threading.Event, reset: bool) -> None:
         job = self.get(name)
         if cancel.is_set():
             self._update(name, status=JobState.CANCELED.value, ended_at=_now())
@@ -208,7 +208,9 @@ class JobService:
         if not layout.definition.is_file():
             prepared.definition.save(layout.definition)
         self._update(name, status=JobState.RUNNING.value)
-        outcome = run_job(folder, cancel=cancel)
+        # Resuming keeps successes and gives failed mini-batches fresh attempts.
+        engine = resume_job if reset else run_job
+        outcome = engine(folder, compute=LocalCompute(), cancel=cancel)
         if outcome.state == JobState.COMPLETED.value and job.get("output_path"):
             self._publish(job, layout)
         self._update(
