@@ -23,6 +23,11 @@ __all__ = ["server_status", "start_background", "stop_server"]
 
 
 def _alive(pid: int) -> bool:
+    # A server this process started and that died is a zombie until reaped; reap it here so
+    # it does not look alive.
+    with contextlib.suppress(ChildProcessError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
