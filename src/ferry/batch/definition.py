@@ -42,6 +42,9 @@ class JobDefinition:
     logging_level: str = "info"
     environment_variables: dict[str, str] = field(default_factory=dict)
     program_arguments: list[str] = field(default_factory=list)
+    #: Seconds a worker may take to load the script and finish ``init()`` (PRS:
+    #: ``first_task_creation_timeout``); past it the worker is killed and counts as an init failure.
+    init_timeout: float = 600.0
 
     @property
     def worker_count(self) -> int:
@@ -92,3 +95,69 @@ class JobLayout:
     def manifest(self) -> Path:
         """Per-item manifest: file, status, mini-batch, attempts, error, seconds."""
         return self.root / "manifest.csv"
+
+    def output_file(self, name: str) -> Path:
+        """The ``append_row`` file, e.g. ``named-outputs/score/predictions.csv``."""
+        return self.outputs / name
+
+    # Engine state: not for users; the engine alone reads and writes it.
+    @property
+    def state(self) -> Path:
+        return self.root / "state"
+
+    @property
+    def plan(self) -> Path:
+        """The ordered item list and mini-batch index (:mod:`ferry.batch.plan`)."""
+        return self.state / "plan"
+
+    @property
+    def journal(self) -> Path:
+        """Append-only JSONL of mini-batch events (:mod:`ferry.batch.journal`)."""
+        return self.state / "journal.jsonl"
+
+    @property
+    def rows(self) -> Path:
+        """Per-mini-batch row files, assembled into the output file at the end."""
+        return self.state / "rows"
+
+    @property
+    def lock(self) -> Path:
+        """Held (flock) by the process running the job, so two engines never share a folder."""
+        return self.state / "lock"
+
+    # Azure's log layout.
+    @property
+    def job_result(self) -> Path:
+        return self.logs / "job_result.txt"
+
+    @property
+    def job_error(self) -> Path:
+        return self.logs / "job_error.txt"
+
+    @property
+    def progress_overview(self) -> Path:
+        return self.logs / "job_progress_overview.txt"
+
+    @property
+    def master_log(self) -> Path:
+        """The engine's own log: workers started and lost, retries, timeouts."""
+        return self.logs / "sys" / "master_role.txt"
+
+    @property
+    def processed_mini_batches(self) -> Path:
+        return self.logs / "sys" / "job_report" / "processed_mini-batches.csv"
+
+    @property
+    def user_error(self) -> Path:
+        """Every error raised by the user's script, with its traceback."""
+        return self.logs / "user" / "error.txt"
+
+    def user_stdout(self, worker_id: str) -> Path:
+        return self.logs / "user" / "stdout" / f"{worker_id}.txt"
+
+    def user_stderr(self, worker_id: str) -> Path:
+        return self.logs / "user" / "stderr" / f"{worker_id}.txt"
+
+    def entry_script_log(self, worker_id: str) -> Path:
+        """``EntryScript().log_dir`` of one worker (``FERRY_LOG_DIR``)."""
+        return self.logs / "user" / "entry_script_log" / worker_id

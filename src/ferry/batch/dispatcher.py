@@ -1,0 +1,272 @@
+"""The engine's event loop: hand mini-batches to workers and settle what comes back.
+
+Each ready worker gets a mini-batch, plus one more queued behind it while plenty of work is left,
+so it never waits for the engine between two ``run()`` calls. Results are settled through the
+:class:`Scheduler` (journal first). Nothing here sleeps in the hot path: the hub's ``select``
+wakes on I/O, and its timeout only bounds how late a deadline (a mini-batch timeout, an init
+timeout, a cancel request, a process exit) is noticed.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ferry.batch.compute import Compute, describe_exit
+from ferry.batch.definition import JobDefinition, JobLayout
+from ferry.batch.eventlog import EventLog
+from ferry.batch.hub import Event, Hub
+from ferry.batch.pool import Worker, WorkerPool, stderr_tail
+from ferry.batch.progress import ProgressMeter
+from ferry.batch.scheduler import Scheduler
+from ferry.runtime import messages as m
+
+__all__ = ["Dispatcher", "Verdict"]
+
+_TICK = 0.1  # longest wait: how late a cancel request or a process exit is noticed
+_SYNC_EVERY = 0.5  # journal fdatasync period
+_SHUTDOWN_GRACE = 5.0  # seconds workers get to run the script's shutdown() at the end
+
+
+@dataclass
+class Verdict:
+    """How dispatching ended: ``Completed``, ``Failed`` or ``Canceled``, and why."""
+
+    state: str
+    message: str = ""
+    error: dict[str, Any] | None = None
+
+
+class Dispatcher:
+    """Runs the pending mini-batches of one job on workers from a :class:`Compute`."""
+
+    def __init__(
+        self,
+        definition: JobDefinition,
+        layout: JobLayout,
+        scheduler: Scheduler,
+        compute: Compute,
+        meter: ProgressMeter,
+        log: EventLog,
+        cancel: threading.Event,
+        first_worker: int,
+    ) -> None:
+        self.d = definition
+        self.scheduler = scheduler
+        self.meter = meter
+        self.log = log
+        self.cancel = cancel
+        self.verdict: Verdict | None = None
+        self.hub = Hub(compute.transport, lambda wid: self.pool.workers.get(wid))
+        self.pool = WorkerPool(definition, layout, compute, self.hub.address, first_worker)
+
+    def run(self) -> Verdict:
+        """Dispatch until every mini-batch is settled, the job fails, or ``cancel`` is set."""
+        try:
+            self._ensure_workers()
+            last_sync = last_poll = time.monotonic()
+            while self.verdict is None:
+                if self.cancel.is_set():
+                    self.verdict = Verdict("Canceled", "the job was canceled")
+                    break
+                if not self.scheduler.pending_count and not self.pool.inflight_count:
+                    self.verdict = Verdict("Completed")
+                    break
+                for event in self.hub.wait(self._wait()):
+                    self._on_event(event)
+                now = time.monotonic()
+                poll = now - last_poll >= _TICK
+                if poll:
+                    last_poll = now
+                self._check_workers(now, poll)
+                if now - last_sync >= _SYNC_EVERY:
+                    self.scheduler.journal.sync()
+                    last_sync = now
+                self.meter.tick()
+            self._stop(graceful=self.verdict.state == "Completed")
+            return self.verdict
+        finally:
+            for w in list(self.pool.workers.values()):
+                self.hub.forget(w)
+                self.pool.remove(w)
+            self.hub.close()
+
+    def _wait(self) -> float:
+        wait = _TICK
+        now = time.monotonic()
+        for w in self.pool.workers.values():
+            if w.inflight:
+                wait = min(wait, w.head_since + self.d.timeout - now)
+        return max(wait, 0.0)
+
+    def _fail(self, message: str, error: dict[str, Any] | None = None) -> None:
+        if self.verdict is None:
+            self.verdict = Verdict("Failed", message, error)
+
+    def _check_threshold(self) -> None:
+        message = self.scheduler.over_threshold()
+        if message is not None:
+            self._fail(message)
+
+    # -- workers -----------------------------------------------------------------------------
+    def _ensure_workers(self) -> None:
+        """Start workers until there are as many as useful (never more than the work left)."""
+        work = self.scheduler.pending_count + self.pool.inflight_count
+        want = min(self.d.worker_count, work)
+        while self.verdict is None and len(self.pool.workers) < want:
+            try:
+                w = self.pool.start()
+            except OSError as exc:
+                self._fail(
+                    f"cannot start a worker with the environment's python {self.d.python}: {exc}; "
+                    "check that the environment was built and its interpreter exists"
+                )
+                return
+            pid = w.proc.pid
+            self.scheduler.record({"ev": "worker", "w": w.id, "pid": pid, "state": "started"})
+            self.log.info(f"{w.id} started (pid {pid})")
+
+    def _fill(self, w: Worker) -> None:
+        """Give a ready worker its next task, and one more queued behind it while work abounds."""
+        if not w.ready or self.verdict is not None:
+            return
+        depth = 2 if self.scheduler.pending_count > self.pool.ready_count else 1
+        while len(w.inflight) < depth:
+            task = self.scheduler.take(w.id)
+            if task is None:
+                return
+            if not w.inflight:
+                w.head_since = time.monotonic()
+            w.inflight.append(task)
+            if not self.hub.send(w, {"kind": m.RUN_BATCH, "id": task.id, "items": task.items}):
+                return  # the worker is gone; its end of connection settles the tasks
+
+    def _fill_all(self) -> None:
+        for w in list(self.pool.workers.values()):
+            self._fill(w)
+
+    def _lose(self, w: Worker, kind: str, error: dict[str, Any] | None = None) -> None:
+        """A worker is gone (or must go): kill it, settle its tasks, replace it if useful."""
+        self.hub.forget(w)
+        exit_text = describe_exit(self.pool.remove(w))
+        if not w.ready:
+            if error is None:
+                tail = stderr_tail(self.pool.layout.user_stderr(w.id))
+                error = {
+                    "type": "WorkerExited",
+                    "message": f"{w.id} {exit_text} before it was ready"
+                    + (f"; its last stderr line: {tail}" if tail else ""),
+                }
+            event = {"ev": "worker", "w": w.id, "state": "init_failed", "error": error}
+            self.scheduler.record(event)
+            self.log.error(f"{w.id} failed to start: {error.get('type')}: {error.get('message')}")
+            if self.pool.init_failed(w, error):
+                self._fail(self.pool.init_failure_message(), error)
+        else:
+            self.scheduler.record({"ev": "worker", "w": w.id, "state": "lost", "exit": exit_text})
+            self.log.warning(f"{w.id} {exit_text}")
+            tasks = list(w.inflight)
+            for task in reversed(tasks[1:]):
+                self.scheduler.put_back(task)  # queued behind the head: never started
+            if tasks:
+                head = tasks[0]
+                if error is None:
+                    error = {
+                        "type": "WorkerCrashed",
+                        "message": f"worker {w.id} {exit_text} while running mini-batch "
+                        f"{head.mb}; see {self.pool.stderr_path(w.id)}",
+                    }
+                seconds = time.monotonic() - w.head_since
+                self.scheduler.failed(head, kind, error, seconds=seconds)
+                self._check_threshold()
+        self._ensure_workers()
+        self._fill_all()
+
+    def _check_workers(self, now: float, poll: bool) -> None:
+        """Kill workers past a deadline; notice the ones that exited (at most every tick)."""
+        for w in list(self.pool.workers.values()):
+            if w.id not in self.pool.workers:
+                continue
+            if w.inflight and now - w.head_since > self.d.timeout:
+                head = w.inflight[0]
+                message = (
+                    f"run() did not return within the timeout of {self.d.timeout:g} s on "
+                    f"mini-batch {head.mb}; worker {w.id} was killed"
+                )
+                self._lose(w, "timeout", {"type": "Timeout", "message": message})
+            elif not w.ready and now - w.started_at > self.d.init_timeout:
+                message = f"{w.id} was not ready within init_timeout ({self.d.init_timeout:g} s)"
+                self._lose(w, "init", {"type": "InitTimeout", "message": message})
+            elif poll and w.proc.poll() is not None:
+                for event in self.hub.drain(w):  # what it sent before exiting comes first
+                    self._on_event(event)
+                if w.id in self.pool.workers:
+                    self._lose(w, "worker_crashed")
+
+    def _stop(self, *, graceful: bool) -> None:
+        workers = list(self.pool.workers.values())
+        if graceful:
+            for w in workers:
+                if w.ready:
+                    self.hub.send(w, {"kind": m.SHUTDOWN})
+            deadline = time.monotonic() + _SHUTDOWN_GRACE
+            for w in workers:
+                w.proc.wait(max(0.0, deadline - time.monotonic()) if w.ready else 0.0)
+        for w in workers:
+            self.hub.forget(w)
+            self.pool.remove(w)
+
+    # -- frames ------------------------------------------------------------------------------
+    def _on_event(self, event: Event) -> None:
+        w, header, body = event
+        if w.id not in self.pool.workers:
+            return  # already lost; later frames of it do not count
+        if header is None:
+            self._lose(w, "worker_crashed")
+            return
+        kind = header["kind"]
+        if kind == m.READY:
+            w.ready = True
+            init_ms = float(header.get("init_ms", 0.0))
+            self.scheduler.record({"ev": "worker", "w": w.id, "state": "ready", "init_ms": init_ms})
+            self.log.info(f"{w.id} ready (pid {header.get('pid')}, init {init_ms:.0f} ms)")
+            self._fill(w)
+        elif kind == m.INIT_FAILED:
+            self._lose(w, "init", dict(header.get("error") or {}))
+        elif kind in (m.RESULT, m.ERROR):
+            self._on_answer(w, header, body)
+
+    def _on_answer(self, w: Worker, header: dict[str, Any], body: bytes) -> None:
+        if not w.inflight or w.inflight[0].id != header.get("id"):
+            expected = w.inflight[0].id if w.inflight else None
+            message = (
+                f"worker {w.id} answered request {header.get('id')!r} while {expected!r} was "
+                "running; the worker was replaced"
+            )
+            self._lose(w, "worker_crashed", {"type": "ProtocolError", "message": message})
+            return
+        task = w.inflight.popleft()
+        w.head_since = time.monotonic()
+        seconds = float(header.get("elapsed_ms", 0.0)) / 1000.0
+        if header["kind"] == m.RESULT:
+            lines = _lines(body) if self.scheduler.append_row else []
+            n_items = int(header.get("n_items", 0))
+            ok = self.scheduler.succeeded(task, n_items, lines, seconds)
+        else:
+            error = dict(header.get("error") or {})
+            self.scheduler.failed(task, "script_error", error, seconds=seconds)
+            ok = False
+        if ok:
+            self._fill(w)
+        else:  # a retry may be queued: idle workers can take it
+            self._check_threshold()
+            self._fill_all()
+
+
+def _lines(body: bytes) -> list[str]:
+    """The rows of a ``result`` body; ``surrogateescape`` keeps bytes that are not UTF-8."""
+    lines = json.loads(body.decode("utf-8", "surrogateescape")) if body else []
+    return [str(line) for line in lines]

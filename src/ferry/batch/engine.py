@@ -1,0 +1,270 @@
+"""Run a batch job from its folder to a terminal state: the engine's public entry points.
+
+:func:`run_job` plans the inputs (once), replays the journal, dispatches what is left to workers
+from a :class:`~ferry.batch.compute.Compute`, then assembles the output and writes the reports.
+Called again on the same folder, it resumes: settled mini-batches are kept, the ones that were
+running are redone, and a job that already ended returns its recorded outcome.
+:func:`resume_job` (``ferry job resume``) also gives failed mini-batches a fresh set of attempts.
+
+The server calls these in a background thread; progress arrives through ``on_progress`` and
+``progress.json``. Job-level problems (missing inputs, a script that cannot start, too many failed
+items) become a ``Failed`` outcome with a message, never an exception.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ferry.batch.compute import Compute
+from ferry.batch.definition import JobDefinition, JobLayout
+from ferry.batch.dispatcher import Dispatcher, Verdict
+from ferry.batch.eventlog import EventLog
+from ferry.batch.journal import Journal, open_journal, read_events
+from ferry.batch.ledger import Ledger
+from ferry.batch.outputs import RowStore
+from ferry.batch.plan import Plan, PlanError, create_plan, open_plan
+from ferry.batch.progress import Progress, ProgressMeter
+from ferry.batch.reports import JobSummary, write_reports
+from ferry.batch.scheduler import Scheduler
+from ferry.errors import ConflictError, NotFoundError
+
+__all__ = ["JobOutcome", "Progress", "resume_job", "run_job"]
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """How a job ended: ``Completed``, ``Failed`` or ``Canceled``, why, and the final counts."""
+
+    state: str
+    message: str
+    progress: Progress
+
+
+def run_job(
+    job_dir: str | os.PathLike[str],
+    *,
+    compute: Compute,
+    cancel: threading.Event | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> JobOutcome:
+    """Run (or resume) the job in ``job_dir`` until it completes, fails or is canceled.
+
+    Args:
+        job_dir: the job folder; it holds ``job.json`` (a :class:`JobDefinition`).
+        compute: starts the workers (``ferry.backends.local.LocalCompute()`` on this machine).
+        cancel: set it to stop the job: workers are killed and the outcome is ``Canceled``.
+        on_progress: called with a :class:`Progress` about twice a second and on each state
+            change, from the engine's thread; exceptions it raises are ignored.
+
+    Returns:
+        The outcome. A job whose journal already records an end returns that outcome at once.
+
+    Raises:
+        NotFoundError: ``job.json`` is missing.
+        ConflictError: another engine is running this job folder right now.
+    """
+    return _Session(Path(job_dir), compute, cancel, on_progress).run(reset=False)
+
+
+def resume_job(
+    job_dir: str | os.PathLike[str],
+    *,
+    compute: Compute,
+    cancel: threading.Event | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> JobOutcome:
+    """Run the job again, keeping its successes: failed mini-batches (and any never run) get a
+    fresh ``1 + max_retries`` attempts. Same arguments and errors as :func:`run_job`."""
+    return _Session(Path(job_dir), compute, cancel, on_progress).run(reset=True)
+
+
+def _iso(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+class _Session:
+    """One engine run over a job folder."""
+
+    def __init__(
+        self,
+        root: Path,
+        compute: Compute,
+        cancel: threading.Event | None,
+        on_progress: ProgressCallback | None,
+    ) -> None:
+        self.layout = JobLayout(root)
+        if not self.layout.definition.is_file():
+            raise NotFoundError(
+                f"{self.layout.definition} does not exist; a job folder needs its job.json",
+                details={"path": str(self.layout.definition)},
+            )
+        self.d = JobDefinition.load(self.layout.definition)
+        self.compute = compute
+        self.cancel = cancel or threading.Event()
+        self.on_progress = on_progress
+        self.started = time.time()
+
+    def run(self, *, reset: bool) -> JobOutcome:
+        layout = self.layout
+        layout.state.mkdir(parents=True, exist_ok=True)
+        lock_fd = os.open(layout.lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ConflictError(
+                    f"job {self.d.name} is already running in another engine ({layout.root}); "
+                    "wait for it or cancel it first"
+                ) from None
+            log = EventLog(layout.master_log, layout.user_error)
+            try:
+                return self._run_locked(log, reset)
+            finally:
+                log.close()
+        finally:
+            os.close(lock_fd)
+
+    def _run_locked(self, log: EventLog, reset: bool) -> JobOutcome:
+        layout, d = self.layout, self.d
+        log.info(f"session started for job {d.name} (pid {os.getpid()})")
+        try:
+            plan = open_plan(layout.plan) or create_plan(d, layout.plan)
+        except PlanError as exc:
+            return self._fail_early(log, exc.message)
+        ledger = Ledger(plan.mini_batches_total, plan.batch_len)
+        for event in read_events(layout.journal):
+            ledger.apply(event)
+        meter = ProgressMeter(
+            layout.progress, layout.progress_overview, ledger, plan.items_total, self.on_progress
+        )
+        with open_journal(layout.journal) as journal:
+            if reset:
+                journal.append({"ev": "reset", "t": time.time()})
+                ledger.apply({"ev": "reset"})
+            elif ledger.end is not None:
+                meter.state = str(ledger.end.get("state"))
+                return JobOutcome(meter.state, str(ledger.end.get("message", "")), meter.publish())
+            journal.append({"ev": "session", "n": ledger.sessions + 1, "t": time.time()})
+            ledger.apply({"ev": "session"})
+            try:
+                return self._dispatch(log, plan, ledger, journal, meter)
+            except Exception as exc:  # an engine bug or a full disk: say so, keep the journal
+                log.error("engine failed:\n" + traceback.format_exc())
+                message = (
+                    f"Ferry's batch engine failed: {type(exc).__name__}: {exc}; the job can be "
+                    "resumed (see logs/sys/master_role.txt)"
+                )
+                meter.state = "Failed"
+                layout.job_error.parent.mkdir(parents=True, exist_ok=True)
+                layout.job_error.write_text(message + "\n\n" + traceback.format_exc())
+                return JobOutcome("Failed", message, meter.publish())
+
+    def _dispatch(
+        self, log: EventLog, plan: Plan, ledger: Ledger, journal: Journal, meter: ProgressMeter
+    ) -> JobOutcome:
+        layout, d = self.layout, self.d
+        rows = RowStore(layout.rows)
+        layout.outputs.mkdir(parents=True, exist_ok=True)
+        scheduler = Scheduler(d, plan, ledger, journal, rows, log)
+        if d.output_action == "append_row":
+            for mb in rows.missing(ledger):
+                log.warning(f"mini-batch {mb}: its committed rows are missing; running it again")
+                scheduler.record({"ev": "lost", "mb": mb})
+            scheduler.queue.clear()
+            scheduler.queue.extend(ledger.pending())
+        meter.set_state("Preparing")
+        verdict: Verdict
+        if scheduler.pending_count and d.entry_script is None:
+            verdict = Verdict(
+                "Failed",
+                "this job has no entry script (an MLflow model without a scoring script) and the "
+                "built-in MLflow batch scorer is not available yet; add code_configuration with "
+                "a scoring script to the deployment",
+            )
+        elif (over := scheduler.over_threshold()) is not None:
+            verdict = Verdict("Failed", over)
+        else:
+            meter.set_state("Running")
+            meter.restart_clock()
+            dispatcher = Dispatcher(
+                d, layout, scheduler, self.compute, meter, log, self.cancel, ledger.workers_started
+            )
+            verdict = dispatcher.run()
+        journal.sync()
+        return self._finish(log, plan, ledger, journal, meter, rows, verdict)
+
+    def _finish(
+        self,
+        log: EventLog,
+        plan: Plan,
+        ledger: Ledger,
+        journal: Journal,
+        meter: ProgressMeter,
+        rows: RowStore,
+        verdict: Verdict,
+    ) -> JobOutcome:
+        d, layout = self.d, self.layout
+        meter.set_state("Finalizing")
+        output: str | None = None
+        size = 0
+        message = verdict.message
+        if verdict.state == "Completed":
+            if d.output_action == "append_row":
+                dest = layout.output_file(d.output_file_name)
+                size = rows.assemble(ledger, dest)
+                output = str(dest.relative_to(layout.root))
+            message = _completed_message(d, plan, ledger, output)
+        finished = time.time()
+        summary = JobSummary(
+            state=verdict.state,
+            message=message,
+            started=_iso(self.started),
+            finished=_iso(finished),
+            seconds=finished - self.started,
+            output=output,
+            output_bytes=size,
+            error=verdict.error,
+        )
+        write_reports(layout, d, plan, ledger, summary)
+        journal.append({"ev": "end", "state": verdict.state, "message": message, "t": finished})
+        journal.sync()
+        log.info(f"job {verdict.state}: {message}")
+        meter.state = verdict.state
+        return JobOutcome(verdict.state, message, meter.publish(overview=True))
+
+    def _fail_early(self, log: EventLog, message: str) -> JobOutcome:
+        """The job cannot even be planned: report it without a plan or a journal."""
+        log.error(message)
+        text = f"Job {self.d.name}: Failed\n{message}\n"
+        self.layout.logs.mkdir(parents=True, exist_ok=True)
+        self.layout.job_result.write_text(text, encoding="utf-8")
+        self.layout.job_error.write_text(text, encoding="utf-8")
+        progress = Progress("Failed", 0, 0, 0, 0, 0, 0, 0.0, None)
+        self.layout.progress.write_text(json.dumps(progress.to_json(), indent=2), "utf-8")
+        if self.on_progress is not None:
+            self.on_progress(progress)
+        return JobOutcome("Failed", message, progress)
+
+
+def _completed_message(d: JobDefinition, plan: Plan, ledger: Ledger, output: str | None) -> str:
+    if plan.items_total == 0:
+        where = f"; {output} is empty" if output else ""
+        return f"the input held no files ({', '.join(d.inputs)}); nothing to score{where}"
+    text = (
+        f"{ledger.items_succeeded} of {plan.items_total} items succeeded in "
+        f"{ledger.total} mini-batches"
+    )
+    if ledger.items_failed:
+        text += f"; {ledger.items_failed} failed (error_threshold {d.error_threshold}), see "
+        text += "logs/job_error.txt"
+    return text + (f"; rows in {output}" if output else "")

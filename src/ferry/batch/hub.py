@@ -1,0 +1,144 @@
+"""The engine's listening socket and its worker connections, multiplexed by one selector.
+
+Workers connect, then announce themselves with their first frame (``ready`` or ``init_failed``,
+which carry ``worker_id``); from then on the connection belongs to that :class:`Worker`. The hub
+turns socket readiness into events for the dispatcher: ``(worker, header, body)`` for a frame,
+``(worker, None, b"")`` when the connection broke. Connections from strangers are dropped.
+"""
+
+from __future__ import annotations
+
+import selectors
+import shutil
+import socket
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ferry.batch.channel import Channel
+from ferry.batch.pool import Worker
+
+__all__ = ["Event", "Hub"]
+
+Event = tuple[Worker, dict[str, Any] | None, bytes]
+_DRAIN_READS = 64  # a worker that exited left at most this many reads of data behind
+
+
+class _Slot:
+    __slots__ = ("channel", "worker")
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        self.worker: Worker | None = None
+
+
+class Hub:
+    """Accepts worker connections and reads their frames without blocking."""
+
+    def __init__(self, transport: str, lookup: Callable[[str], Worker | None]) -> None:
+        self._lookup = lookup
+        self._sel = selectors.DefaultSelector()
+        self._tmp = Path(tempfile.mkdtemp(prefix="ferry-batch-"))
+        if transport == "unix":
+            # A short private folder: AF_UNIX paths hold ~100 bytes, and no one else may connect.
+            path = str(self._tmp / "engine.sock")
+            self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self._listener.bind(path)
+            self.address = path
+        else:
+            self._listener = socket.create_server(("127.0.0.1", 0))
+            self.address = f"127.0.0.1:{self._listener.getsockname()[1]}"
+        self._listener.listen(64)
+        self._listener.setblocking(False)
+        self._sel.register(self._listener, selectors.EVENT_READ, None)
+
+    def wait(self, timeout: float) -> list[Event]:
+        """Wait up to ``timeout`` seconds for I/O; returns the events it produced."""
+        events: list[Event] = []
+        for key, mask in self._sel.select(timeout):
+            if key.data is None:
+                self._accept()
+            else:
+                self._serve(key.data, mask, events)
+        return events
+
+    def drain(self, worker: Worker) -> list[Event]:
+        """Read what a worker that exited sent before it died (bounded)."""
+        events: list[Event] = []
+        channel = worker.channel
+        if channel is None or channel.closed:
+            return events
+        slot: _Slot = self._sel.get_key(channel.sock).data
+        for _ in range(_DRAIN_READS):
+            before = len(events)
+            self._serve(slot, selectors.EVENT_READ, events)
+            if len(events) == before or events[-1][1] is None:
+                break
+        return events
+
+    def send(self, worker: Worker, header: Mapping[str, Any], body: bytes = b"") -> bool:
+        """Queue a frame for a worker; False when its connection is already broken."""
+        channel = worker.channel
+        if channel is None or channel.closed:
+            return False
+        try:
+            channel.send(header, body)
+        except OSError:
+            return False
+        self._watch(channel)
+        return True
+
+    def forget(self, worker: Worker) -> None:
+        """Stop watching a worker's connection and close it."""
+        channel = worker.channel
+        if channel is not None and not channel.closed:
+            self._sel.unregister(channel.sock)
+            channel.close()
+
+    def close(self) -> None:
+        for key in list(self._sel.get_map().values()):
+            if key.data is not None:
+                key.data.channel.close()
+        self._sel.close()
+        self._listener.close()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def _accept(self) -> None:
+        try:
+            sock, _ = self._listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        self._sel.register(sock, selectors.EVENT_READ, _Slot(Channel(sock)))
+
+    def _watch(self, channel: Channel) -> None:
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if channel.wants_write else 0)
+        key = self._sel.get_key(channel.sock)
+        if key.events != events:
+            self._sel.modify(channel.sock, events, key.data)
+
+    def _drop(self, slot: _Slot) -> None:
+        self._sel.unregister(slot.channel.sock)
+        slot.channel.close()
+
+    def _serve(self, slot: _Slot, mask: int, events: list[Event]) -> None:
+        channel = slot.channel
+        try:
+            if mask & selectors.EVENT_WRITE:
+                channel.flush()
+                self._watch(channel)
+            frames = channel.receive() if mask & selectors.EVENT_READ else []
+        except OSError:  # FrameError is a ConnectionError: a broken or corrupt stream
+            self._drop(slot)
+            if slot.worker is not None:
+                events.append((slot.worker, None, b""))
+            return
+        for header, body in frames:
+            if slot.worker is None:
+                worker = self._lookup(str(header.get("worker_id")))
+                if worker is None or worker.channel is not None:
+                    self._drop(slot)  # a stranger, or a second connection of one worker
+                    return
+                worker.channel = channel
+                slot.worker = worker
+            events.append((slot.worker, header, body))

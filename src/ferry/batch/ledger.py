@@ -1,0 +1,141 @@
+"""The state of every mini-batch, rebuilt from journal events (and kept current while running).
+
+One :class:`Ledger` holds compact arrays, not one Python object per mini-batch, so a job of a
+million files stays small in memory. Events are plain dicts (see :func:`apply`'s table); applying
+the same settling event twice is a no-op, which is what makes replay after a crash exact.
+
+Journal events::
+
+    session {n, t}                          an engine run began
+    worker  {w, pid?, state, ...}           started | ready | init_failed | lost
+    start   {mb, try, w}                    handed to a worker (no verdict yet = still pending)
+    ok      {mb, try, n, bytes, s, w}       rows committed; n items succeeded
+    fail    {mb, try, kind, final, error, n?, bytes?, s?, w}
+                                            kind: script_error | worker_crashed | timeout |
+                                            too_few_rows; a final too_few_rows keeps its n rows
+    lost    {mb}                            a committed row file is missing: redo the mini-batch
+    reset   {}                              resume: failed mini-batches are pending again
+    end     {state, message}                the job reached a terminal state
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["FAILED", "PARTIAL", "PENDING", "STATUS_NAMES", "SUCCEEDED", "Ledger"]
+
+PENDING, SUCCEEDED, FAILED, PARTIAL = 0, 1, 2, 3
+STATUS_NAMES = ("pending", "succeeded", "failed", "partial")
+
+
+class Ledger:
+    """Per-mini-batch status, attempts, item counts, row-file sizes and last errors."""
+
+    def __init__(self, mini_batches: int, batch_len: Callable[[int], int]) -> None:
+        self.total = mini_batches
+        self.batch_len = batch_len
+        self.status = bytearray(mini_batches)
+        self.attempts = array("I", bytes(4 * mini_batches))
+        self.succeeded = array("I", bytes(4 * mini_batches))
+        self.nbytes = array("Q", bytes(8 * mini_batches))
+        self.seconds = array("d", bytes(8 * mini_batches))
+        self.worker = array("I", bytes(4 * mini_batches))  # index into worker_names, 0 = none
+        self.worker_names: list[str] = [""]
+        self._worker_index: dict[str, int] = {}
+        #: Last error of each mini-batch that failed at least once (kind, type, message, ...).
+        self.errors: dict[int, dict[str, Any]] = {}
+        self.items_succeeded = 0
+        self.items_failed = 0
+        self.mini_batches_done = 0
+        self.mini_batches_failed = 0
+        self.sessions = 0
+        self.workers_started = 0
+        self.end: dict[str, Any] | None = None
+
+    # -- queries -----------------------------------------------------------------------------
+    def pending(self) -> list[int]:
+        """Mini-batches without a final verdict, in input order."""
+        return [mb for mb in range(self.total) if self.status[mb] == PENDING]
+
+    def worker_of(self, mb: int) -> str:
+        return self.worker_names[self.worker[mb]]
+
+    def next_attempt(self, mb: int) -> int:
+        return self.attempts[mb] + 1
+
+    # -- events ------------------------------------------------------------------------------
+    def apply(self, event: dict[str, Any]) -> None:
+        """Apply one journal event; unknown kinds are ignored (newer engines may add some)."""
+        kind = event.get("ev")
+        if kind == "ok":
+            self._settle(event, SUCCEEDED, int(event.get("n", 0)))
+        elif kind == "fail":
+            mb = int(event["mb"])
+            if self.status[mb] != PENDING:
+                return
+            self.attempts[mb] = max(self.attempts[mb], int(event.get("try", 1)))
+            self.errors[mb] = {"kind": event.get("kind"), **(event.get("error") or {})}
+            if event.get("final"):
+                partial = event.get("kind") == "too_few_rows"
+                self._settle(event, PARTIAL if partial else FAILED, int(event.get("n", 0)))
+        elif kind == "lost":
+            self._unsettle(int(event["mb"]), keep_attempts=True)
+        elif kind == "reset":
+            for mb in range(self.total):
+                if self.status[mb] in (FAILED, PARTIAL):
+                    self._unsettle(mb, keep_attempts=False)
+            self.end = None
+        elif kind == "session":
+            self.sessions += 1
+        elif kind == "worker" and event.get("state") == "started":
+            self.workers_started += 1
+        elif kind == "end":
+            self.end = event
+
+    def _worker_id(self, name: str | None) -> int:
+        if not name:
+            return 0
+        index = self._worker_index.get(name)
+        if index is None:
+            index = self._worker_index[name] = len(self.worker_names)
+            self.worker_names.append(name)
+        return index
+
+    def _settle(self, event: dict[str, Any], status: int, n: int) -> None:
+        mb = int(event["mb"])
+        if self.status[mb] != PENDING:
+            return  # a duplicate verdict (replayed or redone): the first one stands
+        size = self.batch_len(mb)
+        ok = min(max(n, 0), size)
+        self.status[mb] = status
+        self.attempts[mb] = max(self.attempts[mb], int(event.get("try", 1)))
+        self.succeeded[mb] = ok
+        self.nbytes[mb] = int(event.get("bytes", 0))
+        self.seconds[mb] = float(event.get("s", 0.0))
+        self.worker[mb] = self._worker_id(event.get("w"))
+        self.items_succeeded += ok
+        self.items_failed += size - ok
+        self.mini_batches_done += 1
+        if status != SUCCEEDED:
+            self.mini_batches_failed += 1
+        else:
+            self.errors.pop(mb, None)
+
+    def _unsettle(self, mb: int, *, keep_attempts: bool) -> None:
+        status = self.status[mb]
+        if status == PENDING:
+            return
+        ok = self.succeeded[mb]
+        self.items_succeeded -= ok
+        self.items_failed -= self.batch_len(mb) - ok
+        self.mini_batches_done -= 1
+        if status != SUCCEEDED:
+            self.mini_batches_failed -= 1
+        self.status[mb] = PENDING
+        self.succeeded[mb] = 0
+        self.nbytes[mb] = 0
+        if not keep_attempts:
+            self.attempts[mb] = 0
+            self.errors.pop(mb, None)

@@ -1,0 +1,182 @@
+"""The job's reports, written when it ends, where Azure ML users look for them.
+
+* ``logs/job_result.txt``: the verdict and the counts;
+* ``logs/job_error.txt``: what went wrong and where to look (written when anything failed);
+* ``logs/sys/job_report/processed_mini-batches.csv``: one row per mini-batch;
+* ``manifest.csv``: one row per input file, ``file,status,mini_batch,attempts,error,seconds``,
+  streamed from the plan so a million files need no list in memory. ``status`` is ``succeeded``,
+  ``failed``, ``partial`` (its mini-batch returned too few rows: which files lack a row is
+  unknown; the shortfall counts as failed) or ``not_run``; ``seconds`` is the item's share of its
+  mini-batch's ``run()`` time.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from ferry.batch.definition import JobDefinition, JobLayout
+from ferry.batch.ledger import PENDING, STATUS_NAMES, Ledger
+from ferry.batch.plan import Plan
+
+__all__ = ["JobSummary", "write_reports"]
+
+MANIFEST_HEADER = ("file", "status", "mini_batch", "attempts", "error", "seconds")
+PROCESSED_HEADER = (
+    *("mini_batch", "status", "items", "succeeded", "failed", "attempts", "seconds", "worker"),
+    "error",
+)
+_ERRORS_SHOWN = 20
+_WHERE_TO_LOOK = """Where to look:
+  logs/user/error.txt                  every error raised by the scoring script, with tracebacks
+  logs/user/stderr/<worker>.txt        each worker's stderr: logging, init() tracebacks
+  logs/user/stdout/<worker>.txt        each worker's print() output
+  logs/sys/master_role.txt             workers started and lost, retries, timeouts
+  logs/sys/job_report/processed_mini-batches.csv, manifest.csv   per mini-batch / per file
+"""
+
+
+@dataclass
+class JobSummary:
+    """What the reports say beyond the ledger: the verdict, timing, the output."""
+
+    state: str
+    message: str
+    started: str
+    finished: str
+    seconds: float
+    output: str | None = None
+    output_bytes: int = 0
+    error: dict[str, Any] | None = None
+
+
+def _atomic(path: Path, write: Callable[[IO[str]], None]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", encoding="utf-8", errors="surrogateescape", newline="") as f:
+        write(f)
+    tmp.replace(path)
+
+
+def _put(f: IO[str], text: str) -> None:
+    f.write(text)
+
+
+def _one_line(error: dict[str, Any] | None, limit: int = 500) -> str:
+    if not error:
+        return ""
+    text = f"{error.get('kind')}: {error.get('type')}: {error.get('message')}"
+    return " ".join(text.split())[:limit]
+
+
+def _write_manifest(f: IO[str], plan: Plan, ledger: Ledger) -> None:
+    out = csv.writer(f, lineterminator="\n")
+    out.writerow(MANIFEST_HEADER)
+    last_mb = -1
+    row_tail: tuple[str, int, int, str, str] = ("", 0, 0, "", "")
+    for mb, path in plan.iter_items():
+        if mb != last_mb:
+            last_mb = mb
+            status = ledger.status[mb]
+            name = "not_run" if status == PENDING else STATUS_NAMES[status]
+            share = ledger.seconds[mb] / max(1, plan.batch_len(mb))
+            error = _one_line(ledger.errors.get(mb))
+            row_tail = (name, mb, ledger.attempts[mb], error, f"{share:.6f}")
+        out.writerow((path, *row_tail))
+
+
+def _write_processed(f: IO[str], ledger: Ledger) -> None:
+    out = csv.writer(f, lineterminator="\n")
+    out.writerow(PROCESSED_HEADER)
+    for mb in range(ledger.total):
+        status = ledger.status[mb]
+        size = ledger.batch_len(mb)
+        ok = ledger.succeeded[mb]
+        failed = 0 if status == PENDING else size - ok
+        out.writerow(
+            (
+                mb,
+                "not_run" if status == PENDING else STATUS_NAMES[status],
+                size,
+                ok,
+                failed,
+                ledger.attempts[mb],
+                f"{ledger.seconds[mb]:.6f}",
+                ledger.worker_of(mb),
+                _one_line(ledger.errors.get(mb)),
+            )
+        )
+
+
+def _result_text(d: JobDefinition, plan: Plan, ledger: Ledger, s: JobSummary) -> str:
+    lines = [
+        f"Job {d.name}: {s.state}",
+        s.message,
+        "",
+        f"Items: {plan.items_total} total, {ledger.items_succeeded} succeeded, "
+        f"{ledger.items_failed} failed (error_threshold {d.error_threshold})",
+        f"Mini-batches: {ledger.total} total of up to {d.mini_batch_size} files, "
+        f"{ledger.mini_batches_done} processed, {ledger.mini_batches_failed} failed",
+        f"Workers: {d.instance_count} instance(s) x {d.max_concurrency_per_instance} process(es)",
+        f"Started: {s.started}  Finished: {s.finished}  ({s.seconds:.1f} s)",
+    ]
+    if plan.items_total == 0:
+        lines.append(
+            f"Notice: the input held no files ({', '.join(d.inputs)}); nothing was scored."
+        )
+    if s.output is not None:
+        lines.append(f"Output: {s.output} ({s.output_bytes} bytes)")
+    elif d.output_action == "summary_only":
+        lines.append("Output: none (output_action summary_only)")
+    return "\n".join(line for line in lines if line is not None) + "\n"
+
+
+def _error_text(d: JobDefinition, plan: Plan, ledger: Ledger, s: JobSummary) -> str:
+    parts = [f"Job {d.name}: {s.state}", s.message, ""]
+    if s.error:
+        parts += [f"{s.error.get('type')}: {s.error.get('message')}"]
+        trace = str(s.error.get("traceback") or "").rstrip()
+        parts += [trace, ""] if trace else [""]
+    if ledger.items_failed or ledger.errors:
+        kinds = Counter(str(e.get("kind")) for e in ledger.errors.values())
+        parts.append(
+            f"Failed items: {ledger.items_failed} of {plan.items_total} "
+            f"(error_threshold {d.error_threshold}); mini-batches with errors by kind: "
+            + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
+        )
+        for mb in sorted(ledger.errors)[:_ERRORS_SHOWN]:
+            e = ledger.errors[mb]
+            status = STATUS_NAMES[ledger.status[mb]]
+            files = plan.mini_batch(mb)
+            parts.append(
+                f"\nmini-batch {mb} ({status}, {ledger.attempts[mb]} attempt(s)): "
+                f"{e.get('kind')}: {e.get('type')}: {e.get('message')}\n"
+                f"  files: {', '.join(files[:5])}{' ...' if len(files) > 5 else ''}"
+            )
+            trace = str(e.get("traceback") or "").rstrip()
+            if trace:
+                parts.append("  " + trace.replace("\n", "\n  "))
+        if len(ledger.errors) > _ERRORS_SHOWN:
+            parts.append(f"\n... and {len(ledger.errors) - _ERRORS_SHOWN} more: see manifest.csv")
+        parts.append("")
+    parts.append(_WHERE_TO_LOOK)
+    return "\n".join(parts)
+
+
+def write_reports(
+    layout: JobLayout, d: JobDefinition, plan: Plan, ledger: Ledger, summary: JobSummary
+) -> None:
+    """Write every end-of-job report (replacing those of an earlier session)."""
+    _atomic(layout.manifest, lambda f: _write_manifest(f, plan, ledger))
+    _atomic(layout.processed_mini_batches, lambda f: _write_processed(f, ledger))
+    result = _result_text(d, plan, ledger, summary)
+    _atomic(layout.job_result, lambda f: _put(f, result))
+    if summary.state != "Completed" or ledger.items_failed or summary.error:
+        error = _error_text(d, plan, ledger, summary)
+        _atomic(layout.job_error, lambda f: _put(f, error))
+    else:
+        layout.job_error.unlink(missing_ok=True)
