@@ -9,7 +9,7 @@ import pytest
 
 from ferry import BatchDeployment, BatchEndpoint, Input, MLClient, Model
 from ferry.client.entities import CodeConfiguration
-from ferry.errors import InvalidInputError, NotFoundError
+from ferry.errors import ConflictError, InvalidInputError, NotFoundError
 from ferry.specs.batch import BatchDeploymentSettings, BatchRetrySettings, CodeConfigurationSpec
 from ferry.specs.loader import load_spec
 from tests.batch_e2e.conftest import make_inputs, write_script
@@ -143,3 +143,101 @@ def test_shared_heart_yaml_loads(examples: Path) -> None:
     assert deployment.effective_instance_count() == 2
     assert isinstance(settings.retry_settings, BatchRetrySettings)
     assert CodeConfiguration  # the SDK name exists
+
+
+ENV_ECHO = """
+import os
+from pathlib import Path
+
+def init():
+    pass
+
+def run(mini_batch):
+    return [f"{Path(p).name} {os.environ['API_TOKEN']} {os.environ['PLAIN']}" for p in mini_batch]
+"""
+
+
+def test_secrets_mapped_into_workers_never_on_disk(ml_client: MLClient, tmp_path: Path) -> None:
+    ml_client.secrets.set("API_TOKEN", "tok-123-secret")
+    _deploy(
+        ml_client,
+        tmp_path,
+        "env-endpoint",
+        "envdep",
+        ENV_ECHO,
+        environment_variables={"API_TOKEN": "${{secrets.API_TOKEN}}", "PLAIN": "p"},
+    )
+    job = ml_client.batch_endpoints.invoke(
+        endpoint_name="env-endpoint", input=Input(path=str(make_inputs(tmp_path / "i", 2)))
+    )
+    done = ml_client.jobs.wait(job.name, timeout=120)
+    assert done.status == "Completed", done.error
+    out = ml_client.jobs.download(job.name, download_path=str(tmp_path / "dl"), all=True)
+    assert "tok-123-secret p" in (out / "predictions.csv").read_text()
+    job_folder = ml_client.settings.resolved_workspace / "blobstore" / "azureml" / job.name
+    for file in job_folder.rglob("*"):
+        if file.is_file() and file.name != "predictions.csv" and "rows" not in file.parts:
+            assert b"tok-123-secret" not in file.read_bytes(), file
+
+
+def test_missing_secret_fails_in_preparing(ml_client: MLClient, tmp_path: Path) -> None:
+    _deploy(
+        ml_client,
+        tmp_path,
+        "nosecret-endpoint",
+        "nosecret",
+        ENV_ECHO,
+        environment_variables={"API_TOKEN": "${{secrets.NOT_THERE}}", "PLAIN": "p"},
+    )
+    job = ml_client.batch_endpoints.invoke(
+        endpoint_name="nosecret-endpoint", input=Input(path=str(make_inputs(tmp_path / "i", 1)))
+    )
+    done = ml_client.jobs.wait(job.name, timeout=60)
+    assert done.status == "Failed"
+    assert done.error and "NOT_THERE" in done.error and "ferry secret set" in done.error
+
+
+def test_uri_file_input_and_output_path_never_overwrites(
+    ml_client: MLClient, tmp_path: Path
+) -> None:
+    _deploy(ml_client, tmp_path, "file-endpoint", "filedep", ECHO)
+    single = tmp_path / "one.txt"
+    single.write_text("41")
+    target = "azureml://datastores/workspaceblobstore/paths/results/run-1"
+    job = ml_client.batch_endpoints.invoke(
+        endpoint_name="file-endpoint",
+        input=Input(type="uri_file", path=str(single)),
+        output_path=target,
+    )
+    done = ml_client.jobs.wait(job.name, timeout=60)
+    assert done.status == "Completed", done.error
+    published = ml_client.settings.resolved_workspace / "blobstore/results/run-1/predictions.csv"
+    assert published.read_text().split() == ["one.txt", "41"]
+    with pytest.raises(ConflictError, match="never overwrites"):
+        ml_client.batch_endpoints.invoke(
+            endpoint_name="file-endpoint",
+            input=Input(type="uri_file", path=str(single)),
+            output_path=target,
+        )
+
+
+def test_allow_reuse(ml_client: MLClient, tmp_path: Path) -> None:
+    _deploy(ml_client, tmp_path, "reuse-endpoint", "reusedep", ECHO)
+    data = make_inputs(tmp_path / "i", 4)
+    first = ml_client.batch_endpoints.invoke(
+        endpoint_name="reuse-endpoint", input=Input(path=str(data), mode=None), in_place=True
+    )
+    assert ml_client.jobs.wait(first.name, timeout=60).status == "Completed"
+    second = ml_client.batch_endpoints.invoke(
+        endpoint_name="reuse-endpoint",
+        input=Input(path=str(data)),
+        in_place=True,
+        allow_reuse=True,
+    )
+    done = ml_client.jobs.wait(second.name, timeout=60)
+    assert done.status == "Completed"
+    assert (done.model_extra or {}).get("reused_from") == first.name
+    third = ml_client.batch_endpoints.invoke(
+        endpoint_name="reuse-endpoint", input=Input(path=str(data)), in_place=True
+    )
+    assert not (ml_client.jobs.wait(third.name, timeout=60).model_extra or {}).get("reused_from")

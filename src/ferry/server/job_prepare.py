@@ -23,6 +23,7 @@ from ferry.environments import (
 )
 from ferry.errors import InvalidInputError, NotFoundError
 from ferry.registry.batch import SERVER_PYTHON
+from ferry.server.secret_env import resolve_secret_refs
 from ferry.specs.assets import AssetKind, AssetTypes, EnvironmentSpec
 from ferry.specs.batch import BatchDeploymentSettings, BatchDeploymentSpec
 from ferry.specs.refs import is_asset_ref
@@ -59,12 +60,12 @@ class Prepared:
 
 
 def resolution_policy(spec: BatchDeploymentSpec, model_path: Path | None) -> ResolutionPolicy:
-    """The opt-in policy for old models: deployment property ``ferry.resolution: relaxed``.
+    """The opt-in policy for old models: deployment property ``ferry_resolution: relaxed``.
 
     It moves exact pins that no longer install to the nearest patch release and resolves
     unpinned packages as of the model's save date; every change is reported on the job.
     """
-    if spec.properties.get("ferry.resolution", "exact") != "relaxed":
+    if spec.properties.get("ferry_resolution", "exact") != "relaxed":
         return ResolutionPolicy()
     created = model_created_at(model_path) if model_path and model_path.is_dir() else None
     return ResolutionPolicy(relax_pins=True, exclude_newer=created)
@@ -100,6 +101,8 @@ def prepare_job(
         entry_script, code_dir = str(MLFLOW_SCORER), str(job_dir)
         notices.append("no scoring script: using Ferry's built-in MLflow scorer")
 
+    # Fail in Preparing, with the variable named, if a referenced secret is missing.
+    resolve_secret_refs(settings["environment_variables"], workspace.secrets)
     python = _environment(workspace, spec, model_path, log, notices, fingerprint)
     inputs = _inputs(workspace, job["input"], job_dir)
     fingerprint["input"] = job["input"]

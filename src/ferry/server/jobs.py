@@ -18,11 +18,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ferry.backends.local import LocalCompute
-from ferry.batch.definition import JobLayout
+from ferry.batch.definition import JobDefinition, JobLayout
 from ferry.batch.engine import resume_job, run_job
 from ferry.errors import ConflictError, FerryError, InvalidInputError, NotFoundError
 from ferry.server.job_prepare import apply_overrides, prepare_job
+from ferry.server.secret_env import SecretAwareCompute, resolve_secret_refs
 from ferry.specs.batch import TERMINAL_STATES, JobState
 from ferry.specs.names import ENDPOINT_NAME
 from ferry.specs.workspace import DEFAULT_DATASTORE
@@ -210,7 +210,9 @@ class JobService:
         self._update(name, status=JobState.RUNNING.value)
         # Resuming keeps successes and gives failed mini-batches fresh attempts.
         engine = resume_job if reset else run_job
-        outcome = engine(folder, compute=LocalCompute(), cancel=cancel)
+        definition = JobDefinition.load(layout.definition)
+        secret_env = resolve_secret_refs(definition.environment_variables, self._ws.secrets)
+        outcome = engine(folder, compute=SecretAwareCompute(secret_env), cancel=cancel)
         if outcome.state == JobState.COMPLETED.value and job.get("output_path"):
             self._publish(job, layout)
         self._update(
