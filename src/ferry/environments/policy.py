@@ -1,0 +1,96 @@
+"""The opt-in resolution policy for old models, and the model dates it is usually fed with.
+
+A model saved three years ago pins versions that often have no wheel for today's Python and whose
+source distributions no longer build. By default Ferry installs exactly what was asked and fails
+with uv's own message. A :class:`ResolutionPolicy` lets the caller trade exactness for a working
+environment, and every change it makes is reported as a line of text in
+:attr:`~ferry.environments.BuiltEnvironment.changes`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ferry.errors import SpecError
+
+__all__ = ["ResolutionPolicy", "model_created_at", "uv_timestamp"]
+
+
+@dataclass(frozen=True)
+class ResolutionPolicy:
+    """How strictly an environment's requirements are followed.
+
+    Attributes:
+        relax_pins: when the exact install fails because a pinned (or date-resolved) version
+            ``X.Y.Z`` has no wheel for this Python and its source build fails, move that package
+            to the nearest release in ``X.Y.*`` that installs (a wheel first, then a source
+            build), and record the change. Never crosses a minor version.
+        exclude_newer: resolve every package the spec does not pin exactly as of this moment
+            (uv ``--exclude-newer``), so an unpinned ``mlflow`` or a transitive ``numpy`` comes out
+            the way it did when the model was saved. Naive datetimes are taken as UTC. Exact pins
+            are exempt: they already name their version.
+        strict_python: fail when the requested Python version is not installed, instead of
+            using the closest installed version with a notice.
+    """
+
+    relax_pins: bool = False
+    exclude_newer: datetime | None = None
+    strict_python: bool = False
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The parts of the policy that change what gets installed (they enter the env hash)."""
+        return {
+            "relax_pins": self.relax_pins,
+            "exclude_newer": uv_timestamp(self.exclude_newer) if self.exclude_newer else None,
+            "strict_python": self.strict_python,
+        }
+
+
+def uv_timestamp(moment: datetime) -> str:
+    """``moment`` as the RFC 3339 UTC timestamp uv accepts (naive datetimes are UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def model_created_at(model_dir: Path) -> datetime | None:
+    """When an MLflow model was saved (``utc_time_created`` in its ``MLmodel`` file), in UTC.
+
+    Feed it to ``ResolutionPolicy(exclude_newer=...)`` to resolve the model's unpinned
+    requirements as of that day. Returns ``None`` when the folder has no ``MLmodel`` file or the
+    file has no date.
+
+    Raises:
+        SpecError: the ``MLmodel`` file exists but is not valid YAML or its date is unreadable.
+    """
+    mlmodel = Path(model_dir) / "MLmodel"
+    if not mlmodel.is_file():
+        return None
+    try:
+        content = yaml.safe_load(mlmodel.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise SpecError(
+            f"{mlmodel} is not valid YAML: {exc}", details={"field": "MLmodel"}
+        ) from exc
+    raw = content.get("utc_time_created") if isinstance(content, dict) else None
+    if raw is None:
+        return None
+    if isinstance(raw, datetime):
+        moment = raw
+    else:
+        try:
+            moment = datetime.fromisoformat(str(raw).strip())
+        except ValueError as exc:
+            raise SpecError(
+                f"{mlmodel}: utc_time_created {raw!r} is not a date "
+                "(expected e.g. '2022-10-13 00:55:57.543663')",
+                details={"field": "MLmodel.utc_time_created"},
+            ) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)

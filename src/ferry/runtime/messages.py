@@ -1,0 +1,139 @@
+"""Every message that crosses the server <-> worker socket, documented in one place.
+
+Each frame (see :mod:`.frames`) carries a JSON *header* (always with a ``kind``) and raw *body*
+bytes. Requests carry an ``id`` chosen by the server; the worker echoes it in the answer. A worker
+serves one request at a time, in order, so the server may pipeline but answers come back in order.
+
+Worker -> server::
+
+    ready         {worker_id, pid, mode, python, entry_script, init_ms, capabilities}
+                  sent once, after the script loaded and init() returned.
+                  capabilities: {"run_batch": bool, "rawhttp": bool, "input_schema": bool}
+    init_failed   {worker_id, pid, error: ErrorInfo}        error.where is "load" or "init";
+                  the worker exits with code 3 right after.
+    result        answer to run_batch: {id, n_items, n_lines, elapsed_ms}
+                      body = JSON array of str, one per output line (append_row order).
+                  answer to score: {id, status, headers: [[name, value], ...], elapsed_ms}
+                      body = response bytes.
+    results       answer to score_batch: {id, items: [ItemResult, ...], elapsed_ms}
+                      body = the successful items' response bodies, concatenated in order;
+                      ItemResult = {ok: true, status, headers, body_len}
+                                 | {ok: false, status, error: ErrorInfo}
+    error         {id, status, error: ErrorInfo}            the request failed; the worker lives on.
+                  status is the HTTP status the scoring server would answer (400, 405, 415, 500).
+    pong          {id}
+
+Server -> worker::
+
+    run_batch     {id, items: [absolute file path, ...], tabular?: bool}   (batch mode)
+                  tabular=true: the files are read with pandas and run() gets one DataFrame.
+    score         {id, method, path, query, headers: [[name, value], ...],
+                   remote_addr?, scheme?}, body = request body                (online mode)
+    score_batch   {id, requests: [{method, path, query, headers, body_len}, ...]},
+                  body = the request bodies concatenated in order         (dynamic batching)
+    ping          {id}
+    shutdown      {}        the worker calls the script's shutdown() and exits 0.
+
+ErrorInfo is plain data, never a pickled exception::
+
+    {type: "ValueError", message: "...", traceback: "Traceback (most recent call last): ...",
+     where: "load" | "init" | "input" | "run" | "output" | "protocol"}
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+__all__ = [
+    "ERROR",
+    "INIT_FAILED",
+    "PING",
+    "PONG",
+    "READY",
+    "RESULT",
+    "RESULTS",
+    "RUN_BATCH",
+    "SCORE",
+    "SCORE_BATCH",
+    "SHUTDOWN",
+    "error_info",
+    "join_bodies",
+    "split_bodies",
+]
+
+# worker -> server
+READY = "ready"
+INIT_FAILED = "init_failed"
+RESULT = "result"
+RESULTS = "results"
+ERROR = "error"
+PONG = "pong"
+# server -> worker
+RUN_BATCH = "run_batch"
+SCORE = "score"
+SCORE_BATCH = "score_batch"
+PING = "ping"
+SHUTDOWN = "shutdown"
+
+_RUNTIME_DIR = Path(__file__).absolute().parent
+
+
+def _user_frames(tb: TracebackType | None) -> TracebackType | None:
+    """Skip the leading frames that belong to this runtime, so users see their own code first."""
+    first = tb
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if not filename.startswith("<") and Path(filename).absolute().parent != _RUNTIME_DIR:
+            return tb
+        tb = tb.tb_next
+    # Every frame is ours (the error is in the runtime itself): show them all.
+    return first
+
+
+def error_info(exc: BaseException, where: str, message: str | None = None) -> dict[str, Any]:
+    """Describe an exception as data that can cross the process boundary.
+
+    Args:
+        exc: the exception raised by the user's script (or by the runtime).
+        where: the stage: ``load``, ``init``, ``input``, ``run``, ``output`` or ``protocol``.
+        message: replaces ``str(exc)`` when given.
+
+    Returns:
+        ``{"type", "message", "traceback", "where"}``; ``type`` is the qualified class name
+        (``module.Class`` unless the class is a builtin).
+    """
+    cls = type(exc)
+    module = cls.__module__
+    type_name = (
+        cls.__qualname__ if module in ("builtins", "__main__") else f"{module}.{cls.__qualname__}"
+    )
+    tb_text = "".join(traceback.format_exception(cls, exc, _user_frames(exc.__traceback__)))
+    return {
+        "type": type_name,
+        "message": str(exc) if message is None else message,
+        "traceback": tb_text,
+        "where": where,
+    }
+
+
+def join_bodies(bodies: Sequence[bytes]) -> tuple[list[int], bytes]:
+    """Pack several bodies into one frame body; returns (lengths, packed bytes)."""
+    return [len(b) for b in bodies], b"".join(bodies)
+
+
+def split_bodies(lengths: Sequence[int], body: bytes) -> list[bytes]:
+    """Undo :func:`join_bodies`; raises ValueError if the lengths do not add up to the body."""
+    if sum(lengths) != len(body) or any(n < 0 for n in lengths):
+        raise ValueError(
+            f"body_len values add up to {sum(lengths)} bytes but the frame body has {len(body)}"
+        )
+    out: list[bytes] = []
+    offset = 0
+    for n in lengths:
+        out.append(body[offset : offset + n])
+        offset += n
+    return out

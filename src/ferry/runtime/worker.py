@@ -1,0 +1,314 @@
+"""The worker process: load the user's script, call ``init()``, then serve frames.
+
+Usage (started by the server with the environment's own interpreter)::
+
+    python -m ferry.runtime.worker --connect PATH_OR_HOST:PORT --mode batch|online \\
+        --entry-script /abs/score.py [--code-dir DIR] [--worker-id ID] \\
+        [--logging-level INFO] [-- user args...]
+
+Exit codes: 0 after ``shutdown``, end of connection or SIGTERM; 2 bad command line or the server
+cannot be reached; 3 the script failed to load or ``init()`` raised (``init_failed`` was sent);
+4 the server broke the frame protocol. On POSIX, SIGUSR1 dumps every thread's stack to stderr,
+which shows where a hung script is stuck before the server kills it.
+"""
+
+# This module runs on the user's interpreter (Python 3.9+), hence no zip(strict=) and no X | Y
+# outside annotations.
+# ruff: noqa: B905
+from __future__ import annotations
+
+import argparse
+import faulthandler
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from . import messages as m
+from .azureml_shims import install_shims
+from .batch import run_mini_batch
+from .frames import ConnectionClosedError, FrameError, recv_frame, send_frame
+from .loader import LoadedScript, load_entry_script, set_argv
+from .online import HttpRequest, OnlineScorer, ScoreError
+from .wsgi import header_pairs
+
+__all__ = ["connect", "main", "parse_args"]
+
+logger = logging.getLogger("ferry.runtime")
+
+EXIT_OK, EXIT_USAGE, EXIT_INIT_FAILED, EXIT_PROTOCOL = 0, 2, 3, 4
+
+
+class _Terminate(BaseException):
+    """Raised by the SIGTERM handler; not an Exception, so no user ``except Exception`` eats it."""
+
+
+def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
+    """Split the command line into the worker's options and the user's arguments (after ``--``)."""
+    argv = list(argv)
+    user_args: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, user_args = argv[:cut], argv[cut + 1 :]
+    parser = argparse.ArgumentParser(prog="python -m ferry.runtime.worker")
+    parser.add_argument("--connect", required=True, help="unix socket path, or host:port")
+    parser.add_argument("--mode", required=True, choices=["batch", "online"])
+    parser.add_argument("--entry-script", required=True, help="absolute path of the script")
+    parser.add_argument("--code-dir", help="the code folder (default: the script's folder)")
+    parser.add_argument("--worker-id", default=None, help="name in logs (default: process id)")
+    parser.add_argument(
+        "--logging-level",
+        default=os.environ.get("AZUREML_LOG_LEVEL", "INFO"),
+        help="root logging level; batch scripts also get it as --logging_level",
+    )
+    return parser.parse_args(argv), user_args
+
+
+def connect(address: str) -> socket.socket:
+    """Connect to the server: ``unix:PATH`` or a path with ``/``; ``[tcp:]host:port`` otherwise."""
+    if address.startswith("unix:") or ("/" in address and not address.startswith("tcp:")):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(address[5:] if address.startswith("unix:") else address)
+        return sock
+    host, _, port = (
+        address[4:].rpartition(":") if address.startswith("tcp:") else address.rpartition(":")
+    )
+    sock = socket.create_connection((host or "127.0.0.1", int(port)))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def _setup_process(level: str) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(line_buffering=True)  # print() lands in the log at once, not at exit
+    logging.basicConfig(
+        level=level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+    faulthandler.enable()
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        raise _Terminate()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def _log_model_dir() -> None:
+    """After a failed init(), show what the model folder holds: a wrong path is the usual cause."""
+    model_dir = os.environ.get("AZUREML_MODEL_DIR")
+    if not model_dir:
+        return
+    shown: list[str] = []
+    for root, _dirs, files in os.walk(model_dir):
+        shown.extend(str((Path(root) / f).relative_to(model_dir)) for f in files)
+        if len(shown) > 50:
+            break
+    logger.error("AZUREML_MODEL_DIR=%s holds: %s", model_dir, shown[:50] or "no files")
+
+
+def _request(spec: dict[str, Any], body: bytes) -> HttpRequest:
+    return HttpRequest(
+        method=str(spec.get("method", "POST")),
+        path=str(spec.get("path", "/score")),
+        query=str(spec.get("query", "")),
+        headers=header_pairs(spec.get("headers") or []),
+        body=body,
+        remote_addr=spec.get("remote_addr"),
+        scheme=str(spec.get("scheme", "http")),
+    )
+
+
+Reply = tuple[dict[str, Any], bytes]
+
+
+def _run_batch(header: dict[str, Any], script: LoadedScript, start: float) -> Reply:
+    req_id, items = header.get("id"), header["items"]
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise TypeError('run_batch needs "items": a list of file paths')
+    outcome = run_mini_batch(script, items, bool(header.get("tabular", False)))
+    elapsed = (time.perf_counter() - start) * 1000
+    if outcome.error is not None:
+        logger.error("mini-batch %s failed:\n%s", req_id, outcome.error["traceback"])
+        return {"kind": m.ERROR, "id": req_id, "status": 500, "error": outcome.error}, b""
+    logger.info(
+        "mini-batch %s: %d files -> %d items in %.1f ms",
+        req_id,
+        len(items),
+        outcome.n_items,
+        elapsed,
+    )
+    reply = {
+        "kind": m.RESULT,
+        "id": req_id,
+        "n_items": outcome.n_items,
+        "n_lines": len(outcome.lines),
+        "elapsed_ms": elapsed,
+    }
+    return reply, json.dumps(outcome.lines, ensure_ascii=False).encode("utf-8")
+
+
+def _score(header: dict[str, Any], body: bytes, scorer: OnlineScorer, start: float) -> Reply:
+    outcome = scorer.score(_request(header, body))
+    elapsed = (time.perf_counter() - start) * 1000
+    if isinstance(outcome, ScoreError):
+        return {"kind": m.ERROR, "id": header.get("id"), **asdict(outcome)}, b""
+    reply = {
+        "kind": m.RESULT,
+        "id": header.get("id"),
+        "status": outcome.status,
+        "headers": [list(h) for h in outcome.headers],
+        "elapsed_ms": elapsed,
+    }
+    return reply, outcome.body
+
+
+def _score_batch(header: dict[str, Any], body: bytes, scorer: OnlineScorer, start: float) -> Reply:
+    specs = header["requests"]
+    bodies = m.split_bodies([int(s.get("body_len", 0)) for s in specs], body)
+    outcomes = scorer.score_many([_request(s, b) for s, b in zip(specs, bodies)])
+    results: list[dict[str, Any]] = []
+    out_bodies: list[bytes] = []
+    for o in outcomes:
+        if isinstance(o, ScoreError):
+            results.append({"ok": False, **asdict(o)})
+            continue
+        headers = [list(h) for h in o.headers]
+        results.append(
+            {"ok": True, "status": o.status, "headers": headers, "body_len": len(o.body)}
+        )
+        out_bodies.append(o.body)
+    elapsed = (time.perf_counter() - start) * 1000
+    reply = {"kind": m.RESULTS, "id": header.get("id"), "items": results, "elapsed_ms": elapsed}
+    return reply, b"".join(out_bodies)
+
+
+def _handle(
+    header: dict[str, Any], body: bytes, script: LoadedScript, scorer: OnlineScorer | None
+) -> Reply:
+    """Serve one request frame; returns the reply frame."""
+    kind = header["kind"]
+    start = time.perf_counter()
+    if kind == m.PING:
+        return {"kind": m.PONG, "id": header.get("id")}, b""
+    if kind == m.RUN_BATCH and scorer is None:
+        return _run_batch(header, script, start)
+    if kind == m.SCORE and scorer is not None:
+        return _score(header, body, scorer, start)
+    if kind == m.SCORE_BATCH and scorer is not None:
+        return _score_batch(header, body, scorer, start)
+    mode = "online" if scorer is not None else "batch"
+    raise ValueError(f"a {mode} worker does not serve {kind!r} messages")
+
+
+def _serve(sock: socket.socket, script: LoadedScript, scorer: OnlineScorer | None) -> int:
+    while True:
+        try:
+            header, body = recv_frame(sock)
+        except ConnectionClosedError:
+            logger.info("the server closed the connection; exiting")
+            return EXIT_OK
+        except FrameError as exc:
+            logger.error("broken frame stream from the server: %s", exc)
+            return EXIT_PROTOCOL
+        if header["kind"] == m.SHUTDOWN:
+            return EXIT_OK
+        try:
+            reply, reply_body = _handle(header, body, script, scorer)
+        except Exception as exc:  # a malformed request must not take the worker down
+            logger.exception("cannot serve a %r message", header.get("kind"))
+            reply = {
+                "kind": m.ERROR,
+                "id": header.get("id"),
+                "status": 400,
+                "error": m.error_info(exc, "protocol"),
+            }
+            reply_body = b""
+        send_frame(sock, reply, reply_body)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a worker; returns the process exit code."""
+    args, user_args = parse_args(sys.argv[1:] if argv is None else argv)
+    _setup_process(args.logging_level)
+    worker_id = args.worker_id or str(os.getpid())
+    online = args.mode == "online"
+    entry_script = str(Path(args.entry_script).absolute())
+    code_dir = str(Path(args.code_dir or Path(entry_script).parent).absolute())
+    os.environ["FERRY_WORKER_ID"] = worker_id
+    os.environ.setdefault("AZUREML_ENTRY_SCRIPT", entry_script)
+    os.environ.setdefault("AML_APP_ROOT", code_dir)
+    if sys.path and sys.path[0] == str(Path.cwd()) != code_dir:
+        del sys.path[0]  # `-m` put the server's working directory first; it is not the user's
+    try:
+        sock = connect(args.connect)
+    except (OSError, ValueError) as exc:
+        print(f"ferry worker {worker_id}: cannot connect to {args.connect}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    script: LoadedScript | None = None
+    try:
+        with sock:
+            install_shims()
+            set_argv(entry_script, user_args, None if online else args.logging_level)
+            base = {"worker_id": worker_id, "pid": os.getpid()}
+            where = "load"
+            started = time.perf_counter()
+            try:
+                script = load_entry_script(
+                    entry_script, code_dir, require_init=online, online=online
+                )
+                scorer = OnlineScorer(script) if online else None
+                where = "init"
+                script.call_init()
+            except (Exception, SystemExit) as exc:
+                error = m.error_info(exc, where)
+                logger.error(
+                    "%s failed (%s): %s\n%s",
+                    where,
+                    entry_script,
+                    error["message"],
+                    error["traceback"],
+                )
+                if where == "init":
+                    _log_model_dir()
+                send_frame(sock, {"kind": m.INIT_FAILED, **base, "error": error})
+                script = None  # shutdown() is not called when init() failed (as on Azure)
+                return EXIT_INIT_FAILED
+            ready = {
+                "kind": m.READY,
+                **base,
+                "mode": args.mode,
+                "python": sys.version.split()[0],
+                "entry_script": entry_script,
+                "init_ms": (time.perf_counter() - started) * 1000,
+                "capabilities": scorer.capabilities if scorer else {},
+            }
+            send_frame(sock, ready)
+            logger.info("worker %s ready (%s, %s)", worker_id, args.mode, script.name)
+            return _serve(sock, script, scorer)
+    except (_Terminate, KeyboardInterrupt):
+        logger.info("worker %s stopping on a signal", worker_id)
+        return EXIT_OK
+    except (BrokenPipeError, ConnectionResetError) as exc:
+        logger.error("lost the connection to the server: %s", exc)
+        return EXIT_OK
+    finally:
+        if script is not None:
+            script.call_shutdown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
