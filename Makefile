@@ -11,6 +11,9 @@ $(STAMP): pyproject.toml
 	@if [ -z "$(UV)" ]; then $(PYTHON) -m pip install --quiet uv; fi
 	uv venv --quiet --allow-existing --python $(PYTHON) $(VENV)
 	uv pip install --quiet --python $(BIN)/python -e ".[dev]"
+	# torch is pinned and taken from PIP_FIND_LINKS when set (a local CPU wheel): uv ignores
+	# pip's configuration, and an unpinned torch would pull multi-GB CUDA builds.
+	uv pip install --quiet --python $(BIN)/python $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS)) torch==2.13.0
 	touch $(STAMP)
 
 venv: $(STAMP)
