@@ -6,25 +6,19 @@ from the cache), and per-job overrides are applied to the deployment's settings.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ferry.batch.definition import JobDefinition
-from ferry.environments import (
-    ResolutionPolicy,
-    ResolvedRequirements,
-    model_created_at,
-    normalize_conda,
-    normalize_environment,
-    normalize_requirements,
-)
 from ferry.errors import InvalidInputError, NotFoundError
-from ferry.registry.batch import SERVER_PYTHON
+from ferry.server.materialise import code_folder as _code
+from ferry.server.materialise import environment_python as _environment
+from ferry.server.materialise import materialise as _materialise
+from ferry.server.materialise import resolution_policy
 from ferry.server.secret_env import resolve_secret_refs
-from ferry.specs.assets import AssetKind, AssetTypes, EnvironmentSpec
+from ferry.specs.assets import AssetKind, AssetTypes
 from ferry.specs.batch import BatchDeploymentSettings, BatchDeploymentSpec
 from ferry.specs.refs import is_asset_ref
 
@@ -57,18 +51,6 @@ class Prepared:
     definition: JobDefinition
     notices: list[str] = field(default_factory=list)
     fingerprint: dict[str, Any] = field(default_factory=dict)
-
-
-def resolution_policy(spec: BatchDeploymentSpec, model_path: Path | None) -> ResolutionPolicy:
-    """The opt-in policy for old models: deployment property ``ferry_resolution: relaxed``.
-
-    It moves exact pins that no longer install to the nearest patch release and resolves
-    unpinned packages as of the model's save date; every change is reported on the job.
-    """
-    if spec.properties.get("ferry_resolution", "exact") != "relaxed":
-        return ResolutionPolicy()
-    created = model_created_at(model_path) if model_path and model_path.is_dir() else None
-    return ResolutionPolicy(relax_pins=True, exclude_newer=created)
 
 
 def prepare_job(
@@ -151,89 +133,6 @@ def apply_overrides(spec: BatchDeploymentSpec, overrides: dict[str, Any]) -> dic
         )
     merged.update(overrides)
     return merged
-
-
-def _materialise(workspace: Workspace, record: Any, cache: Path) -> Path:
-    """The asset's bytes as a local path: in place on a local datastore, else downloaded once."""
-    local = workspace.assets.local_path(record)
-    if local is not None:
-        return local
-    cache.mkdir(parents=True, exist_ok=True)
-    existing = list(cache.iterdir())
-    return existing[0] if existing else workspace.assets.export(record, cache)
-
-
-def _code(
-    workspace: Workspace, spec: BatchDeploymentSpec, job_dir: Path, fingerprint: dict[str, Any]
-) -> tuple[str | None, str]:
-    if spec.code_configuration is None:
-        return None, str(job_dir)
-    record = workspace.assets.resolve(AssetKind.CODE, spec.code_configuration.code)
-    fingerprint["code"] = [record.name, record.version, record.content_hash]
-    folder = _materialise(workspace, record, job_dir / "code")
-    script = folder / spec.code_configuration.scoring_script
-    if not script.is_file():
-        raise NotFoundError(
-            f"scoring_script {spec.code_configuration.scoring_script!r} is not in the code folder "
-            f"{spec.code_configuration.code}; fix code_configuration.scoring_script.",
-            details={"field": "code_configuration.scoring_script"},
-        )
-    return str(script), str(folder)
-
-
-def _environment(
-    workspace: Workspace,
-    spec: BatchDeploymentSpec,
-    model_path: Path | None,
-    log: Callable[[str], None],
-    notices: list[str],
-    fingerprint: dict[str, Any],
-) -> str:
-    if spec.environment == SERVER_PYTHON:
-        notices.append(f"environment {SERVER_PYTHON}: running in the server's interpreter")
-        fingerprint["environment"] = SERVER_PYTHON
-        return sys.executable
-    resolved: ResolvedRequirements
-    if isinstance(spec.environment, str) and is_asset_ref(spec.environment):
-        record = workspace.assets.resolve(AssetKind.ENVIRONMENT, spec.environment)
-        resolved = normalize_environment(
-            EnvironmentSpec.model_validate(
-                {k: v for k, v in record.spec.items() if k in EnvironmentSpec.model_fields}
-                | {"name": record.name}
-            )
-        )
-    elif spec.environment is None and model_path is not None:
-        resolved = _model_requirements(model_path)
-        notices.append("no environment: built from the MLflow model's own requirements")
-    else:
-        raise InvalidInputError(
-            "this deployment has no environment; set environment (azureml:<env>@latest), or "
-            f"{SERVER_PYTHON} to use the server's interpreter for development.",
-            details={"field": "environment"},
-        )
-    policy = resolution_policy(spec, model_path)
-    built = workspace.environments.ensure(resolved, policy=policy, log=log)
-    notices.extend(built.notices)
-    notices.extend(f"resolution policy: {change}" for change in built.changes)
-    fingerprint["environment"] = built.hash
-    return str(built.python)
-
-
-def _model_requirements(model_path: Path) -> ResolvedRequirements:
-    requirements = model_path / "requirements.txt"
-    conda = model_path / "conda.yaml"
-    if requirements.is_file():
-        python = None
-        if conda.is_file():
-            python = normalize_conda(conda).python_version
-        return normalize_requirements(requirements, python_version=python)
-    if conda.is_file():
-        return normalize_conda(conda)
-    raise InvalidInputError(
-        "the MLflow model has neither requirements.txt nor conda.yaml; give the deployment an "
-        "environment.",
-        details={"field": "environment"},
-    )
 
 
 def _inputs(workspace: Workspace, job_input: dict[str, Any], job_dir: Path) -> list[str]:
