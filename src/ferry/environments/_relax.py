@@ -9,7 +9,7 @@
   release that has a wheel, else to the next newer one, built from source.
 
 Versions are found by asking uv itself (``uv pip install --dry-run --no-deps``), so private
-indexes, ``--find-links`` folders and uv's cache all count.
+indexes and ``--find-links`` folders count (wheels uv once built from source do not).
 """
 
 from __future__ import annotations
@@ -119,7 +119,8 @@ def prefer_wheels(
     wheels_only = ["pip", "install", "--dry-run", "--no-deps", "--only-binary", ":all:"]
     wheels_only += ["--python", str(venv_python), *options, "-r", str(check_file)]
     for _ in range(len(remaining) + 1):
-        check_file.write_text("".join(f"{n}=={v}\n" for n, v in remaining.items()))
+        pins = "".join(f"{n}=={v}\n" for n, v in remaining.items())
+        check_file.write_text(pins, encoding="utf-8")
         check = uv.run([*wheels_only, *_cutoff_args(plan, policy)], log)
         failure = diagnose(check.output)
         if check.returncode == 0 or failure.kind != "no-wheels" or failure.package not in remaining:

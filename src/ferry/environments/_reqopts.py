@@ -60,10 +60,13 @@ class PipLines:
                 ) from exc
 
     def _option(self, line: str, index: int, base_dir: Path | None, depth: int) -> None:
-        flag, _, value = line.replace("=", " ", 1).partition(" ")
-        if " " not in line and "=" not in line and len(flag) > 2 and flag[1] != "-":
-            flag, value = flag[:2], flag[2:]  # `-rother.txt`, `-fhttps://...`
-        value = value.strip()
+        head, _, rest = line.partition(" ")
+        flag, value = head, rest.strip()
+        if head.startswith("--") and "=" in head:  # `--index-url=https://...?a=b`
+            flag, _, attached = head.partition("=")
+            value = f"{attached} {value}".strip()
+        elif not value and len(head) > 2 and head[1] != "-":  # `-rother.txt`, `-fhttps://...`
+            flag, value = head[:2], head[2:]
         field = f"{self.field}[{index}]"
         if flag in _INCLUDE:
             if base_dir is None or not value:

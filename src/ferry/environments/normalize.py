@@ -71,20 +71,21 @@ def env_hash(resolved: ResolvedRequirements, policy: ResolutionPolicy | None = N
 
 
 def normalize_requirements(
-    requirements: Iterable[str] | Path, *, python_version: str | None = None
+    requirements: Iterable[str] | Path | str, *, python_version: str | None = None
 ) -> ResolvedRequirements:
     """Normalise a requirements list, or a ``requirements.txt`` file (``-r`` includes followed).
+
+    A ``str`` is a file path, as for :func:`normalize_conda`; pass a list for requirement lines.
 
     Raises:
         SpecError: a line is not a requirement; ``details["field"]`` names it.
     """
-    field = "requirements"
-    lines = PipLines(field)
-    if isinstance(requirements, Path):
-        lines.add_file(requirements)
+    lines = PipLines("requirements")
+    if isinstance(requirements, (str, Path)):
+        lines.add_file(Path(requirements))
     else:
         lines.add_lines(requirements, base_dir=None)
-    return _finish({}, lines, python_version, [], field)
+    return _finish({}, lines, python_version, [])
 
 
 def normalize_conda(
@@ -156,7 +157,7 @@ def normalize_conda(
     python = python_version or conda_python
     if python_version and conda_python and python_version != conda_python:
         notices.append(f"the conda file asks for python={conda_python}; using {python_version}")
-    return _finish(conda_reqs, pip, python, notices, "conda_file")
+    return _finish(conda_reqs, pip, python, notices)
 
 
 def normalize_environment(
@@ -201,7 +202,6 @@ def _finish(
     pip: PipLines,
     python: str | None,
     notices: list[str],
-    field: str,
 ) -> ResolvedRequirements:
     """Merge conda and pip requirements, apply the Azure table, sort."""
     for name, pip_req in pip.requirements:

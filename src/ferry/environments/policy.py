@@ -26,10 +26,11 @@ class ResolutionPolicy:
     """How strictly an environment's requirements are followed.
 
     Attributes:
-        relax_pins: when the exact install fails because a pinned (or date-resolved) version
-            ``X.Y.Z`` has no wheel for this Python and its source build fails, move that package
-            to the nearest release in ``X.Y.*`` that installs (a wheel first, then a source
-            build), and record the change. Never crosses a minor version.
+        relax_pins: a package version ``X.Y.Z`` (pinned, or picked by the resolver) that has no
+            wheel for the target Python moves up front to the nearest release in ``X.Y.*`` that
+            has one, instead of being compiled; one whose source build fails moves to the
+            nearest release in ``X.Y.*`` that installs. Never crosses a minor version; every
+            move is recorded in ``BuiltEnvironment.changes``.
         exclude_newer: resolve every package the spec does not pin exactly as of this moment
             (uv ``--exclude-newer``), so an unpinned ``mlflow`` or a transitive ``numpy`` comes out
             the way it did when the model was saved. Naive datetimes are taken as UTC. Exact pins
