@@ -133,18 +133,19 @@ def environment_python(
 
 
 def model_requirements(model_path: Path) -> ResolvedRequirements:
-    """An MLflow model's own requirements (``requirements.txt``, else ``conda.yaml``)."""
-    requirements = model_path / "requirements.txt"
+    """An MLflow model's own environment: its conda.yaml as Azure builds it, else requirements.txt.
+
+    conda.yaml comes first: requirements.txt often lists the whole frozen set of the training
+    machine (including packages with no wheel for newer Pythons) rather than what is needed.
+    """
     conda = model_path / "conda.yaml"
-    if requirements.is_file():
-        python = None
-        if conda.is_file():
-            python = normalize_conda(conda).python_version
-        return normalize_requirements(requirements, python_version=python)
     if conda.is_file():
         return normalize_conda(conda)
+    requirements = model_path / "requirements.txt"
+    if requirements.is_file():
+        return normalize_requirements(requirements)
     raise InvalidInputError(
-        "the MLflow model has neither requirements.txt nor conda.yaml; give the deployment an "
+        "the MLflow model has neither conda.yaml nor requirements.txt; give the deployment an "
         "environment.",
         details={"field": "environment"},
     )
