@@ -10,7 +10,7 @@ from tests.batch.conftest import Jobs, events, output_lines
 
 # A script whose behaviour depends on the file's content.
 MOODY = """
-import os, time
+import os, subprocess, time
 
 def run(mini_batch):
     out = []
@@ -18,7 +18,10 @@ def run(mini_batch):
         text = open(p).read()
         if text == "boom":
             raise ValueError(f"cannot score {os.path.basename(p)}")
-        if text == "hang":
+        if text == "hang":  # with a child process, which must die with the worker
+            child = subprocess.Popen(["sleep", "600"])
+            with open(p + f".child-{child.pid}", "w"):
+                pass
             time.sleep(600)
         if text == "crash":
             os._exit(7)
@@ -31,6 +34,14 @@ def run(mini_batch):
 
 def _data(jobs: Jobs, contents: list[str]) -> Path:
     return jobs.files(len(contents), content=lambda i: contents[i])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie is dead, just not reaped
 
 
 def _manifest(job: Path) -> list[dict[str, str]]:
@@ -133,6 +144,9 @@ def test_a_hung_run_with_threshold_minus_one_completes(jobs: Jobs) -> None:
     rows = _manifest(job)
     assert [(r["status"], r["attempts"]) for r in rows[2:4]] == [("failed", "2"), ("failed", "2")]
     assert rows[2]["error"].startswith("timeout: Timeout: run() did not return")
+    children = [int(p.name.rsplit("-", 1)[1]) for p in (job.parent / "data").glob("*.child-*")]
+    assert len(children) == 2
+    assert not any(_alive(pid) for pid in children)  # the worker's process group was killed
 
 
 def test_a_worker_that_dies_is_recorded_apart_from_script_errors(jobs: Jobs) -> None:

@@ -1,27 +1,66 @@
 """Local compute: batch workers as subprocesses of this process, on this machine.
 
-Each worker runs the environment's interpreter on ``ferry.runtime.worker`` with the folder that
-holds the ``ferry`` package on ``PYTHONPATH`` (the runtime is standard-library only, so the user's
-environment needs nothing from Ferry installed). A worker gets its own session, hence its own
-process group: killing the group also ends whatever the user's script started.
+Each worker runs the environment's interpreter on ``ferry.runtime.worker``. The runtime is
+standard-library only, so the user's environment needs nothing from Ferry installed: the folder
+holding the ``ferry`` package goes first on ``PYTHONPATH``. In a source checkout that folder holds
+only Ferry; when Ferry is installed it is the server's ``site-packages``, which must not shadow the
+user's own packages, so a private copy of just the runtime is put there instead.
+
+A worker gets its own session, hence its own process group: killing the group also ends whatever
+the user's script started.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
+from functools import cache
 from pathlib import Path
 from typing import IO, Literal
 
 import ferry
 from ferry.batch.compute import WorkerLaunch
-from ferry.runtime.launch import worker_command, worker_env
+from ferry.runtime.launch import worker_command
 
-__all__ = ["LocalCompute", "LocalWorker"]
+__all__ = ["LocalCompute", "LocalWorker", "runtime_path"]
 
-_PACKAGE_ROOT = str(Path(ferry.__file__).absolute().parents[1])
+_SHARED_FOLDERS = ("site-packages", "dist-packages")
+
+
+def _stage_runtime(package: Path) -> str:
+    """A private folder holding ``ferry/__init__.py`` (a stub) and ``ferry/runtime/``."""
+    runtime = package / "runtime"
+    sources = sorted(runtime.glob("*.py"))
+    digest = hashlib.sha256()
+    for src in sources:
+        digest.update(src.name.encode() + b"\0" + src.read_bytes())
+    dest = Path(tempfile.gettempdir()) / f"ferry-runtime-{digest.hexdigest()[:16]}"
+    if not (dest / "ferry" / "runtime" / "worker.py").is_file():
+        tmp = Path(tempfile.mkdtemp(prefix="ferry-runtime-", dir=dest.parent))
+        (tmp / "ferry" / "runtime").mkdir(parents=True)
+        (tmp / "ferry" / "__init__.py").write_text('"""Ferry\'s worker runtime (a copy)."""\n')
+        for src in sources:
+            shutil.copy2(src, tmp / "ferry" / "runtime" / src.name)
+        try:
+            tmp.rename(dest)
+        except OSError:  # another process staged it first: the same content
+            shutil.rmtree(tmp, ignore_errors=True)
+    return str(dest)
+
+
+@cache
+def runtime_path() -> str:
+    """The folder to put first on a worker's ``PYTHONPATH`` so ``ferry.runtime`` imports."""
+    package = Path(ferry.__file__).absolute().parent
+    root = package.parent
+    if root.name in _SHARED_FOLDERS:
+        return _stage_runtime(package)
+    return str(root)
 
 
 class LocalWorker:
@@ -89,10 +128,10 @@ class LocalCompute:
             logging_level=launch.logging_level,
             user_args=launch.user_args,
         )
-        env = worker_env(os.environ, launch.env)
-        # The ferry that runs this engine is the one whose runtime the worker must import.
-        paths = [_PACKAGE_ROOT, *(p for p in env["PYTHONPATH"].split(os.pathsep) if p)]
+        env = {**os.environ, **launch.env}
+        paths = [runtime_path(), *(p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p)]
         env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+        env.setdefault("PYTHONUNBUFFERED", "1")
         stdout, stderr = _log(launch.stdout), _log(launch.stderr)
         try:
             proc = subprocess.Popen(

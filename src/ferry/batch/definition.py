@@ -117,8 +117,8 @@ class JobLayout:
 
     @property
     def rows(self) -> Path:
-        """Per-mini-batch row files, assembled into the output file at the end."""
-        return self.state / "rows"
+        """Append-only rows of every mini-batch, assembled into the output file at the end."""
+        return self.state / "rows.dat"
 
     @property
     def lock(self) -> Path:

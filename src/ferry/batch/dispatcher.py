@@ -60,11 +60,17 @@ class Dispatcher:
         self.log = log
         self.cancel = cancel
         self.verdict: Verdict | None = None
+        self._shutdown_at = float("-inf")  # when workers were asked to shut down
         self.hub = Hub(compute.transport, lambda wid: self.pool.workers.get(wid))
         self.pool = WorkerPool(definition, layout, compute, self.hub.address, first_worker)
 
     def run(self) -> Verdict:
-        """Dispatch until every mini-batch is settled, the job fails, or ``cancel`` is set."""
+        """Dispatch until every mini-batch is settled, the job fails, or ``cancel`` is set.
+
+        On success the workers are asked to shut down (they run the script's ``shutdown()``
+        while the engine assembles the output); otherwise they are killed. Call :meth:`close`
+        afterwards, always.
+        """
         try:
             self._ensure_workers()
             last_sync = last_poll = time.monotonic()
@@ -83,16 +89,23 @@ class Dispatcher:
                     last_poll = now
                 self._check_workers(now, poll)
                 if now - last_sync >= _SYNC_EVERY:
-                    self.scheduler.journal.sync()
+                    self.scheduler.sync()
                     last_sync = now
                 self.meter.tick()
-            self._stop(graceful=self.verdict.state == "Completed")
-            return self.verdict
-        finally:
-            for w in list(self.pool.workers.values()):
-                self.hub.forget(w)
-                self.pool.remove(w)
-            self.hub.close()
+        except BaseException:
+            self.close()
+            raise
+        self._stop(graceful=self.verdict.state == "Completed")
+        return self.verdict
+
+    def close(self) -> None:
+        """Give workers that were asked to shut down up to a grace period, then kill the rest."""
+        deadline = self._shutdown_at + _SHUTDOWN_GRACE
+        for w in list(self.pool.workers.values()):
+            w.proc.wait(max(0.0, deadline - time.monotonic()))
+            self.hub.forget(w)
+            self.pool.remove(w)
+        self.hub.close()
 
     def _wait(self) -> float:
         wait = _TICK
@@ -207,17 +220,12 @@ class Dispatcher:
                     self._lose(w, "worker_crashed")
 
     def _stop(self, *, graceful: bool) -> None:
-        workers = list(self.pool.workers.values())
-        if graceful:
-            for w in workers:
-                if w.ready:
-                    self.hub.send(w, {"kind": m.SHUTDOWN})
-            deadline = time.monotonic() + _SHUTDOWN_GRACE
-            for w in workers:
-                w.proc.wait(max(0.0, deadline - time.monotonic()) if w.ready else 0.0)
-        for w in workers:
-            self.hub.forget(w)
-            self.pool.remove(w)
+        """Ask ready workers to shut down (graceful), kill every other worker now."""
+        self._shutdown_at = time.monotonic()
+        for w in list(self.pool.workers.values()):
+            if not (graceful and w.ready and self.hub.send(w, {"kind": m.SHUTDOWN})):
+                self.hub.forget(w)
+                self.pool.remove(w)
 
     # -- frames ------------------------------------------------------------------------------
     def _on_event(self, event: Event) -> None:

@@ -172,13 +172,30 @@ class _Session:
     def _dispatch(
         self, log: EventLog, plan: Plan, ledger: Ledger, journal: Journal, meter: ProgressMeter
     ) -> JobOutcome:
+        rows = RowStore(self.layout.rows)
+        try:
+            return self._dispatch_rows(log, plan, ledger, journal, meter, rows)
+        finally:
+            rows.close()
+            plan.close()
+
+    def _dispatch_rows(
+        self,
+        log: EventLog,
+        plan: Plan,
+        ledger: Ledger,
+        journal: Journal,
+        meter: ProgressMeter,
+        rows: RowStore,
+    ) -> JobOutcome:
         layout, d = self.layout, self.d
-        rows = RowStore(layout.rows)
         layout.outputs.mkdir(parents=True, exist_ok=True)
         scheduler = Scheduler(d, plan, ledger, journal, rows, log)
         if d.output_action == "append_row":
             for mb in rows.missing(ledger):
-                log.warning(f"mini-batch {mb}: its committed rows are missing; running it again")
+                log.warning(
+                    f"mini-batch {mb}: its rows were lost (machine crash?); running it again"
+                )
                 scheduler.record({"ev": "lost", "mb": mb})
             scheduler.queue.clear()
             scheduler.queue.extend(ledger.pending())
@@ -199,8 +216,14 @@ class _Session:
             dispatcher = Dispatcher(
                 d, layout, scheduler, self.compute, meter, log, self.cancel, ledger.workers_started
             )
-            verdict = dispatcher.run()
-        journal.sync()
+            try:
+                verdict = dispatcher.run()
+                scheduler.sync()
+                # Workers run the script's shutdown() meanwhile; close() waits for them.
+                return self._finish(log, plan, ledger, journal, meter, rows, verdict)
+            finally:
+                dispatcher.close()
+        scheduler.sync()
         return self._finish(log, plan, ledger, journal, meter, rows, verdict)
 
     def _finish(
@@ -249,7 +272,7 @@ class _Session:
         self.layout.logs.mkdir(parents=True, exist_ok=True)
         self.layout.job_result.write_text(text, encoding="utf-8")
         self.layout.job_error.write_text(text, encoding="utf-8")
-        progress = Progress("Failed", 0, 0, 0, 0, 0, 0, 0.0, None)
+        progress = Progress(0, 0, 0, 0, 0, 0, 0.0, None, "Failed")
         self.layout.progress.write_text(json.dumps(progress.to_json(), indent=2), "utf-8")
         if self.on_progress is not None:
             self.on_progress(progress)

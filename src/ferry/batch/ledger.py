@@ -9,11 +9,11 @@ Journal events::
     session {n, t}                          an engine run began
     worker  {w, pid?, state, ...}           started | ready | init_failed | lost
     start   {mb, try, w}                    handed to a worker (no verdict yet = still pending)
-    ok      {mb, try, n, bytes, s, w}       rows committed; n items succeeded
-    fail    {mb, try, kind, final, error, n?, bytes?, s?, w}
+    ok      {mb, try, n, at, bytes, s, w}   rows appended at offset ``at``; n items succeeded
+    fail    {mb, try, kind, final, error, n?, at?, bytes?, s?, w}
                                             kind: script_error | worker_crashed | timeout |
                                             too_few_rows; a final too_few_rows keeps its n rows
-    lost    {mb}                            a committed row file is missing: redo the mini-batch
+    lost    {mb}                            its rows were lost (machine crash): redo it
     reset   {}                              resume: failed mini-batches are pending again
     end     {state, message}                the job reached a terminal state
 """
@@ -39,6 +39,7 @@ class Ledger:
         self.status = bytearray(mini_batches)
         self.attempts = array("I", bytes(4 * mini_batches))
         self.succeeded = array("I", bytes(4 * mini_batches))
+        self.offset = array("Q", bytes(8 * mini_batches))  # where its rows are in rows.dat
         self.nbytes = array("Q", bytes(8 * mini_batches))
         self.seconds = array("d", bytes(8 * mini_batches))
         self.worker = array("I", bytes(4 * mini_batches))  # index into worker_names, 0 = none
@@ -112,6 +113,7 @@ class Ledger:
         self.status[mb] = status
         self.attempts[mb] = max(self.attempts[mb], int(event.get("try", 1)))
         self.succeeded[mb] = ok
+        self.offset[mb] = int(event.get("at", 0))
         self.nbytes[mb] = int(event.get("bytes", 0))
         self.seconds[mb] = float(event.get("s", 0.0))
         self.worker[mb] = self._worker_id(event.get("w"))

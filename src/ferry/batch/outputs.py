@@ -1,25 +1,30 @@
-"""Exactly-once ``append_row`` output: one committed row file per mini-batch, assembled in order.
+"""Exactly-once ``append_row`` output: rows appended to one data file, assembled in input order.
 
-A mini-batch's rows are written to a temporary file and renamed into place (atomic), and only
-then is its ``ok`` event journaled with the file's size. If the engine dies between the two, the
-mini-batch runs again and its file is simply replaced; a verdict already in the journal is never
-applied twice. The final output file is built from the files of settled mini-batches in input
-order, again through a temporary file and a rename, so it holds every row exactly once even if a
-mini-batch ran twice. Row files are sharded (1000 per folder) to keep folders small.
+Each mini-batch's rows are appended to ``state/rows.dat`` and only then is its verdict journaled
+with *where* they are (``at`` offset, ``bytes`` length). The journal decides what counts: if the
+engine dies between the two writes, the orphaned bytes are never referenced and the mini-batch
+runs again (its new rows are appended elsewhere); a verdict already journaled is never applied
+twice. The final output file is built from the journaled regions of settled mini-batches in
+input order, through a temporary file and a rename, so it holds every row exactly once even if a
+mini-batch ran twice. One append per mini-batch keeps the dispatcher's cost per result at a
+single ``write(2)`` (a file per mini-batch costs an open, a rename and a directory entry).
+
+:meth:`RowStore.sync` runs *before* the journal's sync, so a journaled region is durable no later
+than the event naming it; :meth:`RowStore.missing` still finds regions past the end of the file
+(lost in a machine crash) so they run again.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 from ferry.batch.ledger import PARTIAL, SUCCEEDED, Ledger
 
-__all__ = ["RowStore"]
+__all__ = ["RowStore", "encode_rows"]
 
-_SHARD = 1000
+_COPY = 1 << 20
 
 
 def encode_rows(lines: Sequence[str]) -> bytes:
@@ -33,65 +38,67 @@ def encode_rows(lines: Sequence[str]) -> bytes:
 
 
 class RowStore:
-    """Row files of one job, under ``state/rows/``."""
+    """The append-only rows file of one job (``state/rows.dat``)."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self._shards: set[int] = set()
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        # Appends go after whatever is there, torn bytes of a crash included: those are unused.
+        self._end = os.fstat(self._fd).st_size
+        self._dirty = False
 
-    def path(self, mb: int) -> Path:
-        return self.folder / f"{mb // _SHARD:04d}" / f"{mb:07d}.txt"
+    def append(self, data: bytes) -> int:
+        """Append one mini-batch's rows; returns their offset (to journal with their length)."""
+        offset = self._end
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view) :]
+        self._end += len(data)
+        self._dirty = bool(data) or self._dirty
+        return offset
 
-    def write(self, mb: int, data: bytes) -> int:
-        """Commit mini-batch ``mb``'s rows atomically; returns the size to journal."""
-        shard = mb // _SHARD
-        path = self.path(mb)
-        if shard not in self._shards:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._shards.add(shard)
-        tmp = path.with_name(path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-        finally:
-            os.close(fd)
-        tmp.replace(path)
-        return len(data)
+    def sync(self) -> None:
+        """``fdatasync`` the rows written since the last sync (call before the journal's)."""
+        if self._dirty:
+            os.fdatasync(self._fd)
+            self._dirty = False
 
     def missing(self, ledger: Ledger) -> list[int]:
-        """Settled mini-batches whose committed row file is gone or has the wrong size
-        (a machine crash before the data reached the disk); they must run again."""
-        lost: list[int] = []
-        for mb in range(ledger.total):
-            if ledger.status[mb] not in (SUCCEEDED, PARTIAL) or ledger.nbytes[mb] == 0:
-                continue
-            try:
-                size = self.path(mb).stat().st_size
-            except FileNotFoundError:
-                size = -1
-            if size != ledger.nbytes[mb]:
-                lost.append(mb)
-        return lost
+        """Settled mini-batches whose rows lie past the end of the file: lost in a machine crash
+        before they reached the disk; they must run again."""
+        return [
+            mb
+            for mb in range(ledger.total)
+            if ledger.status[mb] in (SUCCEEDED, PARTIAL)
+            and ledger.offset[mb] + ledger.nbytes[mb] > self._end
+        ]
 
     def assemble(self, ledger: Ledger, dest: Path) -> int:
-        """Write ``dest`` from the settled mini-batches' rows in input order; returns its size.
-
-        Raises:
-            OSError: a row file cannot be read (call :meth:`missing` first to redo lost ones).
-        """
+        """Write ``dest`` from the settled mini-batches' rows in input order; returns its size."""
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.tmp")
         total = 0
         with tmp.open("wb") as out:
             for mb in range(ledger.total):
-                if ledger.status[mb] not in (SUCCEEDED, PARTIAL) or ledger.nbytes[mb] == 0:
+                if ledger.status[mb] not in (SUCCEEDED, PARTIAL):
                     continue
-                with self.path(mb).open("rb") as src:
-                    shutil.copyfileobj(src, out, 1 << 20)
+                offset, size = ledger.offset[mb], ledger.nbytes[mb]
+                while size:
+                    chunk = os.pread(self._fd, min(size, _COPY), offset)
+                    if not chunk:
+                        raise OSError(f"{self.path} ends before the rows of mini-batch {mb}")
+                    out.write(chunk)
+                    offset += len(chunk)
+                    size -= len(chunk)
                 total += ledger.nbytes[mb]
             out.flush()
             os.fsync(out.fileno())
         tmp.replace(dest)
         return total
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            self.sync()
+            os.close(self._fd)
+            self._fd = -1

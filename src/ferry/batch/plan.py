@@ -127,6 +127,7 @@ class Plan:
     items_total: int
     mini_batch_size: int
     offsets: array[int]
+    _fd: int = -1  # items.bin, opened on first use and kept: one pread per mini-batch
 
     @property
     def mini_batches_total(self) -> int:
@@ -137,10 +138,16 @@ class Plan:
         return min(self.mini_batch_size, self.items_total - mb * self.mini_batch_size)
 
     def _raw(self, start: int, end: int) -> list[bytes]:
-        with (self.folder / _ITEMS).open("rb") as f:
-            f.seek(start)
-            data = f.read(end - start)
+        if self._fd < 0:
+            self._fd = os.open(self.folder / _ITEMS, os.O_RDONLY)
+        data = os.pread(self._fd, end - start, start)
         return [_unescape(line) for line in data.split(b"\n")[:-1]]
+
+    def close(self) -> None:
+        """Release the items file (reopened if the plan is used again)."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
     def mini_batch(self, mb: int) -> list[str]:
         """The absolute paths of mini-batch ``mb``, as ``str`` (``os.fsdecode``)."""

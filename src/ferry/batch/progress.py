@@ -23,17 +23,21 @@ __all__ = ["Progress", "ProgressMeter", "read_progress"]
 class Progress:
     """A snapshot of a job's progress."""
 
-    state: str
     items_total: int
     items_succeeded: int
     items_failed: int
     mini_batches_total: int
+    #: Mini-batches with a final verdict (succeeded, failed or partial).
     mini_batches_done: int
+    #: Of those, the ones with failed items.
     mini_batches_failed: int
     #: Items settled per second in this engine session (0 before the first one).
     items_per_second: float
     #: Seconds left at the current rate; None while unknown.
     eta_seconds: float | None
+    #: Preparing, Running, Finalizing, then Completed, Failed or Canceled.
+    state: str
+    #: Seconds since this engine session started dispatching.
     elapsed_seconds: float = 0.0
 
     @property

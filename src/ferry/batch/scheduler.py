@@ -70,6 +70,11 @@ class Scheduler:
         self.queue: deque[int] = deque(ledger.pending())
         self._ids = itertools.count(1)
 
+    def sync(self) -> None:
+        """Make what was recorded durable: rows first, then the journal that points at them."""
+        self.rows.sync()
+        self.journal.sync()
+
     def record(self, event: dict[str, Any]) -> None:
         """Journal an event, then apply it."""
         self.journal.append(event)
@@ -109,14 +114,15 @@ class Scheduler:
             }
             self.failed(task, "too_few_rows", error, seconds=seconds, lines=lines, n_items=n_items)
             return False
-        size = self.rows.write(task.mb, encode_rows(lines)) if self.append_row else 0
+        data = encode_rows(lines) if self.append_row else b""
         self.record(
             {
                 "ev": "ok",
                 "mb": task.mb,
                 "try": task.attempt,
                 "n": n_items,
-                "bytes": size,
+                "at": self.rows.append(data),
+                "bytes": len(data),
                 "s": round(seconds, 6),
                 "w": task.worker,
             }
@@ -161,7 +167,8 @@ class Scheduler:
         if final and kind == "too_few_rows":
             data = encode_rows(lines) if self.append_row else b""
             event["n"] = n_items
-            event["bytes"] = self.rows.write(task.mb, data) if data else 0
+            event["at"] = self.rows.append(data)
+            event["bytes"] = len(data)
         self.record(event)
         what = "gives up" if final else f"will retry ({task.attempt}/{self.max_attempts} tries)"
         if kind == "script_error":
