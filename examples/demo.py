@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-WORK = ROOT / ".ferry-demo"
+WORK = ROOT / ".ferry-demo" / "registry"
 WORKSPACE = WORK / "workspace"
 
 
