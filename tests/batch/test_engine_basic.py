@@ -239,3 +239,29 @@ def test_missing_job_json_is_not_found(tmp_path: Path) -> None:
 
     with pytest.raises(NotFoundError, match=r"job\.json does not exist"):
         run_job(tmp_path, compute=LocalCompute())
+
+
+def test_an_invalid_definition_fails_naming_the_fields(jobs: Jobs) -> None:
+    job = jobs.job(jobs.files(1), jobs.script(ECHO), mini_batch_size=0, output_file_name="../x")
+    outcome = jobs.run(job)
+    assert outcome.state == "Failed"
+    assert outcome.message == (
+        "job.json is invalid: mini_batch_size must be at least 1, got 0; "
+        "output_file_name must be a plain file name, got '../x'"
+    )
+    assert outcome.message in JobLayout(job).job_error.read_text()
+
+
+@pytest.mark.xfail(
+    reason="ferry.runtime encodes result bodies as strict UTF-8 JSON; lone surrogates (names that "
+    "are not UTF-8) need json.dumps with ensure_ascii=True there (the engine already decodes them)"
+)
+def test_returning_paths_that_are_not_utf8_writes_their_bytes(jobs: Jobs) -> None:
+    data = jobs.tmp / "odd"
+    data.mkdir()
+    with open(os.path.join(os.fsencode(data), b"caf\xe9.txt"), "wb"):  # noqa: PTH118, PTH123
+        pass
+    job = jobs.job(data, jobs.script("def run(mini_batch):\n    return mini_batch\n"))
+    assert jobs.run(job).state == "Completed"
+    out = (JobLayout(job).outputs / "predictions.csv").read_bytes()
+    assert out == os.fsencode(data) + b"/caf\xe9.txt\n"

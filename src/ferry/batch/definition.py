@@ -50,6 +50,29 @@ class JobDefinition:
     def worker_count(self) -> int:
         return self.instance_count * self.max_concurrency_per_instance
 
+    def problems(self) -> list[str]:
+        """What makes this definition unrunnable, one message per field (empty when fine)."""
+        found: list[str] = []
+        for name in ("mini_batch_size", "instance_count", "max_concurrency_per_instance"):
+            if getattr(self, name) < 1:
+                found.append(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.max_retries < 0:
+            found.append(f"max_retries must be 0 or more, got {self.max_retries}")
+        if self.timeout <= 0 or self.init_timeout <= 0:
+            found.append("timeout and init_timeout must be more than 0 seconds")
+        if self.error_threshold < -1:
+            found.append(f"error_threshold must be -1 or more, got {self.error_threshold}")
+        if self.input_type not in ("uri_folder", "uri_file"):
+            found.append(f"input_type must be uri_folder or uri_file, got {self.input_type!r}")
+        if self.output_action not in ("append_row", "summary_only"):
+            found.append(
+                f"output_action must be append_row or summary_only, got {self.output_action!r}"
+            )
+        name = self.output_file_name
+        if "/" in name or "\\" in name or name in ("", ".", ".."):
+            found.append(f"output_file_name must be a plain file name, got {name!r}")
+        return found
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -32,7 +32,7 @@ from ferry.batch.ledger import Ledger
 from ferry.batch.outputs import RowStore
 from ferry.batch.plan import Plan, PlanError, create_plan, open_plan
 from ferry.batch.progress import Progress, ProgressMeter
-from ferry.batch.reports import JobSummary, write_reports
+from ferry.batch.reports import JobSummary, completed_message, write_reports
 from ferry.batch.scheduler import Scheduler
 from ferry.errors import ConflictError, NotFoundError
 
@@ -137,6 +137,9 @@ class _Session:
     def _run_locked(self, log: EventLog, reset: bool) -> JobOutcome:
         layout, d = self.layout, self.d
         log.info(f"session started for job {d.name} (pid {os.getpid()})")
+        problems = d.problems()
+        if problems:
+            return self._fail_early(log, "job.json is invalid: " + "; ".join(problems))
         try:
             plan = open_plan(layout.plan) or create_plan(d, layout.plan)
         except PlanError as exc:
@@ -246,7 +249,7 @@ class _Session:
                 dest = layout.output_file(d.output_file_name)
                 size = rows.assemble(ledger, dest)
                 output = str(dest.relative_to(layout.root))
-            message = _completed_message(d, plan, ledger, output)
+            message = completed_message(d, plan, ledger, output)
         finished = time.time()
         summary = JobSummary(
             state=verdict.state,
@@ -262,6 +265,8 @@ class _Session:
         journal.append({"ev": "end", "state": verdict.state, "message": message, "t": finished})
         journal.sync()
         log.info(f"job {verdict.state}: {message}")
+        if meter.callback_error is not None:
+            log.warning(f"on_progress raised (ignored): {meter.callback_error!r}")
         meter.state = verdict.state
         return JobOutcome(verdict.state, message, meter.publish(overview=True))
 
@@ -277,17 +282,3 @@ class _Session:
         if self.on_progress is not None:
             self.on_progress(progress)
         return JobOutcome("Failed", message, progress)
-
-
-def _completed_message(d: JobDefinition, plan: Plan, ledger: Ledger, output: str | None) -> str:
-    if plan.items_total == 0:
-        where = f"; {output} is empty" if output else ""
-        return f"the input held no files ({', '.join(d.inputs)}); nothing to score{where}"
-    text = (
-        f"{ledger.items_succeeded} of {plan.items_total} items succeeded in "
-        f"{ledger.total} mini-batches"
-    )
-    if ledger.items_failed:
-        text += f"; {ledger.items_failed} failed (error_threshold {d.error_threshold}), see "
-        text += "logs/job_error.txt"
-    return text + (f"; rows in {output}" if output else "")

@@ -23,7 +23,7 @@ from ferry.batch.definition import JobDefinition, JobLayout
 from ferry.batch.ledger import PENDING, STATUS_NAMES, Ledger
 from ferry.batch.plan import Plan
 
-__all__ = ["JobSummary", "write_reports"]
+__all__ = ["JobSummary", "completed_message", "write_reports"]
 
 MANIFEST_HEADER = ("file", "status", "mini_batch", "attempts", "error", "seconds")
 PROCESSED_HEADER = (
@@ -180,3 +180,18 @@ def write_reports(
         _atomic(layout.job_error, lambda f: _put(f, error))
     else:
         layout.job_error.unlink(missing_ok=True)
+
+
+def completed_message(d: JobDefinition, plan: Plan, ledger: Ledger, output: str | None) -> str:
+    """The outcome message of a completed job."""
+    if plan.items_total == 0:
+        where = f"; {output} is empty" if output else ""
+        return f"the input held no files ({', '.join(d.inputs)}); nothing to score{where}"
+    text = (
+        f"{ledger.items_succeeded} of {plan.items_total} items succeeded in "
+        f"{ledger.total} mini-batches"
+    )
+    if ledger.items_failed:
+        text += f"; {ledger.items_failed} failed (error_threshold {d.error_threshold}), see "
+        text += "logs/job_error.txt"
+    return text + (f"; rows in {output}" if output else "")
