@@ -37,8 +37,8 @@ def test_folders_are_listed_depth_first_with_sorted_names(tmp_path: Path) -> Non
     plan = create_plan(_definition([data]), tmp_path / "plan")
 
     items = [p for _, p in plan.iter_items()]
-    rel = [str(Path(p).relative_to(data)) for p in items]
-    assert rel == [".hidden", "a/1.txt", "a/2.txt", "a/sub/0.txt", "a.txt", "b.txt", "c/x.txt"]
+    names = [str(Path(p).relative_to(data)) for p in items]
+    assert names == [".hidden", "a/1.txt", "a/2.txt", "a/sub/0.txt", "a.txt", "b.txt", "c/x.txt"]
     assert plan.items_total == 7
     assert plan.mini_batches_total == 3
     assert [plan.batch_len(i) for i in range(3)] == [3, 3, 1]
