@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from ferry.cli.assets import AssetKindCli, asset_group
+from ferry.cli.environment_build import build as environment_build
 from ferry.cli.params import local_path
 from ferry.client import Code, Data, Environment, Model
 
@@ -104,6 +105,7 @@ environment = asset_group(
         verbs=("create", "show", "list", "archive", "restore", "update"),
     )
 )
+environment.add_command(environment_build)  # a Ferry addition: build the virtualenv ahead
 
 code = asset_group(
     AssetKindCli(

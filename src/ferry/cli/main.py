@@ -13,9 +13,12 @@ from typing import Any, NoReturn
 import click
 
 from ferry.cli.asset_kinds import code, data, environment, model
+from ferry.cli.batch_deployment import batch_deployment
+from ferry.cli.batch_endpoint import batch_endpoint
 from ferry.cli.compute import compute
 from ferry.cli.context import global_options, state
 from ferry.cli.datastore import datastore
+from ferry.cli.job import job
 from ferry.cli.params import expand_multi_value
 from ferry.cli.secret import secret
 from ferry.cli.server import server
@@ -66,7 +69,19 @@ def cli() -> None:
     """
 
 
-for _group in (model, data, environment, code, datastore, compute, secret, server):
+for _group in (
+    model,
+    data,
+    environment,
+    code,
+    batch_endpoint,
+    batch_deployment,
+    job,
+    datastore,
+    compute,
+    secret,
+    server,
+):
     cli.add_command(_group)
 
 

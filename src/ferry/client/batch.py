@@ -17,7 +17,7 @@ from ferry.archive import safe_extract
 from ferry.client.entities import Code, Data, Environment, Input, Model
 from ferry.client.operations import AssetOperations
 from ferry.client.transport import Transport
-from ferry.errors import FerryError, InvalidInputError
+from ferry.errors import FerryError, InvalidInputError, NotFoundError
 from ferry.specs.assets import EnvironmentSpec, ModelSpec
 from ferry.specs.batch import (
     TERMINAL_STATES,
@@ -281,18 +281,25 @@ class JobOperations:
         all: bool = False,
     ) -> Path:
         """Download ``named-outputs/<output>/`` (and ``logs/`` with ``all``) under download_path."""
+        if output_name and output_name != "score":
+            raise InvalidInputError(f"a batch job has one output, 'score', not {output_name!r}.")
         dest = Path(download_path).expanduser()
         dest.mkdir(parents=True, exist_ok=True)
         parts = ["named-outputs", "logs"] if all else ["named-outputs"]
         for part in parts:
             with tempfile.TemporaryFile() as archive:
-                self._t.stream_to(f"/api/v1/jobs/{name}/download", archive, params={"part": part})
+                try:
+                    self._t.stream_to(
+                        f"/api/v1/jobs/{name}/download", archive, params={"part": part}
+                    )
+                except NotFoundError:
+                    if all and part == "named-outputs":
+                        continue  # a job that failed while preparing has logs but no outputs
+                    raise
                 archive.seek(0)
                 with tempfile.TemporaryDirectory(dir=dest) as staging:
                     extracted = safe_extract(archive, Path(staging))
                     _merge(extracted, dest / part)
-        if output_name and output_name != "score":
-            raise InvalidInputError(f"a batch job has one output, 'score', not {output_name!r}.")
         return dest / "named-outputs" / "score"
 
 
