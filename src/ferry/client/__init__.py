@@ -21,6 +21,19 @@ from ferry.client.entities import (
     Model,
 )
 from ferry.client.ml_client import MLClient
+from ferry.client.online import (
+    BatchingSettings,
+    EndpointAuthKeys,
+    EndpointAuthToken,
+    KubernetesOnlineDeployment,
+    KubernetesOnlineEndpoint,
+    ManagedOnlineDeployment,
+    ManagedOnlineEndpoint,
+    OnlineDeployment,
+    OnlineEndpoint,
+    OnlineRequestSettings,
+    ProbeSettings,
+)
 
 __all__ = [
     "AssetTypes",
@@ -28,16 +41,27 @@ __all__ = [
     "BatchEndpoint",
     "BatchJob",
     "BatchRetrySettings",
+    "BatchingSettings",
     "BuildContext",
     "Code",
     "CodeConfiguration",
     "Compute",
     "Data",
     "Datastore",
+    "EndpointAuthKeys",
+    "EndpointAuthToken",
     "Environment",
     "Input",
+    "KubernetesOnlineDeployment",
+    "KubernetesOnlineEndpoint",
     "MLClient",
+    "ManagedOnlineDeployment",
+    "ManagedOnlineEndpoint",
     "Model",
     "ModelBatchDeployment",
     "ModelBatchDeploymentSettings",
+    "OnlineDeployment",
+    "OnlineEndpoint",
+    "OnlineRequestSettings",
+    "ProbeSettings",
 ]

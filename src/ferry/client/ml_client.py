@@ -9,6 +9,7 @@ from typing import Any
 from ferry.client.batch import BatchDeploymentOperations, BatchEndpointOperations, JobOperations
 from ferry.client.connect import connect_info
 from ferry.client.entities import Code, Data, Environment, Model
+from ferry.client.online import OnlineDeploymentOperations, OnlineEndpointOperations
 from ferry.client.operations import (
     AssetOperations,
     ComputeOperations,
@@ -72,6 +73,10 @@ class MLClient:
             self._transport, self.models, self.code, self.environments
         )
         self.jobs = JobOperations(self._transport)
+        self.online_endpoints = OnlineEndpointOperations(self._transport)
+        self.online_deployments = OnlineDeploymentOperations(
+            self._transport, self.models, self.code, self.environments
+        )
 
     def build_environment(self, name: str, version: str | None = None) -> dict[str, Any]:
         """Pre-build an environment (``ferry environment build NAME@VER``); returns its facts."""
@@ -102,6 +107,7 @@ class MLClient:
         return cls(workspace=workspace, server_url=data.get("server_url"), token=data.get("token"))
 
     def close(self) -> None:
+        self.online_endpoints.close()
         self._transport.close()
 
     def __enter__(self) -> MLClient:

@@ -9,9 +9,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import ferry
+from ferry.online.gateway import ScoringGateway
 from ferry.server.errors import install_error_handlers
 from ferry.server.limits import BodySizeLimit
-from ferry.server.routes import assets, batch, environments, jobs, resources
+from ferry.server.routes import assets, batch, environments, jobs, online, resources
 from ferry.server.routes.models import Health
 from ferry.server.workspace import Workspace
 from ferry.settings import Settings
@@ -26,9 +27,11 @@ def create_app(settings: Settings, workspace: Workspace | None = None) -> FastAP
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         owned.jobs.recover()  # carry on with jobs a previous server left unfinished
+        await owned.online_service.start()  # bring back the online deployments
         try:
             yield
         finally:
+            await owned.online_service.stop()
             if workspace is None:
                 owned.close()
 
@@ -44,6 +47,8 @@ def create_app(settings: Settings, workspace: Workspace | None = None) -> FastAP
     app.state.workspace = owned
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Outermost: scoring requests skip the control plane's middleware and routing entirely.
+    app.add_middleware(ScoringGateway, service=owned.online_service)
 
     @app.get("/api/v1/health", response_model=Health, tags=["server"])
     def health() -> Health:
@@ -59,6 +64,7 @@ def create_app(settings: Settings, workspace: Workspace | None = None) -> FastAP
     app.include_router(resources.router)
     app.include_router(batch.router)
     app.include_router(jobs.router)
+    app.include_router(online.router)
     app.include_router(environments.router)
     app.include_router(assets.router)
     return app

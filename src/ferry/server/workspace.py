@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 from ferry.environments import EnvironmentBuilder
 from ferry.layout import WorkspaceLayout
+from ferry.online.service import OnlineService
 from ferry.registry import AssetRegistry, ComputeRegistry, DatastoreRegistry, SecretService
 from ferry.registry.batch import BatchRegistry
+from ferry.registry.online import OnlineRegistry
 from ferry.server.jobs import JobService
+from ferry.server.online_prepare import prepare_deployment
 from ferry.settings import Settings
 from ferry.store import open_store
 from ferry.store.base import Store
@@ -32,9 +36,15 @@ class Workspace:
     environments: EnvironmentBuilder
     token: str
     jobs: JobService = field(init=False)
+    online: OnlineRegistry = field(init=False)
+    online_service: OnlineService = field(init=False)
 
     def __post_init__(self) -> None:
         self.jobs = JobService(self)
+        self.online = OnlineRegistry(self.store.resources, self.assets, self.secrets)
+        self.online_service = OnlineService(
+            self.online, partial(prepare_deployment, self), self.layout.root / "online"
+        )
 
     @classmethod
     def open(cls, settings: Settings) -> Workspace:

@@ -1,0 +1,333 @@
+"""Online endpoints and deployments in the SDK, named as in ``azure.ai.ml``.
+
+``begin_*`` calls return a :class:`Poller` whose ``result()`` waits like Azure's ``LROPoller``
+(a deployment's waits until every replica's ``init()`` finished, and raises if it failed).
+``invoke`` posts to the endpoint's ``scoring_uri`` with its key, as Azure's does.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+
+from ferry.client.entities import Code, Environment, Model
+from ferry.client.operations import AssetOperations
+from ferry.client.transport import Transport
+from ferry.errors import FerryError, InvalidInputError, ServerError
+from ferry.online.errors import GatewayError
+from ferry.specs.assets import EnvironmentSpec, ModelSpec
+from ferry.specs.loader import read_yaml
+from ferry.specs.online import (
+    BatchingSettings,
+    DeploymentState,
+    OnlineDeploymentSpec,
+    OnlineEndpointSpec,
+    OnlineRequestSettings,
+    ProbeSettings,
+)
+from ferry.specs.refs import is_asset_ref
+
+__all__ = [
+    "BatchingSettings",
+    "EndpointAuthKeys",
+    "EndpointAuthToken",
+    "KubernetesOnlineDeployment",
+    "KubernetesOnlineEndpoint",
+    "ManagedOnlineDeployment",
+    "ManagedOnlineEndpoint",
+    "OnlineDeployment",
+    "OnlineDeploymentOperations",
+    "OnlineEndpoint",
+    "OnlineEndpointOperations",
+    "OnlineRequestSettings",
+    "Poller",
+    "ProbeSettings",
+]
+
+T = TypeVar("T")
+_BASE = "/api/v1/online-endpoints"
+
+
+class OnlineEndpoint(OnlineEndpointSpec):
+    """``ManagedOnlineEndpoint(name="my-endpoint", auth_mode="key")``, plus server fields."""
+
+    scoring_uri: str | None = Field(default=None, description="POST requests here.")
+    openapi_uri: str | None = Field(default=None, description="The swagger document.")
+    provisioning_state: str | None = Field(default=None, description="Succeeded.")
+    created_at: datetime | None = Field(default=None, description="Creation time (UTC).")
+    updated_at: datetime | None = Field(default=None, description="Last update time (UTC).")
+
+
+class OnlineDeployment(OnlineDeploymentSpec):
+    """``ManagedOnlineDeployment(name="blue", endpoint_name=..., model=..., ...)``."""
+
+    provisioning_state: str | None = Field(default=None, description="Creating ... Succeeded.")
+    error: str | None = Field(default=None, description="Why it failed (with the traceback).")
+    replicas: list[dict[str, Any]] = Field(default_factory=list, description="Live replicas.")
+    notices: list[str] = Field(default_factory=list, description="How it was prepared.")
+    created_at: datetime | None = Field(default=None, description="Creation time (UTC).")
+    updated_at: datetime | None = Field(default=None, description="Last update time (UTC).")
+
+
+ManagedOnlineEndpoint = OnlineEndpoint
+KubernetesOnlineEndpoint = OnlineEndpoint
+ManagedOnlineDeployment = OnlineDeployment
+KubernetesOnlineDeployment = OnlineDeployment
+
+
+class EndpointAuthKeys(BaseModel):
+    """``get_keys`` of an ``auth_mode: key`` endpoint."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    primary_key: str
+    secondary_key: str
+
+
+class EndpointAuthToken(BaseModel):
+    """``get_keys`` of an ``auth_mode: aml_token`` endpoint."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    access_token: str
+    expiry_time_utc: str
+    refresh_after_time_utc: str
+    token_type: str = "Bearer"
+
+
+class Poller(Generic[T]):
+    """A long-running operation: ``result(timeout)`` waits for it (azure-core's LROPoller)."""
+
+    def __init__(self, poll: Callable[[], tuple[bool, T]], interval: float = 0.25) -> None:
+        self._poll = poll
+        self._interval = interval
+        self._done = False
+        self._value: T | None = None
+
+    def done(self) -> bool:
+        """Poll once; True when finished (raises if the operation failed)."""
+        if not self._done:
+            self._done, self._value = self._poll()
+        return self._done
+
+    def status(self) -> str:
+        return "Succeeded" if self.done() else "InProgress"
+
+    def result(self, timeout: float | None = None) -> T:
+        """Wait until done (or ``timeout`` seconds: then raise) and return the result."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.done():
+            if deadline is not None and time.monotonic() > deadline:
+                raise ServerError(f"the operation did not finish within {timeout} s; poll again.")
+            time.sleep(self._interval)
+        return self._value  # type: ignore[return-value]
+
+    def wait(self, timeout: float | None = None) -> None:
+        self.result(timeout)
+
+
+def _entity(cls: type[T], data: dict[str, Any]) -> T:
+    fields = cls.model_fields  # type: ignore[attr-defined]
+    return cls.model_validate({k: v for k, v in data.items() if k in fields})  # type: ignore[attr-defined,no-any-return]
+
+
+def _spec_json(entity: BaseModel, spec_cls: type[BaseModel]) -> dict[str, Any]:
+    data = entity.model_dump(mode="json", exclude_none=True, include=set(spec_cls.model_fields))
+    data.pop("schema_uri", None)
+    return data
+
+
+class OnlineEndpointOperations:
+    """``ml_client.online_endpoints``."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._t = transport
+        self._http = httpx.Client(timeout=200.0)
+
+    def begin_create_or_update(
+        self, endpoint: OnlineEndpointSpec, *, local: bool = False
+    ) -> Poller[OnlineEndpoint]:
+        """Create or update; traffic may only name deployments that exist."""
+        data = self._t.json("POST", _BASE, json=_spec_json(endpoint, OnlineEndpointSpec))
+        return Poller(lambda: (True, _entity(OnlineEndpoint, data)))
+
+    def get(self, name: str, *, local: bool = False) -> OnlineEndpoint:
+        return _entity(OnlineEndpoint, self._t.json("GET", f"{_BASE}/{name}"))
+
+    def list(self, *, local: bool = False) -> builtins.list[OnlineEndpoint]:
+        return [_entity(OnlineEndpoint, e) for e in self._t.json("GET", _BASE)["value"]]
+
+    def begin_delete(self, name: str, *, local: bool = False) -> Poller[None]:
+        """Delete the endpoint, its deployments (their replicas stop) and its keys."""
+        self._t.request("DELETE", f"{_BASE}/{name}")
+        return Poller(lambda: (True, None))
+
+    def get_keys(self, name: str) -> EndpointAuthKeys | EndpointAuthToken:
+        data = self._t.json("GET", f"{_BASE}/{name}/keys")
+        if "access_token" in data:
+            return EndpointAuthToken.model_validate(data)
+        return EndpointAuthKeys.model_validate(data)
+
+    def begin_regenerate_keys(self, name: str, *, key_type: str = "primary") -> Poller[None]:
+        """Replace one key; the old one stops working at once, the other keeps working."""
+        self._t.json("POST", f"{_BASE}/{name}/keys/regenerate", json={"key_type": key_type})
+        return Poller(lambda: (True, None))
+
+    def invoke(
+        self,
+        endpoint_name: str,
+        *,
+        request_file: str | Path | None = None,
+        deployment_name: str | None = None,
+        body: bytes | str | dict[str, Any] | builtins.list[Any] | None = None,
+        headers: dict[str, str] | None = None,
+        local: bool = False,
+    ) -> str:
+        """POST ``request_file`` (or ``body``) to the scoring URI; returns the response text.
+
+        Raises GatewayError (status 401, 404, 408, 413, 424, 429, 503 ...) with the message.
+        """
+        if request_file is not None:
+            content = Path(request_file).read_bytes()
+        elif isinstance(body, (dict, builtins.list)):
+            content = json.dumps(body).encode()
+        elif body is not None:
+            content = body.encode() if isinstance(body, str) else body
+        else:
+            raise InvalidInputError("invoke needs request_file=... or body=...")
+        endpoint = self.get(endpoint_name)
+        keys = self.get_keys(endpoint_name)
+        key = keys.access_token if isinstance(keys, EndpointAuthToken) else keys.primary_key
+        sent = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        if deployment_name:
+            sent["azureml-model-deployment"] = deployment_name
+        sent.update(headers or {})
+        try:
+            response = self._http.post(str(endpoint.scoring_uri), content=content, headers=sent)
+        except httpx.TransportError as exc:
+            raise ServerError(f"cannot reach {endpoint.scoring_uri} ({exc}).") from exc
+        if response.status_code >= 400:
+            raise _gateway_error(response)
+        return response.text
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def _gateway_error(response: httpx.Response) -> GatewayError:
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = {}
+    if not isinstance(payload, dict):
+        payload = {}
+    message = str(payload.get("message") or response.text[:500] or response.reason_phrase)
+    code = str(payload.get("code") or "error")
+    return GatewayError(response.status_code, code, message, details=payload.get("details"))
+
+
+class OnlineDeploymentOperations:
+    """``ml_client.online_deployments``: local model, code and environment are registered first."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        models: AssetOperations[Model],
+        code: AssetOperations[Code],
+        environments: AssetOperations[Environment],
+    ) -> None:
+        self._t = transport
+        self._models = models
+        self._code = code
+        self._environments = environments
+
+    def begin_create_or_update(
+        self, deployment: OnlineDeploymentSpec, *, all_traffic: bool = False, local: bool = False
+    ) -> Poller[OnlineDeployment]:
+        """Register inline assets, create or update the deployment, and start its replicas.
+
+        ``result()`` waits until it is Succeeded and raises (with the init() traceback) if it
+        failed. ``all_traffic`` sends 100% of the endpoint's live traffic to it once stored.
+        """
+        endpoint = deployment.endpoint_name
+        if not endpoint:
+            raise InvalidInputError(
+                "the deployment has no endpoint_name; set it or pass --endpoint-name.",
+                details={"field": "endpoint_name"},
+            )
+        body = _spec_json(self._register_inline(deployment), OnlineDeploymentSpec)
+        self._t.json(
+            "POST",
+            f"{_BASE}/{endpoint}/deployments",
+            json=body,
+            params={"all_traffic": all_traffic},
+        )
+        name = deployment.name
+
+        def poll() -> tuple[bool, OnlineDeployment]:
+            current = self.get(name, endpoint)
+            state = current.provisioning_state
+            if state == DeploymentState.FAILED.value:
+                raise FerryError(f"deployment {name!r} failed: {current.error}")
+            return state == DeploymentState.SUCCEEDED.value, current
+
+        return Poller(poll)
+
+    def _register_inline(self, deployment: OnlineDeploymentSpec) -> OnlineDeploymentSpec:
+        spec = OnlineDeploymentSpec.model_validate(_spec_json(deployment, OnlineDeploymentSpec))
+        if isinstance(spec.model, ModelSpec):
+            data = spec.model.model_dump(exclude={"schema_uri"}, exclude_none=True)
+            model = self._models.create_or_update(Model(**data))
+            spec.model = f"azureml:{model.name}:{model.raw['version']}"
+        if spec.code_configuration and not is_asset_ref(spec.code_configuration.code):
+            code = self._code.create_or_update(Code(path=spec.code_configuration.code))
+            spec.code_configuration.code = f"azureml:{code.name}:{code.raw['version']}"
+        if isinstance(spec.environment, EnvironmentSpec):
+            data = spec.environment.model_dump(exclude={"schema_uri"}, exclude_none=True)
+            if isinstance(data.get("conda_file"), str):
+                data["conda_file"] = read_yaml(data["conda_file"])
+            if "version" not in data:
+                # Versioned by content, as Azure does: an unchanged YAML mints no new version.
+                canonical = json.dumps(data, sort_keys=True, default=str).encode()
+                data["version"] = hashlib.sha256(canonical).hexdigest()[:16]
+            env = self._environments.create_or_update(Environment(**data))
+            spec.environment = f"azureml:{env.name}:{env.raw['version']}"
+        return spec
+
+    def get(self, name: str, endpoint_name: str, *, local: bool = False) -> OnlineDeployment:
+        data = self._t.json("GET", f"{_BASE}/{endpoint_name}/deployments/{name}")
+        return _entity(OnlineDeployment, data)
+
+    def list(self, endpoint_name: str, *, local: bool = False) -> builtins.list[OnlineDeployment]:
+        data = self._t.json("GET", f"{_BASE}/{endpoint_name}/deployments")
+        return [_entity(OnlineDeployment, d) for d in data["value"]]
+
+    def begin_delete(self, name: str, endpoint_name: str, *, local: bool = False) -> Poller[None]:
+        """Delete a deployment that takes no traffic; its replicas stop."""
+        self._t.request("DELETE", f"{_BASE}/{endpoint_name}/deployments/{name}")
+        return Poller(lambda: (True, None))
+
+    def get_logs(
+        self,
+        name: str,
+        endpoint_name: str,
+        lines: int = 5000,
+        *,
+        container_type: str | None = None,
+        local: bool = False,
+    ) -> str:
+        """The last ``lines`` lines of each replica's log (``StorageInitializer``: preparation)."""
+        params: dict[str, Any] = {"lines": lines}
+        if container_type:
+            params["container_type"] = container_type
+        path = f"{_BASE}/{endpoint_name}/deployments/{name}/logs"
+        return self._t.request("GET", path, params=params).text

@@ -1,0 +1,130 @@
+"""The gateway's end of the worker sockets: one unix listener, one frame channel per replica.
+
+Replica processes run ``ferry.runtime.worker --mode online --connect <socket>`` and announce
+themselves with their first frame (``ready`` or ``init_failed``, both carrying ``worker_id``).
+From then on every frame on that connection goes to the claiming :class:`Peer`. Frames are parsed
+straight from ``data_received`` (an :class:`asyncio.Protocol`, no reader task), so an answer
+reaches the waiting request without an extra hop through the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import struct
+import tempfile
+from pathlib import Path
+from typing import Any, Protocol, cast
+
+from ferry.runtime.frames import MAX_HEADER_BYTES, FrameError, decode_header, encode_frame
+
+__all__ = ["Channel", "Hub", "Peer"]
+
+_log = logging.getLogger("ferry.online")
+_PREFIX = struct.Struct("!II")  # the runtime's frame prefix: header length, body length
+
+
+class Peer(Protocol):
+    """The side that owns a channel once the worker announced itself (a replica)."""
+
+    def attach(self, channel: Channel, header: dict[str, Any]) -> None: ...
+
+    def on_frame(self, header: dict[str, Any], body: bytes) -> None: ...
+
+    def on_lost(self) -> None: ...
+
+
+class Channel(asyncio.Protocol):
+    """One worker connection: parses frames and hands them to its peer."""
+
+    def __init__(self, hub: Hub) -> None:
+        self._hub = hub
+        self._buf = bytearray()
+        self._peer: Peer | None = None
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses, but behave as one.
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        buf = self._buf
+        buf += data
+        while len(buf) >= 8:
+            header_len, body_len = _PREFIX.unpack_from(buf)
+            if header_len > MAX_HEADER_BYTES:
+                self._broken(f"frame header of {header_len} bytes")
+                return
+            end = 8 + header_len + body_len
+            if len(buf) < end:
+                return
+            try:
+                header = decode_header(bytes(buf[8 : 8 + header_len]))
+            except FrameError as exc:
+                self._broken(str(exc))
+                return
+            body = bytes(buf[8 + header_len : end])
+            del buf[:end]
+            if self._peer is None:
+                self._peer = self._hub.claim(header, self)
+                if self._peer is None:
+                    self.close()
+                    return
+                self._peer.attach(self, header)
+            else:
+                self._peer.on_frame(header, body)
+
+    def _broken(self, why: str) -> None:
+        _log.error("a worker broke the frame protocol (%s); closing its connection", why)
+        self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        peer, self._peer = self._peer, None
+        if peer is not None:
+            peer.on_lost()
+
+    def send(self, header: dict[str, Any], body: bytes = b"") -> None:
+        """Queue one frame; the transport writes it without blocking the loop."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(encode_frame(header, body))
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+class Hub:
+    """The unix socket every replica connects to, in a private temporary folder."""
+
+    def __init__(self) -> None:
+        self._expected: dict[str, Peer] = {}
+        self._server: asyncio.AbstractServer | None = None
+        # Short and private: AF_UNIX paths hold ~100 bytes, and no other user may connect.
+        self._dir = Path(tempfile.mkdtemp(prefix="ferry-online-"))
+        self.address = str(self._dir / "gw.sock")
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_unix_server(lambda: Channel(self), self.address)
+
+    def expect(self, worker_id: str, peer: Peer) -> None:
+        """The next connection announcing ``worker_id`` belongs to ``peer``."""
+        self._expected[worker_id] = peer
+
+    def forget(self, worker_id: str) -> None:
+        self._expected.pop(worker_id, None)
+
+    def claim(self, header: dict[str, Any], channel: Channel) -> Peer | None:
+        peer = self._expected.pop(str(header.get("worker_id")), None)
+        if peer is None:
+            _log.warning("dropping a connection from unknown worker %r", header.get("worker_id"))
+        return peer
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+        shutil.rmtree(self._dir, ignore_errors=True)

@@ -1,0 +1,273 @@
+"""The scoring gateway: a raw ASGI layer in front of the control-plane app.
+
+It answers ``/endpoints/<name>/score`` (any method, as azmlinfsrv's ``/score``),
+``/endpoints/<name>/swagger.json`` and ``/metrics`` itself and passes every other request to the
+wrapped app. The scoring path does no routing tables, no pydantic and no thread hops: a key
+check against a precomputed set, a weighted choice, one frame to a replica over its unix
+socket, and the answer frame written back as the HTTP response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from ferry.online.errors import GatewayError
+from ferry.online.metrics import CONTENT_TYPE
+from ferry.online.pool import DeploymentPool
+from ferry.online.work import Outcome, Single
+from ferry.runtime import messages as m
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Receive, Scope, Send
+
+    from ferry.online.service import OnlineService
+
+__all__ = ["ScoringGateway"]
+
+_PREFIX = "/endpoints/"
+_JSON = (b"content-type", b"application/json")
+
+
+def _unauthorized(endpoint: str) -> GatewayError:
+    return GatewayError(
+        401,
+        "unauthorized",
+        "missing or wrong key: send 'Authorization: Bearer <key>' with the endpoint's primary or "
+        "secondary key (or an aml_token); get them with `ferry online-endpoint get-credentials "
+        f"--name {endpoint}`.",
+        headers=[(b"www-authenticate", b"Bearer")],
+    )
+
+
+def _expire(future: asyncio.Future[Outcome], pool: DeploymentPool) -> None:
+    if not future.done():
+        future.set_exception(
+            GatewayError(
+                408,
+                "request_timeout",
+                f"deployment {pool.name!r} did not answer within request_timeout_ms "
+                f"{pool.timeout_s * 1000:.0f}; raise request_settings.request_timeout_ms (at most "
+                "180000) or make run() faster.",
+            )
+        )
+
+
+def _discard(future: asyncio.Future[Outcome]) -> None:
+    if not future.cancelled():
+        future.exception()  # mark it retrieved: mirror failures are counted, never raised
+
+
+class ScoringGateway:
+    """ASGI middleware: scoring, swagger and metrics; everything else goes to ``app``."""
+
+    def __init__(self, app: ASGIApp, service: OnlineService) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if path.startswith(_PREFIX):
+                name, _, rest = path[len(_PREFIX) :].partition("/")
+                try:
+                    await self._endpoint(scope, receive, send, name, rest.rstrip("/"))
+                except GatewayError as exc:
+                    await _respond(send, exc.status, [_JSON, *exc.headers], exc.body())
+                return
+            if path == "/metrics":
+                text = self.service.metrics.render(self.service.pools())
+                headers = [(b"content-type", CONTENT_TYPE.encode())]
+                await _respond(send, 200, headers, text.encode())
+                return
+        await self.app(scope, receive, send)
+
+    async def _endpoint(
+        self, scope: Scope, receive: Receive, send: Send, name: str, rest: str
+    ) -> None:
+        route = self.service.routes.get(name)
+        if route is None:
+            raise GatewayError(
+                404,
+                "endpoint_not_found",
+                f"there is no online endpoint {name!r}; list them with `ferry online-endpoint "
+                "list` and use its scoring_uri.",
+            )
+        started = time.perf_counter()
+        authorization = pinned = request_id = client_id = None
+        length = -1
+        forwarded: list[list[str]] = []
+        for key, value in scope["headers"]:
+            if key == b"authorization":
+                authorization = value
+                continue  # the key never reaches the user's script or its logs
+            if key == b"azureml-model-deployment":
+                pinned = value
+            elif key == b"content-length":
+                length = int(value) if value.isdigit() else -1
+            elif key == b"x-request-id":
+                request_id = value
+            elif key == b"x-ms-client-request-id":
+                client_id = value
+            forwarded.append([key.decode("latin-1"), value.decode("latin-1")])
+        if not route.keys.check(authorization):
+            raise _unauthorized(name)
+        pool = route.pick(pinned)
+        if rest == "swagger.json":
+            query = scope.get("query_string", b"").decode("latin-1")
+            document = await self.service.swagger(pool, query)
+            await _respond(send, 200, [_JSON], json.dumps(document, indent=2).encode())
+            return
+        if rest != "score":
+            raise GatewayError(
+                404,
+                "not_found",
+                f"endpoint {name!r} serves /score and /swagger.json, not /{rest}; use its "
+                "scoring_uri.",
+            )
+        metrics = self.service.metrics
+        if pool.in_flight >= pool.max_in_flight:
+            metrics.request(name, pool.name, 429, time.perf_counter() - started)
+            raise GatewayError(
+                429,
+                "too_many_requests",
+                f"too many pending requests: deployment {pool.name!r} already has "
+                f"{pool.in_flight} in flight (2 x max_concurrent_requests_per_instance x "
+                "instance_count); retry later or raise those settings.",
+            )
+        try:
+            if length > pool.max_body:
+                raise _too_large(pool, length)
+            body = await _read_body(receive, pool)
+        except GatewayError:
+            metrics.request(name, pool.name, 413, time.perf_counter() - started)
+            raise
+        header = {
+            "kind": m.SCORE,
+            "method": scope["method"],
+            "path": "/score",
+            "query": scope["query_string"].decode("latin-1"),
+            "headers": forwarded,
+        }
+        loop = asyncio.get_running_loop()
+        if pinned is None and route.mirror is not None:
+            self._mirror(route.mirror_pool(), name, header, body, loop)
+        pool.in_flight += 1
+        future: asyncio.Future[Outcome] = loop.create_future()
+        timer = loop.call_later(pool.timeout_s, _expire, future, pool)
+        try:
+            pool.submit(Single(header, body, future))
+            answer, payload = await future
+        except GatewayError as exc:
+            metrics.request(name, pool.name, exc.status, time.perf_counter() - started)
+            raise
+        finally:
+            timer.cancel()
+            pool.in_flight -= 1
+        status, headers, payload = _render(answer, payload, pool)
+        headers.append((b"azureml-model-deployment", pool.name.encode()))
+        headers.append((b"x-request-id", request_id or uuid.uuid4().hex.encode()))
+        if client_id is not None:
+            headers.append((b"x-ms-client-request-id", client_id))
+        await _respond(send, status, headers, payload)
+        metrics.request(name, pool.name, status, time.perf_counter() - started)
+
+    def _mirror(
+        self,
+        pool: DeploymentPool | None,
+        endpoint: str,
+        header: dict[str, Any],
+        body: bytes,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        if pool is None or pool.in_flight >= pool.max_in_flight:
+            return  # a busy or missing mirror drops copies; live traffic never waits on it
+        future: asyncio.Future[Outcome] = loop.create_future()
+        timer = loop.call_later(pool.timeout_s, _expire, future, pool)
+        pool.in_flight += 1
+        metrics = self.service.metrics
+
+        def finished(done: asyncio.Future[Outcome]) -> None:
+            timer.cancel()
+            pool.in_flight -= 1
+            error = done.exception()
+            status = error.status if isinstance(error, GatewayError) else 500
+            if error is None:
+                status = _render(*done.result(), pool)[0]
+            metrics.mirror(endpoint, pool.name, status)
+
+        future.add_done_callback(finished)
+        future.add_done_callback(_discard)
+        pool.submit(Single(dict(header), body, future))
+
+
+def _too_large(pool: DeploymentPool, size: int) -> GatewayError:
+    return GatewayError(
+        413,
+        "payload_too_large",
+        f"the request body ({size} bytes or more) is over deployment {pool.name!r}'s limit of "
+        f"{pool.max_body} bytes; send less, or raise max_request_body_mb on the deployment.",
+    )
+
+
+async def _read_body(receive: Receive, pool: DeploymentPool) -> bytes:
+    message = await receive()
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body", False):
+        if len(body) > pool.max_body:
+            raise _too_large(pool, len(body))
+        return body
+    chunks = [body]
+    size = len(body)
+    while message.get("more_body", False):
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > pool.max_body:
+            raise _too_large(pool, size)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _render(
+    answer: dict[str, Any], payload: bytes, pool: DeploymentPool
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """The HTTP response for a replica's answer frame."""
+    if answer.get("kind") == m.RESULT:
+        headers = [
+            (str(k).encode("latin-1"), str(v).encode("latin-1")) for k, v in answer["headers"]
+        ]
+        return int(answer.get("status", 200)), headers, payload
+    error = answer.get("error") or {}
+    status = int(answer.get("status", 500))
+    reason = f"{error.get('type', 'Error')}: {error.get('message', '')}"
+    body = {
+        "code": "model_error",
+        "message": f"the scoring script of deployment {pool.name!r} failed ({reason}); the "
+        "traceback is in the replica log: `ferry online-deployment get-logs --name "
+        f"{pool.name} --endpoint-name {pool.endpoint}`.",
+        "details": {"status": status, "type": error.get("type"), "where": error.get("where")},
+    }
+    headers = [
+        _JSON,
+        (b"ms-azureml-model-error-statuscode", str(status).encode()),
+        (b"ms-azureml-model-error-reason", _header_text(reason)),
+        (b"x-ms-run-function-failed", b"True"),
+    ]
+    return 424, headers, json.dumps(body).encode()
+
+
+def _header_text(text: str) -> bytes:
+    flat = " ".join(text.split())[:500]
+    return flat.encode("latin-1", "replace")
+
+
+async def _respond(
+    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> None:
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

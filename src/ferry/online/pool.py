@@ -1,0 +1,180 @@
+"""A deployment's replicas and the work waiting for them: admission, dispatch, queueing.
+
+Each replica takes up to ``capacity`` units of work at once (``max_concurrent_requests_per_
+instance`` spread over its ``WORKER_COUNT`` processes). Work goes to the ready replica with the
+fewest in flight; when all are full it waits in a FIFO queue for at most ``max_queue_wait_ms``
+(429 after). With no ready replica at all, work fails at once with 503: nothing waits on a
+replica that is down. A unit is one request, or with ``batching`` a batch of requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+
+from ferry.online.batcher import Batcher
+from ferry.online.errors import GatewayError
+from ferry.online.metrics import Metrics
+from ferry.online.plan import LaunchPlan
+from ferry.online.replica import Replica, ReplicaState
+from ferry.online.work import Batch, Single
+from ferry.specs.online import OnlineDeploymentSpec
+
+__all__ = ["DeploymentPool"]
+
+Work = Single | Batch
+_SERVING = (ReplicaState.READY,)
+
+
+class DeploymentPool:
+    """The running side of one online deployment."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        spec: OnlineDeploymentSpec,
+        plan: LaunchPlan,
+        replicas: list[Replica],
+        metrics: Metrics,
+    ) -> None:
+        self.endpoint = endpoint
+        self.name = spec.name
+        self.spec = spec
+        self.plan = plan
+        self.replicas = replicas
+        self.metrics = metrics
+        settings = spec.request_settings
+        self.timeout_s = settings.request_timeout_ms / 1000
+        self.queue_wait_s = settings.max_queue_wait_ms / 1000
+        batch = spec.batching.max_batch_size if spec.batching else 1
+        # Azure answers 429 past 2 x max_concurrent x instances; a batch slot holds a batch.
+        self.max_in_flight = (
+            2 * settings.max_concurrent_requests_per_instance * spec.instance_count * batch
+        )
+        self.max_body = int(spec.max_request_body_mb * 1024 * 1024)
+        self.in_flight = 0
+        self.on_replica_change: Callable[[Replica], None] = lambda _: None
+        self._queue: deque[Work] = deque()
+        self._batcher = Batcher(self.dispatch, spec.batching) if spec.batching else None
+        for replica in replicas:
+            replica.on_change = self._replica_changed
+
+    @staticmethod
+    def capacity_per_process(spec: OnlineDeploymentSpec) -> int:
+        """Concurrent units per worker process."""
+        concurrent = spec.request_settings.max_concurrent_requests_per_instance
+        return max(1, math.ceil(concurrent / spec.worker_count))
+
+    @property
+    def queue_depth(self) -> int:
+        return len(self._queue)
+
+    @property
+    def ready_replicas(self) -> int:
+        return sum(1 for r in self.replicas if r.state in _SERVING)
+
+    # -- requests -------------------------------------------------------------------------------
+    def submit(self, item: Single) -> None:
+        """Score one request (through the batcher when batching is on)."""
+        if self._batcher is not None:
+            if not self.ready_replicas:
+                item.fail(self.not_ready())
+                return
+            self._batcher.add(item)
+        else:
+            self.dispatch(item)
+
+    def dispatch(self, work: Work) -> None:
+        replica = self._free_replica()
+        if replica is not None:
+            self._send(replica, work)
+            return
+        if not self.ready_replicas:
+            work.fail(self.not_ready())
+            return
+        work.enqueued_at = time.monotonic()
+        self._queue.append(work)
+        asyncio.get_running_loop().call_later(self.queue_wait_s, self._queue_expired, work)
+
+    def _free_replica(self) -> Replica | None:
+        best: Replica | None = None
+        for replica in self.replicas:
+            if (
+                replica.state is ReplicaState.READY
+                and replica.in_flight < replica.capacity
+                and (best is None or replica.in_flight < best.in_flight)
+            ):
+                best = replica
+        return best
+
+    def _send(self, replica: Replica, work: Work) -> None:
+        header, body = work.frame()
+        if isinstance(work, Batch):
+            if not work.items:
+                return
+            self.metrics.batch(self.endpoint, self.name, len(work.items))
+        replica.in_flight += 1
+
+        def reply(answer: dict[str, object] | None, data: bytes) -> None:
+            replica.in_flight -= 1
+            work.complete(answer, data, replica.name)
+            if self._queue:
+                self._drain()
+
+        replica.send(header, body, reply)
+
+    def _drain(self) -> None:
+        while self._queue:
+            replica = self._free_replica()
+            if replica is None:
+                return
+            work = self._queue.popleft()
+            if not work.done:
+                self._send(replica, work)
+
+    def _queue_expired(self, work: Work) -> None:
+        if work.done:
+            return
+        try:
+            self._queue.remove(work)
+        except ValueError:
+            return  # sent meanwhile
+        waited = time.monotonic() - work.enqueued_at
+        work.fail(
+            GatewayError(
+                429,
+                "too_many_requests",
+                f"deployment {self.name!r} is busy: this request waited {waited * 1000:.0f} ms "
+                f"for a free replica (max_queue_wait_ms {self.queue_wait_s * 1000:.0f}); retry "
+                "later, or raise instance_count or request_settings."
+                "max_concurrent_requests_per_instance.",
+            )
+        )
+
+    def not_ready(self) -> GatewayError:
+        states = ", ".join(f"{r.name}: {r.state.value}" for r in self.replicas)
+        return GatewayError(
+            503,
+            "not_ready",
+            f"deployment {self.name!r} of endpoint {self.endpoint!r} has no ready replica "
+            f"({states}); retry shortly. A replica that keeps failing shows why in "
+            f"`ferry online-deployment get-logs --name {self.name} --endpoint-name "
+            f"{self.endpoint}`.",
+        )
+
+    # -- replicas -------------------------------------------------------------------------------
+    def _replica_changed(self, replica: Replica) -> None:
+        if replica.state is ReplicaState.READY:
+            self._drain()
+        elif not self.ready_replicas:
+            error = self.not_ready()
+            while self._queue:
+                self._queue.popleft().fail(error)
+        self.on_replica_change(replica)
+
+    def stop_batcher(self) -> None:
+        if self._batcher is not None:
+            self._batcher.close(self.not_ready())

@@ -1,0 +1,194 @@
+"""One replica: a worker process running the user's ``score.py``, and its frame channel.
+
+Requests on the channel carry ids; answers are matched by id, so several requests may be in
+flight on one replica (the runtime serves them one after another, so the next one is already
+waiting when the previous ends). A replica whose connection or process dies fails everything in
+flight at once: no request waits on a dead process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from ferry.online.channel import Channel, Hub
+from ferry.online.plan import LaunchPlan
+from ferry.runtime import messages as m
+from ferry.runtime.launch import worker_command, worker_env
+
+__all__ = ["Replica", "ReplicaState", "Reply"]
+
+Reply = Callable[[dict[str, Any] | None, bytes], None]
+"""Called with the answer frame, or ``(None, b"")`` when the replica died first."""
+
+
+class ReplicaState(str, enum.Enum):
+    """Where a replica is in its life."""
+
+    STARTING = "Starting"  # process started, init() not finished
+    READY = "Ready"  # serving
+    UNREADY = "Unready"  # alive but failing its readiness probe: no new traffic
+    DEAD = "Dead"  # exited; waits for its restart
+    FAILED = "Failed"  # init() failed
+    STOPPED = "Stopped"
+
+
+class Replica:
+    """A worker process plus the requests in flight on it."""
+
+    def __init__(self, name: str, plan: LaunchPlan, hub: Hub, capacity: int) -> None:
+        self.name = name
+        self.capacity = capacity
+        self.state = ReplicaState.STOPPED
+        self.in_flight = 0
+        self.restarts = 0
+        self.generation = 0
+        self.error: dict[str, Any] | None = None
+        self.exit_code: int | None = None
+        self.spawned_at = 0.0
+        self.ready_at = 0.0
+        self.on_change: Callable[[Replica], None] = lambda _: None
+        self._plan = plan
+        self._hub = hub
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._channel: Channel | None = None
+        self._pending: dict[int, Reply] = {}
+        self._next_id = 0
+        self._worker_id = ""
+
+    @property
+    def log_file(self) -> Any:
+        return self._plan.log_dir / f"{self.name}.log"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    # -- process --------------------------------------------------------------------------------
+    def spawn(self) -> None:
+        """Start (or restart) the worker process; it connects back and says ready."""
+        self.generation += 1
+        self._worker_id = f"{self.name}.{self.generation}.{os.getpid()}"
+        self._hub.expect(self._worker_id, self)
+        self._plan.log_dir.mkdir(parents=True, exist_ok=True)
+        argv = worker_command(
+            self._plan.python,
+            connect=self._hub.address,
+            mode="online",
+            entry_script=self._plan.entry_script,
+            code_dir=self._plan.code_dir,
+            worker_id=self._worker_id,
+        )
+        base = {k: v for k, v in os.environ.items() if not k.startswith("FERRY_")}
+        env = worker_env(base, {**self._plan.env, "FERRY_WORKER_ID": self.name})
+        with self.log_file.open("ab") as log:
+            stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            log.write(f"--- {stamp} ferry: starting replica {self.name} ---\n".encode())
+            log.flush()
+            # Own session: killing the group also ends whatever the user's script started.
+            self._proc = subprocess.Popen(
+                argv,
+                cwd=self._plan.code_dir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.state = ReplicaState.STARTING
+        self.error = None
+        self.exit_code = None
+        self.spawned_at = time.monotonic()
+
+    def poll(self) -> int | None:
+        """The exit code once the process ended (it is reaped), else ``None``."""
+        if self._proc is None:
+            return None
+        code = self._proc.poll()
+        if code is not None:
+            self.exit_code = code
+        return code
+
+    def kill(self) -> None:
+        """SIGKILL the process group; pending requests fail when the channel closes."""
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            self._drop_channel()
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+        self._drop_channel()
+
+    def request_shutdown(self) -> None:
+        """Ask the worker to call shutdown() and exit (it does once it is idle)."""
+        if self._channel is not None:
+            self._channel.send({"kind": m.SHUTDOWN})
+
+    def _drop_channel(self) -> None:
+        self._hub.forget(self._worker_id)
+        channel, self._channel = self._channel, None
+        if channel is not None:
+            channel.close()
+        self._fail_pending()
+
+    # -- frames ---------------------------------------------------------------------------------
+    def send(self, header: dict[str, Any], body: bytes, reply: Reply) -> None:
+        """Send a request frame; ``reply`` gets its answer."""
+        channel = self._channel
+        if channel is None:
+            reply(None, b"")
+            return
+        self._next_id += 1
+        header["id"] = self._next_id
+        self._pending[self._next_id] = reply
+        channel.send(header, body)
+
+    def attach(self, channel: Channel, header: dict[str, Any]) -> None:
+        self._channel = channel
+        if header.get("kind") == m.READY:
+            self.state = ReplicaState.READY
+            self.ready_at = time.monotonic()
+        else:
+            self.error = header.get("error") or {"message": f"unexpected first frame {header}"}
+            self.state = ReplicaState.FAILED
+        self.on_change(self)
+
+    def on_frame(self, header: dict[str, Any], body: bytes) -> None:
+        reply = self._pending.pop(header.get("id", -1), None)
+        if reply is not None:
+            reply(header, body)
+
+    def on_lost(self) -> None:
+        self._channel = None
+        self._fail_pending()
+        if self.state in (ReplicaState.READY, ReplicaState.UNREADY, ReplicaState.STARTING):
+            self.state = ReplicaState.DEAD
+            self.on_change(self)
+
+    def _fail_pending(self) -> None:
+        pending, self._pending = self._pending, {}
+        for reply in pending.values():
+            reply(None, b"")
+
+    def view(self) -> dict[str, Any]:
+        """The replica as ``show`` reports it."""
+        return {
+            "name": self.name,
+            "state": self.state.value,
+            "pid": self.pid,
+            "in_flight": self.in_flight,
+            "restarts": self.restarts,
+            "exit_code": self.exit_code,
+            "error": self.error,
+            "log_file": str(self.log_file),
+        }

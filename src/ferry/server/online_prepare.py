@@ -1,0 +1,65 @@
+"""Resolve an online deployment into a :class:`~ferry.online.plan.LaunchPlan`.
+
+The same steps as a batch job's *Preparing* (shared in :mod:`ferry.server.materialise`): the
+model and code become local folders, the environment is built (or reused, or the server's own
+interpreter with ``ferry:server-python``), and ``${{secrets.NAME}}`` references in
+``environment_variables`` are resolved in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ferry.online.plan import LaunchPlan
+from ferry.server.materialise import code_folder, environment_python, materialise
+from ferry.server.secret_env import resolve_secret_refs
+from ferry.specs.assets import AssetKind
+from ferry.specs.online import OnlineDeploymentSpec
+
+if TYPE_CHECKING:
+    from ferry.server.workspace import Workspace
+
+__all__ = ["prepare_deployment"]
+
+
+def prepare_deployment(
+    workspace: Workspace,
+    endpoint: str,
+    spec: OnlineDeploymentSpec,
+    log: Callable[[str], None],
+) -> LaunchPlan:
+    """Everything a replica of ``spec`` is started with (blocking: may build an environment)."""
+    folder = workspace.layout.root / "online" / endpoint / spec.name
+    folder.mkdir(parents=True, exist_ok=True)
+    notices: list[str] = []
+    fingerprint: dict[str, Any] = {}
+    env: dict[str, str] = {}
+    model_path: Path | None = None
+    if isinstance(spec.model, str):
+        record = workspace.assets.resolve(AssetKind.MODEL, spec.model)
+        model_path = materialise(workspace, record, folder / "model")
+        # Azure's layout: AZUREML_MODEL_DIR holds the model under its own base name.
+        env["AZUREML_MODEL_DIR"] = str(model_path.parent)
+        log(f"model {record.name}:{record.version} at {model_path}")
+    entry_script, code_dir = code_folder(workspace, spec, folder, fingerprint)
+    assert entry_script is not None  # the registry refuses deployments without code
+    log(f"scoring script {entry_script}")
+    python = environment_python(workspace, spec, model_path, log, notices, fingerprint)
+    log(f"interpreter {python}")
+    env.update(spec.environment_variables)
+    env.update(resolve_secret_refs(spec.environment_variables, workspace.secrets))
+    env.setdefault("WORKER_COUNT", str(spec.worker_count))
+    env["AZUREML_ENTRY_SCRIPT"] = entry_script
+    env["AML_APP_ROOT"] = code_dir
+    env["FERRY_ENDPOINT"] = endpoint
+    env["FERRY_DEPLOYMENT"] = spec.name
+    return LaunchPlan(
+        python=python,
+        entry_script=entry_script,
+        code_dir=code_dir,
+        env=env,
+        folder=folder,
+        notices=tuple(notices),
+    )
