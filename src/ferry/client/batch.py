@@ -223,8 +223,25 @@ class JobOperations:
     def get(self, name: str) -> BatchJob:
         return BatchJob.model_validate(self._t.json("GET", f"/api/v1/jobs/{name}"))
 
-    def list(self, parent_job_name: str | None = None) -> builtins.list[BatchJob]:
-        return [BatchJob.model_validate(j) for j in self._t.json("GET", "/api/v1/jobs")["value"]]
+    def list(
+        self,
+        parent_job_name: str | None = None,
+        *,
+        endpoint_name: str | None = None,
+        deployment_name: str | None = None,
+    ) -> builtins.list[BatchJob]:
+        """Jobs, newest first; ``parent_job_name`` is accepted for Azure compatibility (batch
+        jobs here have no child jobs, so it filters to that one job)."""
+        params = {
+            k: v
+            for k, v in (("endpoint_name", endpoint_name), ("deployment_name", deployment_name))
+            if v
+        }
+        jobs = [
+            BatchJob.model_validate(j)
+            for j in self._t.json("GET", "/api/v1/jobs", params=params)["value"]
+        ]
+        return [j for j in jobs if parent_job_name in (None, j.name)]
 
     def begin_cancel(self, name: str) -> BatchJob:
         return BatchJob.model_validate(self._t.json("POST", f"/api/v1/jobs/{name}/cancel"))

@@ -19,6 +19,7 @@ from ferry.server.materialise import materialise as _materialise
 from ferry.server.materialise import resolution_policy
 from ferry.server.secret_env import resolve_secret_refs
 from ferry.specs.assets import AssetKind, AssetTypes
+from ferry.specs.base import stringify_values
 from ferry.specs.batch import BatchDeploymentSettings, BatchDeploymentSpec
 from ferry.specs.refs import is_asset_ref
 
@@ -131,6 +132,16 @@ def apply_overrides(spec: BatchDeploymentSpec, overrides: dict[str, Any]) -> dic
             f"{', '.join(sorted(OVERRIDABLE))}.",
             details={"field": "params_override"},
         )
+    overrides = dict(overrides)
+    if "environment_variables" in overrides:
+        # Invoke-time variables add to (and win over) the deployment's, as Azure merges them.
+        extra = stringify_values(overrides.pop("environment_variables"))
+        if not isinstance(extra, dict):
+            raise InvalidInputError(
+                "environment_variables must be a mapping of names to values.",
+                details={"field": "environment_variables"},
+            )
+        merged["environment_variables"] = {**merged["environment_variables"], **extra}
     merged.update(overrides)
     return merged
 

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ferry.errors import SpecError
 
-__all__ = ["Resource", "Spec", "spec_error"]
+__all__ = ["Resource", "Spec", "spec_error", "stringify_values"]
 
 
 class Spec(BaseModel):
@@ -52,3 +52,15 @@ def spec_error(exc: ValidationError, *, what: str, source: str | None = None) ->
             problems.append(f"field '{loc}': {err['msg']}")
     where = f" in {source}" if source else ""
     return SpecError(f"invalid {what}{where}: " + "; ".join(problems), details={"fields": fields})
+
+
+def stringify_values(value: object) -> object:
+    """Environment variables and tags are strings; YAML and ``--set`` may give 1 or true."""
+    if not isinstance(value, dict):
+        return value
+    return {
+        key: ("true" if item is True else "false" if item is False else str(item))
+        if isinstance(item, (bool, int, float))
+        else item
+        for key, item in value.items()
+    }

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator, model_validator
 
 from ferry.specs.assets import EnvironmentSpec, ModelSpec
-from ferry.specs.base import Spec
+from ferry.specs.base import Spec, stringify_values
 from ferry.specs.names import ENDPOINT_NAME
 
 __all__ = [
@@ -112,6 +112,11 @@ class BatchDeploymentSettings(Spec):
         default_factory=dict, description="Set in every worker's environment."
     )
 
+    @field_validator("environment_variables", mode="before")
+    @classmethod
+    def _stringify(cls, value: object) -> object:
+        return stringify_values(value)
+
     @model_validator(mode="after")
     def _output_rules(self) -> BatchDeploymentSettings:
         if self.output_action == "summary_only" and self.output_file_name:
@@ -171,6 +176,11 @@ class BatchDeploymentSpec(Spec):
     error_threshold: int | None = Field(default=None, description="Legacy field.")
     logging_level: str | None = Field(default=None, description="Legacy field.")
     environment_variables: dict[str, str] | None = Field(default=None, description="Legacy.")
+
+    @field_validator("environment_variables", mode="before")
+    @classmethod
+    def _stringify(cls, value: object) -> object:
+        return stringify_values(value)
 
     @field_validator("name")
     @classmethod

@@ -64,10 +64,18 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+_YAML11_WORDS = {"yes", "no", "on", "off", "y", "n"}
+
+
 def _parse_scalar(text: str) -> Any:
-    """``--set`` values are YAML scalars: ``3`` is an int, ``true`` a bool, ``a`` a string."""
+    """``--set`` values are YAML scalars: ``3`` is an int, ``true`` a bool, ``a`` a string.
+
+    YAML 1.1's yes/no/on/off stay strings: ``--set FLAG=yes`` means the word, not a boolean.
+    """
+    if text == "" or text.strip().lower() in _YAML11_WORDS:
+        return text
     try:
-        return yaml.safe_load(text) if text != "" else ""
+        return yaml.safe_load(text)
     except yaml.YAMLError:
         return text
 
