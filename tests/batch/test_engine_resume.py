@@ -50,10 +50,10 @@ def _pids(track: Path) -> list[int]:
 
 def _alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
         return False
-    return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie is dead, just not reaped
 
 
 def _names(count: int) -> list[str]:
@@ -237,3 +237,32 @@ def test_lost_row_files_are_redone(jobs: Jobs) -> None:
     assert jobs.run(job).state == "Completed"
     assert (track / "calls.txt").read_text() == "f00002.txt f00003.txt\n"
     assert output_lines(job) == _names(4)
+
+
+def test_a_hung_worker_left_by_a_dead_engine_is_killed_by_the_next_run(jobs: Jobs) -> None:
+    track, env = _track(jobs)
+    data = jobs.files(1, content=lambda i: "hang")
+    hang = 'if text == "hang":\n            time.sleep(600)\n        if text == "bad":'
+    script = jobs.script(TRACKED.replace('if text == "bad":', hang))
+    job = jobs.job(data, script, environment_variables=env, timeout=600)
+    engine = subprocess.Popen([sys.executable, "-c", _ENGINE, str(job)])
+    try:
+        deadline = time.monotonic() + 60
+        while not events(job, "start") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        engine.send_signal(signal.SIGKILL)
+    finally:
+        engine.wait()
+    (orphan,) = _pids(track)
+    assert _alive(orphan)  # hung in run(): it never notices that the engine is gone
+    (data / "f00000.txt").write_text("ok")
+
+    outcome = jobs.run(job)
+
+    assert outcome.state == "Completed", outcome.message
+    assert output_lines(job) == ["f00000.txt"]
+    deadline = time.monotonic() + 5
+    while _alive(orphan) and time.monotonic() < deadline:
+        time.sleep(0.02)  # killed; reaped by init
+    assert not _alive(orphan)
+    assert "outlived the engine that started it; killed" in JobLayout(job).master_log.read_text()

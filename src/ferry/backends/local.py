@@ -105,12 +105,31 @@ def _log(path: Path | None) -> IO[bytes] | int:
     return path.open("ab")
 
 
+def _is_our_worker(pid: int, worker_id: str, job_dir: str) -> bool:
+    """Whether ``pid`` is that worker of that job (pids get reused), from ``/proc``."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:  # gone, not ours, or no /proc: nothing to reclaim
+        return False
+    marker = b"FERRY_JOB_DIR=" + os.fsencode(job_dir)
+    return marker in environ and os.fsencode(worker_id) in cmdline
+
+
 class LocalCompute:
     """Starts workers as local subprocesses that connect back over a unix socket."""
 
     @property
     def transport(self) -> Literal["unix", "tcp"]:
         return "unix"
+
+    def reclaim(self, worker_id: str, pid: int | None, job_dir: str) -> bool:
+        """Kill the process group of a worker left running by an engine that died."""
+        if pid is None or not _is_our_worker(pid, worker_id, job_dir):
+            return False
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+        return True
 
     def start(self, launch: WorkerLaunch) -> LocalWorker:
         """Start one worker process.

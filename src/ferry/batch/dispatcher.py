@@ -226,6 +226,7 @@ class Dispatcher:
             if not (graceful and w.ready and self.hub.send(w, {"kind": m.SHUTDOWN})):
                 self.hub.forget(w)
                 self.pool.remove(w)
+            self.scheduler.record({"ev": "worker", "w": w.id, "state": "stopped"})
 
     # -- frames ------------------------------------------------------------------------------
     def _on_event(self, event: Event) -> None:

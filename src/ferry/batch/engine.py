@@ -159,6 +159,7 @@ class _Session:
                 return JobOutcome(meter.state, str(ledger.end.get("message", "")), meter.publish())
             journal.append({"ev": "session", "n": ledger.sessions + 1, "t": time.time()})
             ledger.apply({"ev": "session"})
+            self._reclaim(log, ledger, journal)
             try:
                 return self._dispatch(log, plan, ledger, journal, meter)
             except Exception as exc:  # an engine bug or a full disk: say so, keep the journal
@@ -171,6 +172,15 @@ class _Session:
                 layout.job_error.parent.mkdir(parents=True, exist_ok=True)
                 layout.job_error.write_text(message + "\n\n" + traceback.format_exc())
                 return JobOutcome("Failed", message, meter.publish())
+
+    def _reclaim(self, log: EventLog, ledger: Ledger, journal: Journal) -> None:
+        """Kill workers that an engine which died left running (a hung run(), say)."""
+        for worker, pid in list(ledger.workers_unended.items()):
+            if self.compute.reclaim(worker, pid, str(self.layout.root)):
+                log.warning(f"{worker} (pid {pid}) outlived the engine that started it; killed")
+            event = {"ev": "worker", "w": worker, "state": "stopped"}
+            journal.append(event)
+            ledger.apply(event)
 
     def _dispatch(
         self, log: EventLog, plan: Plan, ledger: Ledger, journal: Journal, meter: ProgressMeter

@@ -7,7 +7,7 @@ the same settling event twice is a no-op, which is what makes replay after a cra
 Journal events::
 
     session {n, t}                          an engine run began
-    worker  {w, pid?, state, ...}           started | ready | init_failed | lost
+    worker  {w, pid?, state, ...}           started | ready | init_failed | lost | stopped
     start   {mb, try, w}                    handed to a worker (no verdict yet = still pending)
     ok      {mb, try, n, at, bytes, s, w}   rows appended at offset ``at``; n items succeeded
     fail    {mb, try, kind, final, error, n?, at?, bytes?, s?, w}
@@ -53,6 +53,8 @@ class Ledger:
         self.mini_batches_failed = 0
         self.sessions = 0
         self.workers_started = 0
+        #: Workers started and not known to be gone: ``{worker_id: pid}`` (for reclaiming).
+        self.workers_unended: dict[str, int | None] = {}
         self.end: dict[str, Any] | None = None
 
     # -- queries -----------------------------------------------------------------------------
@@ -90,8 +92,13 @@ class Ledger:
             self.end = None
         elif kind == "session":
             self.sessions += 1
-        elif kind == "worker" and event.get("state") == "started":
-            self.workers_started += 1
+        elif kind == "worker":
+            worker = str(event.get("w"))
+            if event.get("state") == "started":
+                self.workers_started += 1
+                self.workers_unended[worker] = event.get("pid")
+            elif event.get("state") in ("lost", "init_failed", "stopped"):
+                self.workers_unended.pop(worker, None)
         elif kind == "end":
             self.end = event
 

@@ -93,6 +93,7 @@ class WorkerPool:
         if d.model_dir:
             env["AZUREML_MODEL_DIR"] = d.model_dir
         env["FERRY_LOG_DIR"] = str(self.layout.entry_script_log(worker_id))
+        env["FERRY_JOB_DIR"] = str(self.layout.root)  # identifies it if an engine dies
         env.update(d.environment_variables)
         launch = WorkerLaunch(
             worker_id=worker_id,
