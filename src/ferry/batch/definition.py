@@ -92,7 +92,22 @@ class JobDefinition:
 
 @dataclass(frozen=True)
 class JobLayout:
-    """Files of one job folder. The log layout follows Azure's so people find things."""
+    """Files of one job folder. The log layout follows Azure's so people find things::
+
+    job.json                    the JobDefinition (written by the server)
+    progress.json               live counts, rate, ETA, state (rewritten atomically)
+    manifest.csv                file,status,mini_batch,attempts,error,seconds (at the end)
+    named-outputs/score/        AZUREML_BI_OUTPUT_PATH; predictions.csv (append_row)
+    logs/job_result.txt         verdict and counts
+    logs/job_error.txt          what failed and where to look (when anything failed)
+    logs/job_progress_overview.txt
+    logs/sys/master_role.txt    the engine's log: workers, retries, timeouts
+    logs/sys/job_report/processed_mini-batches.csv
+    logs/user/error.txt         every error raised by the script, with tracebacks
+    logs/user/stdout/<worker>.txt, logs/user/stderr/<worker>.txt
+    logs/user/entry_script_log/<worker>/    EntryScript().log_dir
+    state/                      the engine's own: plan/, journal.jsonl, rows.dat, lock
+    """
 
     root: Path
 
