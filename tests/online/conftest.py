@@ -74,7 +74,9 @@ def deploy(
     deployment = ManagedOnlineDeployment(
         name=name,
         endpoint_name=endpoint,
-        code_configuration=CodeConfiguration(code=str(code), scoring_script="score.py"),
+        code_configuration=fields.pop(
+            "code_configuration", CodeConfiguration(code=str(code), scoring_script="score.py")
+        ),
         environment=fields.pop("environment", SERVER_PYTHON),
         **fields,
     )

@@ -185,11 +185,13 @@ class OnlineRegistry:
                     details={"field": field},
                 )
             try:
-                self._assets.resolve(kind, value)
+                record = self._assets.resolve(kind, value)
             except NotFoundError as exc:
                 raise NotFoundError(
                     f"{field} {value!r} does not resolve: {exc.message}", details={"field": field}
                 ) from exc
+            if kind is AssetKind.CODE and spec.code_configuration is not None:
+                self._check_script(record, spec.code_configuration.scoring_script)
         if spec.code_configuration is None:
             raise InvalidInputError(
                 "an online deployment needs code_configuration (code + scoring_script, a score.py "
@@ -201,6 +203,18 @@ class OnlineRegistry:
                 "an online deployment needs an environment: azureml:<env>@latest, an inline "
                 f"environment (conda_file/image), or {SERVER_PYTHON} for the server's own Python.",
                 details={"field": "environment"},
+            )
+
+    def _check_script(self, record: Any, script: str) -> None:
+        """Refuse now, not when replicas start, a scoring_script the code folder lacks."""
+        folder = self._assets.local_path(record)
+        if folder is not None and not (folder / script).is_file():
+            raise NotFoundError(
+                f"scoring_script {script!r} is not in the code folder (it holds: "
+                f"{', '.join(sorted(p.name for p in folder.iterdir())[:20]) or 'nothing'}); "
+                "fix code_configuration.scoring_script (a path relative to "
+                "code_configuration.code).",
+                details={"field": "code_configuration.scoring_script"},
             )
 
     def deployment(self, endpoint: str, name: str) -> dict[str, Any]:
