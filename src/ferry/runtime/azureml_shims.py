@@ -141,7 +141,7 @@ def _aml_response_class(base: type[Any]) -> type[Any]:
 def _make_classes() -> tuple[type[Any], type[Any], bool]:
     try:
         from werkzeug.wrappers import Request, Response
-    except ImportError:
+    except Exception:  # absent, or broken in this environment: the stdlib stand-ins still work
 
         class StdlibAMLRequest(FallbackRequest):
             """The raw HTTP request given to ``@rawhttp`` scripts (stdlib stand-in for Flask's)."""
@@ -156,9 +156,21 @@ def _make_classes() -> tuple[type[Any], type[Any], bool]:
     return WerkzeugAMLRequest, _aml_response_class(Response), True
 
 
+# Built on first use (PEP 562 module __getattr__): importing werkzeug costs about 70 ms, which
+# batch workers and undecorated online scripts never need.
 AMLRequest: Any
 AMLResponse: Any
-AMLRequest, AMLResponse, HAVE_WERKZEUG = _make_classes()
+HAVE_WERKZEUG: bool
+_classes: tuple[type[Any], type[Any], bool] | None = None
+
+
+def __getattr__(name: str) -> Any:
+    global _classes
+    if name in ("AMLRequest", "AMLResponse", "HAVE_WERKZEUG"):
+        if _classes is None:
+            _classes = _make_classes()
+        return _classes[("AMLRequest", "AMLResponse", "HAVE_WERKZEUG").index(name)]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class EntryScript:
@@ -193,11 +205,11 @@ class EntryScript:
 
 
 def _request_attrs() -> dict[str, Any]:
-    return {"rawhttp": rawhttp, "AMLRequest": AMLRequest}
+    return {"rawhttp": rawhttp, "AMLRequest": __getattr__("AMLRequest")}
 
 
 def _response_attrs() -> dict[str, Any]:
-    return {"AMLResponse": AMLResponse}
+    return {"AMLResponse": __getattr__("AMLResponse")}
 
 
 _PACKAGES = (

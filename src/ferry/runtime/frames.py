@@ -69,7 +69,9 @@ class BadFrameError(FrameError):
 
 
 def _encode_head(header: Mapping[str, Any], body_len: int) -> bytes:
-    header_bytes = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    # ASCII JSON (\u escapes) so strings holding lone surrogates, e.g. file names that are not
+    # UTF-8, or error messages quoting them, still cross the socket.
+    header_bytes = json.dumps(header, separators=(",", ":")).encode("ascii")
     if len(header_bytes) > MAX_HEADER_BYTES:
         raise FrameTooLargeError(
             f"frame header is {len(header_bytes)} bytes, over the {MAX_HEADER_BYTES}-byte limit; "

@@ -22,6 +22,7 @@ so one bad input never fails its neighbours.
 # ruff: noqa: B905, UP007
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
 import logging
@@ -31,7 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 from urllib.parse import parse_qsl
 
-from .azureml_shims import AMLRequest, is_rawhttp, json_default
+from . import azureml_shims
+from .azureml_shims import is_rawhttp, json_default
 from .loader import EntryScriptError, LoadedScript
 from .messages import error_info
 from .wsgi import build_environ, headers_dict
@@ -97,9 +99,8 @@ def _is_schema_decorated(func: Callable[..., Any]) -> bool:
     if "inference_schema" not in sys.modules:
         return False
     try:
-        from inference_schema.schema_util import is_schema_decorated  # type: ignore[import-not-found]
-
-        return bool(is_schema_decorated(func))
+        schema_util: Any = importlib.import_module("inference_schema.schema_util")
+        return bool(schema_util.is_schema_decorated(func))
     except Exception:
         return False
 
@@ -173,7 +174,7 @@ class OnlineScorer:
         first = self.params[0].name
         method = req.method.upper()
         if self.rawhttp:
-            return {first: AMLRequest(environ)}, headers
+            return {first: azureml_shims.AMLRequest(environ)}, headers
         if method == "OPTIONS":
             return HttpResponse(200, [("x-ms-run-function-failed", "False")], b"")
         if method not in ("GET", "POST"):

@@ -158,7 +158,9 @@ def _run_batch(header: dict[str, Any], script: LoadedScript, start: float) -> Re
         "n_lines": len(outcome.lines),
         "elapsed_ms": elapsed,
     }
-    return reply, json.dumps(outcome.lines, ensure_ascii=False).encode("utf-8")
+    # ASCII JSON: a file name that is not UTF-8 reaches Python as a str with lone surrogates,
+    # which only \u escapes carry; json.loads on the server gives the same str back.
+    return reply, json.dumps(outcome.lines).encode("ascii")
 
 
 def _score(header: dict[str, Any], body: bytes, scorer: OnlineScorer, start: float) -> Reply:
@@ -210,8 +212,8 @@ def _handle(
         return _score(header, body, scorer, start)
     if kind == m.SCORE_BATCH and scorer is not None:
         return _score_batch(header, body, scorer, start)
-    mode = "online" if scorer is not None else "batch"
-    raise ValueError(f"a {mode} worker does not serve {kind!r} messages")
+    mode = "an online" if scorer is not None else "a batch"
+    raise ValueError(f"{mode} worker does not serve {kind!r} messages")
 
 
 def _serve(sock: socket.socket, script: LoadedScript, scorer: OnlineScorer | None) -> int:
