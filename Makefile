@@ -18,9 +18,11 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+LINTED := $(wildcard src tests bench examples)
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench examples
-	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src/ferry
@@ -50,3 +52,10 @@ demo: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Batch bench: Ferry's engine vs an in-process loop vs Ray Data (bench/batch/README.md). Ray is
+# installed into bench/.venv only, never into .venv. BENCH_ARGS=--quick for a short smoke run.
+.PHONY: bench-batch
+bench-batch:
+	bash bench/batch/setup.sh
+	bench/.venv/bin/python bench/batch/run_bench.py $(BENCH_ARGS)
