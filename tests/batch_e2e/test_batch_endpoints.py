@@ -242,3 +242,40 @@ def test_allow_reuse(ml_client: MLClient, tmp_path: Path) -> None:
         endpoint_name="reuse-endpoint", input=Input(path=str(data)), in_place=True
     )
     assert not (ml_client.jobs.wait(third.name, timeout=60).model_extra or {}).get("reused_from")
+
+
+V1_SCRIPT = """
+from pathlib import Path
+
+from azureml.core import Model, Run
+
+
+def init():
+    global weights
+    weights = Path(Model.get_model_path("v1-model")).read_bytes()
+    Run.get_context().log("loaded", len(weights))
+
+
+def run(mini_batch):
+    return [f"{Path(p).name} {len(weights)}" for p in mini_batch]
+"""
+
+
+def test_v1_azureml_core_script_runs_unchanged(ml_client: MLClient, tmp_path: Path) -> None:
+    _deploy(ml_client, tmp_path, "v1-endpoint", "v1", V1_SCRIPT)
+    job = ml_client.batch_endpoints.invoke(
+        endpoint_name="v1-endpoint", input=Input(path=str(make_inputs(tmp_path / "i", 3)))
+    )
+    done = ml_client.jobs.wait(job.name, timeout=120)
+    assert done.status == "Completed", done.error
+    out = ml_client.jobs.download(job.name, download_path=str(tmp_path / "dl"), all=True)
+    assert (out / "predictions.csv").read_text().split() == [
+        "item-00000.txt",
+        "1",
+        "item-00001.txt",
+        "1",
+        "item-00002.txt",
+        "1",
+    ]
+    logs = "".join(p.read_text() for p in (tmp_path / "dl" / "logs").rglob("*.txt"))
+    assert "metric loaded=1" in logs

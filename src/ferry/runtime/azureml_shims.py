@@ -7,6 +7,7 @@ Scripts written for Azure ML import::
     from azureml.contrib.services.aml_request import rawhttp, AMLRequest      # legacy path
     from azureml.contrib.services.aml_response import AMLResponse              # legacy path
     from azureml_user.parallel_run import EntryScript                           # batch (PRS)
+    from azureml.core import Model, Run                     # v1: get_model_path, get_context
 
 :func:`install_shims` appends a finder to the *end* of ``sys.meta_path``: it is asked only after
 every real finder failed, so an installed package always wins and nothing is imported up front.
@@ -212,8 +213,15 @@ def _response_attrs() -> dict[str, Any]:
     return {"AMLResponse": __getattr__("AMLResponse")}
 
 
+def _core_attrs() -> dict[str, Any]:
+    from . import azureml_core
+
+    return {"Model": azureml_core.Model, "Run": azureml_core.Run}
+
+
 _PACKAGES = (
     "azureml",
+    "azureml.core",
     "azureml.contrib",
     "azureml.contrib.services",
     "azureml_inference_server_http",
@@ -226,6 +234,9 @@ _MODULES: dict[str, Callable[[], dict[str, Any]]] = {
     "azureml_inference_server_http.api.aml_request": _request_attrs,
     "azureml_inference_server_http.api.aml_response": _response_attrs,
     "azureml_user.parallel_run": lambda: {"EntryScript": EntryScript},
+    "azureml.core": _core_attrs,
+    "azureml.core.model": _core_attrs,
+    "azureml.core.run": _core_attrs,
 }
 
 
