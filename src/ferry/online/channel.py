@@ -33,7 +33,7 @@ class Peer(Protocol):
 
     def on_frame(self, header: dict[str, Any], body: bytes) -> None: ...
 
-    def on_lost(self) -> None: ...
+    def on_lost(self, channel: Channel) -> None: ...
 
 
 class Channel(asyncio.Protocol):
@@ -83,7 +83,7 @@ class Channel(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         peer, self._peer = self._peer, None
         if peer is not None:
-            peer.on_lost()
+            peer.on_lost(self)
 
     def send(self, header: dict[str, Any], body: bytes = b"") -> None:
         """Queue one frame; the transport writes it without blocking the loop."""

@@ -88,24 +88,34 @@ class Replica:
         )
         base = {k: v for k, v in os.environ.items() if not k.startswith("FERRY_")}
         env = worker_env(base, {**self._plan.env, "FERRY_WORKER_ID": self.name})
+        self.exit_code = None  # the last error stays visible until the replica is ready again
+        self.spawned_at = time.monotonic()
         with self.log_file.open("ab") as log:
             stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
             log.write(f"--- {stamp} ferry: starting replica {self.name} ---\n".encode())
             log.flush()
-            # Own session: killing the group also ends whatever the user's script started.
-            self._proc = subprocess.Popen(
-                argv,
-                cwd=self._plan.code_dir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            try:
+                # Own session: killing the group also ends whatever the user's script started.
+                self._proc = subprocess.Popen(
+                    argv,
+                    cwd=self._plan.code_dir,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            except OSError as exc:  # e.g. the environment's interpreter was deleted
+                self._proc = None
+                self.error = {
+                    "type": type(exc).__name__,
+                    "message": f"cannot start {self._plan.python}: {exc}",
+                    "traceback": "",
+                    "where": "load",
+                }
+                self.state = ReplicaState.FAILED
+                return
         self.state = ReplicaState.STARTING
-        self.error = None
-        self.exit_code = None
-        self.spawned_at = time.monotonic()
 
     def poll(self) -> int | None:
         """The exit code once the process ended (it is reaped), else ``None``."""
@@ -158,6 +168,7 @@ class Replica:
         if header.get("kind") == m.READY:
             self.state = ReplicaState.READY
             self.ready_at = time.monotonic()
+            self.error = None
         else:
             self.error = header.get("error") or {"message": f"unexpected first frame {header}"}
             self.state = ReplicaState.FAILED
@@ -168,7 +179,9 @@ class Replica:
         if reply is not None:
             reply(header, body)
 
-    def on_lost(self) -> None:
+    def on_lost(self, channel: Channel) -> None:
+        if channel is not self._channel:
+            return  # a previous process's connection, closed after it was replaced
         self._channel = None
         self._fail_pending()
         if self.state in (ReplicaState.READY, ReplicaState.UNREADY, ReplicaState.STARTING):

@@ -147,6 +147,11 @@ class OnlineService:
         except asyncio.CancelledError:
             await supervisor.stop(grace_s=1.0)
             raise
+        except Exception as exc:  # a bug must still leave a clear state, not a stuck Creating
+            _log.exception("starting online deployment %s/%s", *key)
+            await supervisor.stop(grace_s=1.0)
+            await self._failed(key, f"internal error while starting ({type(exc).__name__}: {exc})")
+            return
         if state is not DeploymentState.SUCCEEDED:
             await supervisor.stop(grace_s=1.0)
 

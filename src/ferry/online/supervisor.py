@@ -118,7 +118,7 @@ class Supervisor:
         if state is ReplicaState.STARTING:
             code = replica.poll()
             if code is not None:
-                replica.error = replica.error or {
+                replica.error = {
                     "type": "WorkerExited",
                     "message": f"the worker process exited with code {code} before init() "
                     "finished (killed, out of memory, or os._exit in the script)",
@@ -172,7 +172,7 @@ class Supervisor:
         crashes = self._crashes.get(replica.name, 0)
         self._crashes[replica.name] = crashes + 1
         self._restart_at[replica.name] = now + min(30.0, 0.5 * 2**crashes)
-        self.pool.on_replica_change(replica)
+        replica.on_change(replica)
 
     def _probe(self, replica: Replica, now: float) -> None:
         probes = self._probes.get(replica.name)
@@ -205,12 +205,12 @@ class Supervisor:
             readiness.failures >= readiness.settings.failure_threshold
         ):
             replica.state = ReplicaState.UNREADY
-            self.pool.on_replica_change(replica)
+            replica.on_change(replica)
         elif replica.state is ReplicaState.UNREADY and (
             readiness.successes >= readiness.settings.success_threshold
         ):
             replica.state = ReplicaState.READY
-            self.pool.on_replica_change(replica)
+            replica.on_change(replica)
 
     async def stop(self, grace_s: float = 5.0) -> None:
         """Ask every replica to shut down; kill what is still running after ``grace_s``."""

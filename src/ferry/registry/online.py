@@ -19,6 +19,7 @@ from ferry.registry.assets import AssetRegistry
 from ferry.registry.batch import SERVER_PYTHON
 from ferry.registry.secrets import SecretService
 from ferry.specs.assets import AssetKind
+from ferry.specs.loader import spec_from_data
 from ferry.specs.online import DeploymentState, OnlineDeploymentSpec, OnlineEndpointSpec
 from ferry.specs.refs import is_asset_ref
 from ferry.store.base import NamedRepository
@@ -28,6 +29,15 @@ __all__ = ["OnlineRegistry"]
 _ENDPOINT = "online-endpoint"
 _DEPLOYMENT = "online-deployment"
 _STATE_FIELDS = ("provisioning_state", "error")
+_SECRET = "online-endpoint/{}"  # the endpoint's keys, encrypted in the vault
+_NEEDS_CODE = (
+    "an online deployment needs code_configuration (code + scoring_script, a score.py with "
+    "init() and run()); no-code MLflow online deployments are not supported yet."
+)
+_NEEDS_ENV = (
+    "an online deployment needs an environment: azureml:<env>@latest, an inline environment "
+    f"(conda_file/image), or {SERVER_PYTHON} for the server's own Python."
+)
 
 
 class OnlineRegistry:
@@ -51,7 +61,7 @@ class OnlineRegistry:
         for key in ("traffic", "mirror_traffic"):
             if data.get(key) is None:
                 data[key] = getattr(current, key, None) or {}
-        merged = OnlineEndpointSpec.model_validate(data)  # re-checks the merged split
+        merged = spec_from_data(OnlineEndpointSpec, data)  # re-checks the merged split
         names = {d["name"] for d in self.list_deployments(spec.name)} if current else set()
         for key in ("traffic", "mirror_traffic"):
             for name, percent in (getattr(merged, key) or {}).items():
@@ -87,14 +97,12 @@ class OnlineRegistry:
             self._repo.delete(_DEPLOYMENT, _key(name, deployment))
         self._repo.delete(_ENDPOINT, name)
         with contextlib.suppress(NotFoundError):
-            self._secrets.delete_internal(_secret_name(name))
+            self._secrets.delete_internal(_SECRET.format(name))
         return removed
 
     def set_traffic(self, endpoint: str, traffic: dict[str, int]) -> dict[str, Any]:
-        spec = self.endpoint_spec(endpoint)
-        spec.traffic = traffic
-        view, _ = self.put_endpoint(spec)
-        return view
+        data = {**self.endpoint_spec(endpoint).to_json(), "traffic": traffic}
+        return self.put_endpoint(spec_from_data(OnlineEndpointSpec, data))[0]
 
     def _endpoint_record(self, name: str) -> Any:
         return self._get(_ENDPOINT, name, f"online endpoint {name!r}", "ferry online-endpoint list")
@@ -119,12 +127,13 @@ class OnlineRegistry:
     def credentials(self, name: str) -> EndpointCredentials:
         self._endpoint_record(name)
         try:
-            raw = self._secrets.reveal_internal(_secret_name(name))
-        except NotFoundError:
-            creds = EndpointCredentials.generate()  # e.g. a record restored without its keys
+            return EndpointCredentials.from_json(
+                json.loads(self._secrets.reveal_internal(_SECRET.format(name)))
+            )
+        except NotFoundError:  # e.g. a record restored without its keys: issue new ones
+            creds = EndpointCredentials.generate()
             self._save_credentials(name, creds)
             return creds
-        return EndpointCredentials.from_json(json.loads(raw))
 
     def regenerate_key(self, name: str, key_type: str) -> EndpointCredentials:
         if key_type not in ("primary", "secondary"):
@@ -143,7 +152,7 @@ class OnlineRegistry:
         return creds
 
     def _save_credentials(self, name: str, creds: EndpointCredentials) -> None:
-        self._secrets.put_internal(_secret_name(name), json.dumps(creds.to_json()))
+        self._secrets.put_internal(_SECRET.format(name), json.dumps(creds.to_json()))
 
     # -- deployments ----------------------------------------------------------------------------
     def put_deployment(
@@ -160,11 +169,8 @@ class OnlineRegistry:
         spec.endpoint_name = endpoint
         self._check_references(spec)
         key = _key(endpoint, spec.name)
-        try:
-            self._repo.get(_DEPLOYMENT, key)
-            state = DeploymentState.UPDATING
-        except NotFoundError:
-            state = DeploymentState.CREATING
+        exists = any(r.name == key for r in self._deployment_records(endpoint))
+        state = DeploymentState.UPDATING if exists else DeploymentState.CREATING
         stored = {**spec.to_stored(), "provisioning_state": state.value, "error": None}
         record, created = self._repo.put(_DEPLOYMENT, key, stored)
         return _deployment_view(record), created
@@ -192,18 +198,12 @@ class OnlineRegistry:
                 ) from exc
             if kind is AssetKind.CODE and spec.code_configuration is not None:
                 self._check_script(record, spec.code_configuration.scoring_script)
-        if spec.code_configuration is None:
-            raise InvalidInputError(
-                "an online deployment needs code_configuration (code + scoring_script, a score.py "
-                "with init() and run()); no-code MLflow online deployments are not supported yet.",
-                details={"field": "code_configuration"},
-            )
-        if spec.environment is None:
-            raise InvalidInputError(
-                "an online deployment needs an environment: azureml:<env>@latest, an inline "
-                f"environment (conda_file/image), or {SERVER_PYTHON} for the server's own Python.",
-                details={"field": "environment"},
-            )
+        for field, missing, fix in (
+            ("code_configuration", spec.code_configuration is None, _NEEDS_CODE),
+            ("environment", spec.environment is None, _NEEDS_ENV),
+        ):
+            if missing:
+                raise InvalidInputError(fix, details={"field": field})
 
     def _check_script(self, record: Any, script: str) -> None:
         """Refuse now, not when replicas start, a scoring_script the code folder lacks."""
@@ -249,15 +249,10 @@ class OnlineRegistry:
         self, endpoint: str, name: str, state: DeploymentState, error: str | None = None
     ) -> None:
         """Record a deployment's provisioning state (no-op if it was deleted meanwhile)."""
-        try:
+        with contextlib.suppress(NotFoundError):
             record = self._repo.get(_DEPLOYMENT, _key(endpoint, name))
-        except NotFoundError:
-            return
-        self._repo.put(
-            _DEPLOYMENT,
-            record.name,
-            {**record.spec, "provisioning_state": state.value, "error": error},
-        )
+            changes = {"provisioning_state": state.value, "error": error}
+            self._repo.put(_DEPLOYMENT, record.name, {**record.spec, **changes})
 
     def _deployment_record(self, endpoint: str, name: str) -> Any:
         self._endpoint_record(endpoint)
@@ -283,10 +278,6 @@ def _key(endpoint: str, deployment: str) -> str:
     return f"{endpoint}/{deployment}"
 
 
-def _secret_name(endpoint: str) -> str:
-    return f"online-endpoint/{endpoint}"
-
-
 def _spec_of(stored: dict[str, Any]) -> OnlineDeploymentSpec:
     return OnlineDeploymentSpec.model_validate(
         {k: v for k, v in stored.items() if k not in _STATE_FIELDS}
@@ -298,11 +289,9 @@ def _deployment_view(record: Any) -> dict[str, Any]:
 
 
 def _all(repo: NamedRepository, kind: str) -> builtins.list[Any]:
-    items: builtins.list[Any] = []
-    token: str | None = None
+    items, token = [], None
     while True:
         page = repo.list(kind, limit=500, page_token=token)
         items.extend(page.items)
-        token = page.next_token
-        if not token:
+        if not (token := page.next_token):
             return items

@@ -130,8 +130,8 @@ class OnlineEndpointSpec(Spec):
                 raise ValueError(f"mirror_traffic of {name!r} is {percent}; use 0-50")
             if (self.traffic or {}).get(name):
                 raise ValueError(
-                    f"deployment {name!r} gets live traffic and mirror_traffic; a deployment "
-                    "takes one or the other: set its traffic to 0 first"
+                    f"deployment {name!r} would get live traffic and mirror_traffic; a "
+                    "deployment takes one or the other: set its traffic or its mirror_traffic to 0"
                 )
         return self
 
@@ -229,6 +229,16 @@ class OnlineDeploymentSpec(Spec):
         # after the deployment so they are easy to find in `ferry model list`.
         if not isinstance(data, dict):
             return data
+        if "code_path" in data or "scoring_script" in data:
+            # azure.ai.ml's shortcut: ManagedOnlineDeployment(code_path=..., scoring_script=...).
+            data = dict(data)
+            code, script = data.pop("code_path", None), data.pop("scoring_script", None)
+            if data.get("code_configuration") is None and code and script:
+                data["code_configuration"] = {"code": str(code), "scoring_script": str(script)}
+            elif code or script:
+                raise ValueError(
+                    "give code_path and scoring_script together, or code_configuration alone"
+                )
         prefix = f"{data.get('endpoint_name') or 'online'}-{data.get('name', 'deployment')}"
         for key, suffix in (("model", "model"), ("environment", "env")):
             value = data.get(key)

@@ -1,0 +1,109 @@
+"""SDK entities of online endpoints, named as in ``azure.ai.ml.entities``, and the poller.
+
+``ManagedOnlineEndpoint`` / ``ManagedOnlineDeployment`` are the shared specs plus the fields the
+server fills in; :class:`Poller` stands in for azure-core's ``LROPoller``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ferry.errors import ServerError
+from ferry.specs.online import OnlineDeploymentSpec, OnlineEndpointSpec
+
+__all__ = [
+    "EndpointAuthKeys",
+    "EndpointAuthToken",
+    "KubernetesOnlineDeployment",
+    "KubernetesOnlineEndpoint",
+    "ManagedOnlineDeployment",
+    "ManagedOnlineEndpoint",
+    "OnlineDeployment",
+    "OnlineEndpoint",
+    "Poller",
+]
+
+T = TypeVar("T")
+
+
+class OnlineEndpoint(OnlineEndpointSpec):
+    """``ManagedOnlineEndpoint(name="my-endpoint", auth_mode="key")``, plus server fields."""
+
+    scoring_uri: str | None = Field(default=None, description="POST requests here.")
+    openapi_uri: str | None = Field(default=None, description="The swagger document.")
+    provisioning_state: str | None = Field(default=None, description="Succeeded.")
+    created_at: datetime | None = Field(default=None, description="Creation time (UTC).")
+    updated_at: datetime | None = Field(default=None, description="Last update time (UTC).")
+
+
+class OnlineDeployment(OnlineDeploymentSpec):
+    """``ManagedOnlineDeployment(name="blue", endpoint_name=..., model=..., ...)``."""
+
+    provisioning_state: str | None = Field(default=None, description="Creating ... Succeeded.")
+    error: str | None = Field(default=None, description="Why it failed (with the traceback).")
+    replicas: list[dict[str, Any]] = Field(default_factory=list, description="Live replicas.")
+    notices: list[str] = Field(default_factory=list, description="How it was prepared.")
+    created_at: datetime | None = Field(default=None, description="Creation time (UTC).")
+    updated_at: datetime | None = Field(default=None, description="Last update time (UTC).")
+
+
+ManagedOnlineEndpoint = OnlineEndpoint
+KubernetesOnlineEndpoint = OnlineEndpoint
+ManagedOnlineDeployment = OnlineDeployment
+KubernetesOnlineDeployment = OnlineDeployment
+
+
+class EndpointAuthKeys(BaseModel):
+    """``get_keys`` of an ``auth_mode: key`` endpoint."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    primary_key: str
+    secondary_key: str
+
+
+class EndpointAuthToken(BaseModel):
+    """``get_keys`` of an ``auth_mode: aml_token`` endpoint."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    access_token: str
+    expiry_time_utc: str
+    refresh_after_time_utc: str
+    token_type: str = "Bearer"
+
+
+class Poller(Generic[T]):
+    """A long-running operation: ``result(timeout)`` waits for it (azure-core's LROPoller)."""
+
+    def __init__(self, poll: Callable[[], tuple[bool, T]], interval: float = 0.25) -> None:
+        self._poll = poll
+        self._interval = interval
+        self._done = False
+        self._value: T | None = None
+
+    def done(self) -> bool:
+        """Poll once; True when finished (raises if the operation failed)."""
+        if not self._done:
+            self._done, self._value = self._poll()
+        return self._done
+
+    def status(self) -> str:
+        return "Succeeded" if self.done() else "InProgress"
+
+    def result(self, timeout: float | None = None) -> T:
+        """Wait until done (or ``timeout`` seconds: then raise) and return the result."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.done():
+            if deadline is not None and time.monotonic() > deadline:
+                raise ServerError(f"the operation did not finish within {timeout} s; poll again.")
+            time.sleep(self._interval)
+        return self._value  # type: ignore[return-value]
+
+    def wait(self, timeout: float | None = None) -> None:
+        self.result(timeout)
