@@ -8,7 +8,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from ferry import MLClient
+from ferry import Environment, MLClient
 from ferry.errors import FerryError, NotFoundError, SpecError
 from ferry.specs.loader import load_spec
 from ferry.specs.online import OnlineDeploymentSpec, OnlineEndpointSpec
@@ -105,7 +105,7 @@ def test_init_failure_fails_the_deployment_with_its_traceback(
         """,
     )
     with pytest.raises(FerryError) as caught:
-        deploy(ml_client, "failing-ep", "broken", code, all_traffic=False)
+        deploy(ml_client, "failing-ep", "broken", code, all_traffic=True)
     message = caught.value.message
     assert "replica broken-0 failed in init(): FileNotFoundError: no weights at" in message
     assert "Traceback (most recent call last)" in message
@@ -113,6 +113,8 @@ def test_init_failure_fails_the_deployment_with_its_traceback(
     shown = ml_client.online_deployments.get("broken", "failing-ep")
     assert shown.provisioning_state == "Failed"
     assert shown.error is not None and "Traceback" in shown.error
+    # --all-traffic moves the split only once a deployment is ready: this one never was.
+    assert ml_client.online_endpoints.get("failing-ep").traffic == {"broken": 0}
     logs = ml_client.online_deployments.get_logs("broken", "failing-ep", lines=200)
     assert "FileNotFoundError: no weights at" in logs
 
@@ -136,3 +138,25 @@ def test_deployment_errors_name_the_field(ml_client: MLClient, tmp_path: Path) -
         deploy(ml_client, "field-ep", "noenv", code, environment=None)
     deployment = deploy(ml_client, "field-ep", "ok-dep", code, environment=SERVER_PYTHON)
     assert deployment.provisioning_state == "Succeeded"
+
+
+def test_inline_environment_is_built_and_used(
+    ml_client: MLClient, tmp_path: Path, http: httpx.Client
+) -> None:
+    make_endpoint(ml_client, "env-ep")
+    code = write_code(
+        tmp_path / "src",
+        "import sys\n\ndef init():\n    pass\n\ndef run(raw):\n    return sys.executable\n",
+    )
+    conda = tmp_path / "conda.yaml"
+    conda.write_text("name: tiny\ndependencies:\n  - python=3.11\n  - pip\n", encoding="utf-8")
+    environment = Environment(name="tiny-env", conda_file=str(conda), image="ubuntu:22.04")
+    deployment = deploy(ml_client, "env-ep", "built", code, environment=environment, timeout=300)
+    assert str(deployment.environment).startswith("azureml:tiny-env:")
+    assert any("base image 'ubuntu:22.04' is not used" in n for n in deployment.notices)
+    python = ml_client.online_endpoints.invoke("env-ep", body={})
+    assert "/envs/" in python and python.endswith('/bin/python"')
+    storage = ml_client.online_deployments.get_logs(
+        "built", "env-ep", container_type="StorageInitializer"
+    )
+    assert "ferry: built in" in storage or "reused" in storage

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ScoringGateway"]
 
+_log = logging.getLogger("ferry.online")
 _PREFIX = "/endpoints/"
 _JSON = (b"content-type", b"application/json")
 
@@ -77,6 +79,15 @@ class ScoringGateway:
                     await self._endpoint(scope, receive, send, name, rest.rstrip("/"))
                 except GatewayError as exc:
                     await _respond(send, exc.status, [_JSON, *exc.headers], exc.body())
+                except Exception as exc:  # a bug: still a JSON answer, the traceback in the log
+                    _log.exception("scoring request to %s failed", path)
+                    error = GatewayError(
+                        500,
+                        "server_error",
+                        f"internal error in the scoring gateway ({type(exc).__name__}: {exc}); "
+                        "the traceback is in the server log.",
+                    )
+                    await _respond(send, 500, [_JSON], error.body())
                 return
             if path == "/metrics":
                 text = self.service.metrics.render(self.service.pools())
@@ -113,9 +124,13 @@ class ScoringGateway:
             elif key == b"x-ms-client-request-id":
                 client_id = value
             forwarded.append([key.decode("latin-1"), value.decode("latin-1")])
-        if not route.keys.check(authorization):
-            raise _unauthorized(name)
-        pool = route.pick(pinned)
+        try:
+            if not route.keys.check(authorization):
+                raise _unauthorized(name)
+            pool = route.pick(pinned)
+        except GatewayError as exc:  # counted under the endpoint, with no deployment
+            self.service.metrics.request(name, "", exc.status, time.perf_counter() - started)
+            raise
         if rest == "swagger.json":
             query = scope.get("query_string", b"").decode("latin-1")
             document = await self.service.swagger(pool, query)

@@ -100,8 +100,18 @@ class OnlineService:
             await self.remove_deployment(name, deployment)
 
     # -- deployments ----------------------------------------------------------------------------
-    def deploy(self, endpoint: str, spec: OnlineDeploymentSpec, *, restart: bool = False) -> None:
-        """Start (or replace) a deployment in the background."""
+    def deploy(
+        self,
+        endpoint: str,
+        spec: OnlineDeploymentSpec,
+        *,
+        restart: bool = False,
+        all_traffic: bool = False,
+    ) -> None:
+        """Start (or replace) a deployment in the background.
+
+        ``all_traffic`` gives it 100% of the live traffic once it is ready (``--all-traffic``).
+        """
         key = (endpoint, spec.name)
         running = self._tasks.pop(key, None)
         if running is not None:
@@ -109,13 +119,17 @@ class OnlineService:
         route = self.routes.get(endpoint)
         if route is not None and spec.name not in route.pools:
             route.states[spec.name] = "Creating: its replicas are starting"
-        task = asyncio.get_running_loop().create_task(self._deploy(endpoint, spec, restart))
+        task = asyncio.get_running_loop().create_task(
+            self._deploy(endpoint, spec, restart, all_traffic)
+        )
         self._tasks[key] = task
         task.add_done_callback(
             lambda t: self._tasks.pop(key, None) if self._tasks.get(key) is t else None
         )
 
-    async def _deploy(self, endpoint: str, spec: OnlineDeploymentSpec, restart: bool) -> None:
+    async def _deploy(
+        self, endpoint: str, spec: OnlineDeploymentSpec, restart: bool, all_traffic: bool
+    ) -> None:
         key = (endpoint, spec.name)
         if restart:
             await self._set_state(key, DeploymentState.CREATING, None)
@@ -138,7 +152,10 @@ class OnlineService:
         async def on_state(state: DeploymentState, error: str | None) -> None:
             if state is DeploymentState.SUCCEEDED:
                 self._swap_in(key, supervisor)
-            await (self._set_state(key, state, None) if error is None else self._failed(key, error))
+                note = await self._take_all_traffic(key) if all_traffic else None
+                await self._set_state(key, state, note)
+            else:
+                await self._failed(key, error or "the deployment failed; see its logs")
 
         supervisor = Supervisor(pool, self.metrics, on_state)
         try:
@@ -154,6 +171,14 @@ class OnlineService:
             return
         if state is not DeploymentState.SUCCEEDED:
             await supervisor.stop(grace_s=1.0)
+
+    async def _take_all_traffic(self, key: Key) -> str | None:
+        try:
+            await asyncio.to_thread(self.registry.set_traffic, key[0], {key[1]: 100})
+        except FerryError as exc:
+            return f"the deployment is ready but could not take all the traffic: {exc.message}"
+        await self.refresh_endpoint(key[0])
+        return None
 
     def _prepare_logged(
         self, endpoint: str, spec: OnlineDeploymentSpec, folder: Path

@@ -94,13 +94,14 @@ async def put_deployment(
     spec: OnlineDeploymentSpec,
     response: Response,
     workspace: WorkspaceDep,
-    all_traffic: bool = Query(default=False, description="Send 100% of live traffic to it."),
+    all_traffic: bool = Query(
+        default=False, description="Send 100% of live traffic to it once it is ready."
+    ),
 ) -> Any:
     view, created = await run_in_threadpool(workspace.online.put_deployment, endpoint, spec)
-    if all_traffic:
-        await run_in_threadpool(workspace.online.set_traffic, endpoint, {spec.name: 100})
-        await workspace.online_service.refresh_endpoint(endpoint)
-    workspace.online_service.deploy(endpoint, workspace.online.deployment_spec(endpoint, spec.name))
+    stored = await run_in_threadpool(workspace.online.deployment_spec, endpoint, spec.name)
+    # With all_traffic the split moves only once the new replicas are ready, as az ml does.
+    workspace.online_service.deploy(endpoint, stored, all_traffic=all_traffic)
     response.status_code = 201 if created else 200
     return view
 
