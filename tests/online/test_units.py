@@ -1,0 +1,89 @@
+"""The gateway's pure parts: keys and tokens, the traffic split, the metrics text."""
+
+from __future__ import annotations
+
+import random
+import time
+
+from ferry.online.errors import GatewayError
+from ferry.online.keys import EndpointCredentials, KeyRing, issue_token
+from ferry.online.metrics import Metrics
+from ferry.online.routing import EndpointRoute
+
+
+def test_both_keys_open_and_nothing_else_does() -> None:
+    creds = EndpointCredentials.generate()
+    ring = KeyRing("ep1", "key", creds)
+    assert ring.check(f"Bearer {creds.primary_key}".encode())
+    assert ring.check(f"Bearer {creds.secondary_key}".encode())
+    assert ring.check(creds.primary_key.encode())  # some Azure samples omit the scheme
+    assert not ring.check(None)
+    assert not ring.check(b"Bearer nope")
+    rotated = creds.regenerate("secondary")
+    assert rotated.primary_key == creds.primary_key
+    assert not KeyRing("ep1", "key", rotated).check(f"Bearer {creds.secondary_key}".encode())
+
+
+def test_tokens_expire_and_belong_to_one_endpoint() -> None:
+    creds = EndpointCredentials.generate()
+    ring = KeyRing("ep1", "aml_token", creds)
+    fresh = issue_token("ep1", creds.token_secret)["access_token"]
+    assert ring.check(f"Bearer {fresh}".encode())
+    assert not ring.check(f"Bearer {creds.primary_key}".encode())  # keys do not open aml_token
+    stale = issue_token("ep1", creds.token_secret, now=time.time() - 7200)["access_token"]
+    assert not ring.check(f"Bearer {stale}".encode())
+    other = issue_token("ep2", creds.token_secret)["access_token"]
+    assert not ring.check(f"Bearer {other}".encode())
+    forged = issue_token("ep1", EndpointCredentials.generate().token_secret)["access_token"]
+    assert not ring.check(f"Bearer {forged}".encode())
+
+
+def _route(traffic: dict[str, int], mirror: dict[str, int] | None = None) -> EndpointRoute:
+    route = EndpointRoute(
+        "ep1", KeyRing("ep1", "key", EndpointCredentials.generate()), traffic, mirror or {}
+    )
+    route.pools = {name: name for name in traffic}  # type: ignore[misc]
+    return route
+
+
+def test_split_follows_the_weights() -> None:
+    random.seed(7)
+    route = _route({"blue": 70, "green": 30, "idle": 0})
+    picks: list[object] = [route.pick(None) for _ in range(10_000)]
+    assert picks.count("idle") == 0
+    assert 2700 <= picks.count("green") <= 3300
+    assert route.pick(b"idle") == "idle"  # type: ignore[comparison-overlap]
+
+
+def test_no_traffic_and_unknown_names_are_404() -> None:
+    route = _route({"blue": 0})
+    for pinned in (None, b"ghost"):
+        try:
+            route.pick(pinned)
+        except GatewayError as exc:
+            assert exc.status == 404
+        else:
+            raise AssertionError("expected a 404")
+    route.states["later"] = "Creating: its replicas are starting"
+    try:
+        route.pick(b"later")
+    except GatewayError as exc:
+        assert exc.status == 503 and "Creating" in exc.message
+
+
+def test_metrics_text_is_prometheus_exposition() -> None:
+    metrics = Metrics()
+    metrics.request("ep1", "blue", 200, 0.0007)
+    metrics.request("ep1", "blue", 200, 0.03)
+    metrics.request("ep1", "blue", 424, 0.002)
+    metrics.batch("ep1", "blue", 3)
+    metrics.restart("ep1", "blue")
+    text = metrics.render([])
+    assert 'ferry_online_requests_total{endpoint="ep1",deployment="blue",code="200"} 2' in text
+    bucket = 'ferry_online_request_duration_seconds_bucket{endpoint="ep1",deployment="blue",'
+    assert bucket + 'le="0.001"} 1' in text
+    assert bucket + 'le="+Inf"} 3' in text
+    assert 'ferry_online_batch_size_sum{endpoint="ep1",deployment="blue"} 3.000000' in text
+    assert 'ferry_online_replica_restarts_total{endpoint="ep1",deployment="blue"} 1' in text
+    for line in text.splitlines():
+        assert line.startswith("#") or " " in line
