@@ -47,7 +47,10 @@ def run_foreground(settings: Settings) -> None:
     layout = WorkspaceLayout(settings.resolved_workspace)
     layout.ensure()
     lock = _lock(layout)
-    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets accepted from a listener
+    # whose proto is TCP, and without it every kept-alive response waits ~40 ms for a delayed ACK.
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((settings.host, settings.port))
     port = sock.getsockname()[1]
