@@ -252,10 +252,6 @@ def test_an_invalid_definition_fails_naming_the_fields(jobs: Jobs) -> None:
     assert outcome.message in JobLayout(job).job_error.read_text()
 
 
-@pytest.mark.xfail(
-    reason="ferry.runtime encodes result bodies as strict UTF-8 JSON; lone surrogates (names that "
-    "are not UTF-8) need json.dumps with ensure_ascii=True there (the engine already decodes them)"
-)
 def test_returning_paths_that_are_not_utf8_writes_their_bytes(jobs: Jobs) -> None:
     data = jobs.tmp / "odd"
     data.mkdir()
