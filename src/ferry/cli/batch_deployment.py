@@ -72,7 +72,7 @@ def _save(ctx: click.Context, ml: MLClient, spec: BatchDeployment, set_default: 
     if not spec.endpoint_name:
         raise click.UsageError("the file names no endpoint_name; pass --endpoint-name.")
     ml.batch_endpoints.get(spec.endpoint_name)  # name the missing endpoint before uploading
-    emit(ctx, ml.batch_deployments.begin_create_or_update(spec, set_default=set_default))
+    emit(ctx, ml.batch_deployments.begin_create_or_update(spec, set_default=set_default).result())
 
 
 @batch_deployment.command()
@@ -174,7 +174,7 @@ def delete(ctx: click.Context, name: str, endpoint_name: str, yes: bool, no_wait
     ml = client(ctx)
     ml.batch_deployments.get(name, endpoint_name)  # a missing one fails before the question
     confirm_delete(f"batch deployment {name!r} of endpoint {endpoint_name!r}", yes)
-    ml.batch_deployments.begin_delete(name, endpoint_name)
+    ml.batch_deployments.begin_delete(name, endpoint_name).result()
 
 
 @batch_deployment.command("list-jobs")

@@ -44,7 +44,7 @@ def create(
       ferry batch-endpoint create -f endpoint.yml --name heart-classifier-batch
     """
     spec = build_spec(BatchEndpoint, file, {"name": name}, sets)
-    emit(ctx, client(ctx).batch_endpoints.begin_create_or_update(spec))
+    emit(ctx, client(ctx).batch_endpoints.begin_create_or_update(spec).result())
 
 
 @batch_endpoint.command()
@@ -80,7 +80,7 @@ def update(
         spec = spec_from_view(BatchEndpoint, ml.batch_endpoints.get(name), sets)
         if spec.name != name:
             raise click.UsageError("--set name=... cannot rename an endpoint; create a new one.")
-    emit(ctx, ml.batch_endpoints.begin_create_or_update(spec))
+    emit(ctx, ml.batch_endpoints.begin_create_or_update(spec).result())
 
 
 @batch_endpoint.command()
@@ -111,7 +111,7 @@ def delete(ctx: click.Context, name: str, yes: bool, no_wait: bool) -> None:
     ml = client(ctx)
     ml.batch_endpoints.get(name)  # a missing endpoint fails before the question is asked
     confirm_delete(f"batch endpoint {name!r} and all its deployments", yes)
-    ml.batch_endpoints.begin_delete(name)
+    ml.batch_endpoints.begin_delete(name).result()
 
 
 @batch_endpoint.command("list-jobs")

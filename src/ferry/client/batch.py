@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ferry.archive import safe_extract
 from ferry.client.entities import Code, Data, Environment, Input, Model
 from ferry.client.operations import AssetOperations
+from ferry.client.poller import Poller
 from ferry.client.transport import Transport
 from ferry.errors import FerryError, InvalidInputError, NotFoundError
 from ferry.specs.assets import EnvironmentSpec, ModelSpec
@@ -72,10 +73,10 @@ class BatchEndpointOperations:
         self._t = transport
         self._data = data
 
-    def begin_create_or_update(self, endpoint: BatchEndpointSpec) -> dict[str, Any]:
+    def begin_create_or_update(self, endpoint: BatchEndpointSpec) -> Poller[dict[str, Any]]:
         body = endpoint.to_json()
         result: dict[str, Any] = self._t.json("POST", "/api/v1/batch-endpoints", json=body)
-        return result
+        return Poller.completed(result)
 
     def get(self, name: str) -> dict[str, Any]:
         result: dict[str, Any] = self._t.json("GET", f"/api/v1/batch-endpoints/{name}")
@@ -84,8 +85,9 @@ class BatchEndpointOperations:
     def list(self) -> builtins.list[dict[str, Any]]:
         return list(self._t.json("GET", "/api/v1/batch-endpoints")["value"])
 
-    def begin_delete(self, name: str) -> None:
+    def begin_delete(self, name: str) -> Poller[None]:
         self._t.request("DELETE", f"/api/v1/batch-endpoints/{name}")
+        return Poller.completed(None)
 
     def invoke(
         self,
@@ -155,7 +157,7 @@ class BatchDeploymentOperations:
 
     def begin_create_or_update(
         self, deployment: BatchDeploymentSpec, *, set_default: bool = False
-    ) -> dict[str, Any]:
+    ) -> Poller[dict[str, Any]]:
         if not deployment.endpoint_name:
             raise InvalidInputError(
                 "the deployment has no endpoint_name; set it or pass --endpoint-name.",
@@ -168,7 +170,7 @@ class BatchDeploymentOperations:
             json=body,
             params={"set_default": set_default},
         )
-        return result
+        return Poller.completed(result)
 
     def _register_inline(self, deployment: BatchDeploymentSpec) -> BatchDeploymentSpec:
         spec = deployment.model_copy(deep=True)
@@ -203,8 +205,9 @@ class BatchDeploymentOperations:
         path = f"/api/v1/batch-endpoints/{endpoint_name}/deployments"
         return list(self._t.json("GET", path)["value"])
 
-    def begin_delete(self, name: str, endpoint_name: str) -> None:
+    def begin_delete(self, name: str, endpoint_name: str) -> Poller[None]:
         self._t.request("DELETE", f"/api/v1/batch-endpoints/{endpoint_name}/deployments/{name}")
+        return Poller.completed(None)
 
     def list_jobs(self, endpoint_name: str, name: str | None = None) -> builtins.list[BatchJob]:
         params = {"endpoint_name": endpoint_name}

@@ -74,7 +74,10 @@ class AssetRegistry:
                 stored.update(_inspect_upload(spec, top))
                 # Anonymous code is addressed by content alone, whatever its folder was called.
                 leaf = "code" if isinstance(spec, CodeSpec) and not spec.name else top.name
-                dest = f"{UPLOAD_FOLDER}/{digest.removeprefix('sha256:')[:32]}/{leaf}"
+                # One folder per (content, name): a deployment's AZUREML_MODEL_DIR is this folder
+                # and must hold exactly the registered file or folder under its own name.
+                folder = hashlib.sha256(f"{digest}/{leaf}".encode()).hexdigest()[:32]
+                dest = f"{UPLOAD_FOLDER}/{folder}/{leaf}"
                 self._datastores.default.commit(top, dest)
                 if isinstance(spec, EnvironmentSpec):
                     stored["build"]["path"] = self._datastores.default.uri(dest)
