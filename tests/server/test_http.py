@@ -186,3 +186,40 @@ def test_stop_and_restart_keeps_data(tmp_path: Path) -> None:
         assert got["version"] == "1"
     finally:
         stop_server(settings)
+
+
+def test_interrupted_upload_leaves_no_asset(api: httpx.Client, server: Settings) -> None:
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    url = urlsplit(str(api.base_url))
+    token = WorkspaceLayout(server.resolved_workspace).read_token()
+    boundary = "ferryboundary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="spec"\r\n\r\n'
+        + json.dumps({"name": "half", "path": "x"})
+        + f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="archive"; '
+        'filename="a.tar.gz"\r\nContent-Type: application/gzip\r\n\r\n'
+    ).encode()
+    declared = len(head) + 1_000_000
+    with socket.create_connection((url.hostname, url.port)) as sock:
+        sock.sendall(
+            (
+                f"POST /api/v1/models HTTP/1.1\r\nHost: {url.netloc}\r\n"
+                f"Authorization: Bearer {token}\r\n"
+                f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+                f"Content-Length: {declared}\r\n\r\n"
+            ).encode()
+            + head
+            + b"\x1f\x8b"
+            + b"x" * 50_000
+        )
+        time.sleep(0.3)
+    # The client vanished mid-body: no row, nothing staged.
+    deadline = time.monotonic() + 5
+    tmp = WorkspaceLayout(server.resolved_workspace).tmp
+    while time.monotonic() < deadline and any(tmp.iterdir()):
+        time.sleep(0.1)
+    assert api.get("/api/v1/models", params={"name": "half"}).json()["value"] == []
+    assert list(tmp.iterdir()) == []
