@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import hashlib
-import json
 import sys
 import tempfile
 import time
@@ -15,11 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ferry.archive import safe_extract
 from ferry.client.entities import Code, Data, Environment, Input, Model
+from ferry.client.inline_assets import InlineAssets
 from ferry.client.operations import AssetOperations
 from ferry.client.poller import Poller
 from ferry.client.transport import Transport
 from ferry.errors import FerryError, InvalidInputError, NotFoundError
-from ferry.specs.assets import EnvironmentSpec, ModelSpec
 from ferry.specs.batch import (
     TERMINAL_STATES,
     BatchDeploymentSettings,
@@ -28,8 +26,7 @@ from ferry.specs.batch import (
     BatchRetrySettings,
     JobState,
 )
-from ferry.specs.loader import is_uri, read_yaml
-from ferry.specs.refs import is_asset_ref
+from ferry.specs.loader import is_uri
 
 __all__ = [
     "BatchDeployment",
@@ -151,9 +148,7 @@ class BatchDeploymentOperations:
         environments: AssetOperations[Environment],
     ) -> None:
         self._t = transport
-        self._models = models
-        self._code = code
-        self._environments = environments
+        self._inline = InlineAssets(models, code, environments)
 
     def begin_create_or_update(
         self, deployment: BatchDeploymentSpec, *, set_default: bool = False
@@ -163,7 +158,7 @@ class BatchDeploymentOperations:
                 "the deployment has no endpoint_name; set it or pass --endpoint-name.",
                 details={"field": "endpoint_name"},
             )
-        body = self._register_inline(deployment).to_json()
+        body = self._inline.register(deployment.model_copy(deep=True)).to_json()
         result: dict[str, Any] = self._t.json(
             "POST",
             f"/api/v1/batch-endpoints/{deployment.endpoint_name}/deployments",
@@ -171,30 +166,6 @@ class BatchDeploymentOperations:
             params={"set_default": set_default},
         )
         return Poller.completed(result)
-
-    def _register_inline(self, deployment: BatchDeploymentSpec) -> BatchDeploymentSpec:
-        spec = deployment.model_copy(deep=True)
-        prefix = f"{deployment.endpoint_name}-{deployment.name}"
-        if isinstance(spec.model, ModelSpec):
-            data = spec.model.model_dump(exclude={"schema_uri"}, exclude_none=True)
-            data.setdefault("name", f"{prefix}-model")
-            model = self._models.create_or_update(Model(**data))
-            spec.model = f"azureml:{model.name}:{model.raw['version']}"
-        if spec.code_configuration and not is_asset_ref(spec.code_configuration.code):
-            code = self._code.create_or_update(Code(path=spec.code_configuration.code))
-            spec.code_configuration.code = f"azureml:{code.name}:{code.raw['version']}"
-        if isinstance(spec.environment, EnvironmentSpec):
-            data = spec.environment.model_dump(exclude={"schema_uri"}, exclude_none=True)
-            data.setdefault("name", f"{prefix}-env")
-            if isinstance(data.get("conda_file"), str):
-                data["conda_file"] = read_yaml(data["conda_file"])
-            if "version" not in data:
-                # Anonymous inline environments are versioned by content, as Azure does, so
-                # re-deploying an unchanged YAML does not mint a new version.
-                data["version"] = _content_version(data)
-            env = self._environments.create_or_update(Environment(**data))
-            spec.environment = f"azureml:{env.name}:{env.raw['version']}"
-        return spec
 
     def get(self, name: str, endpoint_name: str) -> dict[str, Any]:
         path = f"/api/v1/batch-endpoints/{endpoint_name}/deployments/{name}"
@@ -332,8 +303,3 @@ def _merge(source: Path, target: Path) -> None:
         else:
             destination.parent.mkdir(parents=True, exist_ok=True)
             item.replace(destination)
-
-
-def _content_version(data: dict[str, Any]) -> str:
-    canonical = json.dumps(data, sort_keys=True, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]

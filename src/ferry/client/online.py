@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import builtins
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,6 +16,7 @@ import httpx
 from pydantic import BaseModel
 
 from ferry.client.entities import Code, Environment, Model
+from ferry.client.inline_assets import InlineAssets
 from ferry.client.online_entities import (
     EndpointAuthKeys,
     EndpointAuthToken,
@@ -32,8 +32,6 @@ from ferry.client.operations import AssetOperations
 from ferry.client.transport import Transport
 from ferry.errors import FerryError, InvalidInputError, ServerError
 from ferry.online.errors import GatewayError
-from ferry.specs.assets import EnvironmentSpec, ModelSpec
-from ferry.specs.loader import read_yaml
 from ferry.specs.online import (
     BatchingSettings,
     DeploymentState,
@@ -42,7 +40,6 @@ from ferry.specs.online import (
     OnlineRequestSettings,
     ProbeSettings,
 )
-from ferry.specs.refs import is_asset_ref
 
 __all__ = [
     "BatchingSettings",
@@ -176,9 +173,7 @@ class OnlineDeploymentOperations:
         environments: AssetOperations[Environment],
     ) -> None:
         self._t = transport
-        self._models = models
-        self._code = code
-        self._environments = environments
+        self._inline = InlineAssets(models, code, environments)
 
     def begin_create_or_update(
         self, deployment: OnlineDeploymentSpec, *, all_traffic: bool = False, local: bool = False
@@ -194,7 +189,8 @@ class OnlineDeploymentOperations:
                 "the deployment has no endpoint_name; set it or pass --endpoint-name.",
                 details={"field": "endpoint_name"},
             )
-        body = _spec_json(self._register_inline(deployment), OnlineDeploymentSpec)
+        copy = OnlineDeploymentSpec.model_validate(_spec_json(deployment, OnlineDeploymentSpec))
+        body = _spec_json(self._inline.register(copy), OnlineDeploymentSpec)
         self._t.json(
             "POST",
             f"{_BASE}/{endpoint}/deployments",
@@ -211,27 +207,6 @@ class OnlineDeploymentOperations:
             return state == DeploymentState.SUCCEEDED.value, current
 
         return Poller(poll)
-
-    def _register_inline(self, deployment: OnlineDeploymentSpec) -> OnlineDeploymentSpec:
-        spec = OnlineDeploymentSpec.model_validate(_spec_json(deployment, OnlineDeploymentSpec))
-        if isinstance(spec.model, ModelSpec):
-            data = spec.model.model_dump(exclude={"schema_uri"}, exclude_none=True)
-            model = self._models.create_or_update(Model(**data))
-            spec.model = f"azureml:{model.name}:{model.raw['version']}"
-        if spec.code_configuration and not is_asset_ref(spec.code_configuration.code):
-            code = self._code.create_or_update(Code(path=spec.code_configuration.code))
-            spec.code_configuration.code = f"azureml:{code.name}:{code.raw['version']}"
-        if isinstance(spec.environment, EnvironmentSpec):
-            data = spec.environment.model_dump(exclude={"schema_uri"}, exclude_none=True)
-            if isinstance(data.get("conda_file"), str):
-                data["conda_file"] = read_yaml(data["conda_file"])
-            if "version" not in data:
-                # Versioned by content, as Azure does: an unchanged YAML mints no new version.
-                canonical = json.dumps(data, sort_keys=True, default=str).encode()
-                data["version"] = hashlib.sha256(canonical).hexdigest()[:16]
-            env = self._environments.create_or_update(Environment(**data))
-            spec.environment = f"azureml:{env.name}:{env.raw['version']}"
-        return spec
 
     def get(self, name: str, endpoint_name: str, *, local: bool = False) -> OnlineDeployment:
         data = self._t.json("GET", f"{_BASE}/{endpoint_name}/deployments/{name}")
