@@ -19,6 +19,8 @@ from ferry.cli.compute import compute
 from ferry.cli.context import global_options, state
 from ferry.cli.datastore import datastore
 from ferry.cli.job import job
+from ferry.cli.online_deployment import online_deployment
+from ferry.cli.online_endpoint import online_endpoint
 from ferry.cli.params import expand_multi_value
 from ferry.cli.secret import secret
 from ferry.cli.server import server
@@ -74,6 +76,8 @@ for _group in (
     data,
     environment,
     code,
+    online_endpoint,
+    online_deployment,
     batch_endpoint,
     batch_deployment,
     job,

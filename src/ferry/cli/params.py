@@ -23,8 +23,9 @@ __all__ = [
 S = TypeVar("S", bound=Spec)
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: Options that take several space-separated values, as az's ``--tags a=1 b=2``.
-MULTI_VALUE_OPTIONS = ("--tags", "--set")
+#: Options that take several space-separated values, as az's ``--tags a=1 b=2`` (``--traffic``
+#: is one quoted word in az, ``--traffic "blue=90 green=10"``; unquoted words are taken too).
+MULTI_VALUE_OPTIONS = ("--tags", "--set", "--traffic", "--mirror-traffic")
 
 
 def expand_multi_value(args: Sequence[str]) -> list[str]:
