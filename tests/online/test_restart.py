@@ -79,3 +79,36 @@ def test_update_swaps_in_the_new_version_and_a_failed_update_keeps_the_old(
             assert http.post(uri, content=b"{}", headers=headers).json() == "2"
     finally:
         stop_server(settings)
+
+
+def test_update_right_after_create_and_scaling_both_ways(
+    tmp_path: Path, http: httpx.Client
+) -> None:
+    settings = Settings(workspace=tmp_path / "ws")
+    code = write_code(
+        tmp_path / "src", "import os\n\ndef init():\n    pass\n\ndef run(raw):\n    return 'ok'\n"
+    )
+    try:
+        with MLClient(settings=settings) as client:
+            make_endpoint(client, "scale-ep")
+            # The second update starts while the first version's replicas are still starting.
+            from ferry import ManagedOnlineDeployment
+            from ferry.client.entities import CodeConfiguration
+            from ferry.registry.batch import SERVER_PYTHON
+
+            first = ManagedOnlineDeployment(
+                name="main",
+                endpoint_name="scale-ep",
+                environment=SERVER_PYTHON,
+                code_configuration=CodeConfiguration(code=str(code), scoring_script="score.py"),
+            )
+            client.online_deployments.begin_create_or_update(first, all_traffic=True)
+            deploy(client, "scale-ep", "main", code, instance_count=1)
+            uri, headers = scoring(client, "scale-ep")
+            assert http.post(uri, content=b"{}", headers=headers).json() == "ok"
+            for count in (2, 1):
+                state = deploy(client, "scale-ep", "main", code, instance_count=count)
+                assert state.provisioning_state == "Succeeded"
+                assert http.post(uri, content=b"{}", headers=headers).json() == "ok"
+    finally:
+        stop_server(settings)

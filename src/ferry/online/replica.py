@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import time
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -75,7 +76,9 @@ class Replica:
     def spawn(self) -> None:
         """Start (or restart) the worker process; it connects back and says ready."""
         self.generation += 1
-        self._worker_id = f"{self.name}.{self.generation}.{os.getpid()}"
+        # Unique per launch: an update starts a new copy of a replica with the same name and
+        # generation while the old one stops, and the hub must tell their connections apart.
+        self._worker_id = f"{self.name}.{self.generation}.{uuid.uuid4().hex[:8]}"
         self._hub.expect(self._worker_id, self)
         self._plan.log_dir.mkdir(parents=True, exist_ok=True)
         argv = worker_command(
