@@ -279,3 +279,36 @@ def test_v1_azureml_core_script_runs_unchanged(ml_client: MLClient, tmp_path: Pa
     ]
     logs = "".join(p.read_text() for p in (tmp_path / "dl" / "logs").rglob("*.txt"))
     assert "metric loaded=1" in logs
+
+
+def test_missing_python_version_notice_or_strict_error(ml_client: MLClient, tmp_path: Path) -> None:
+    from ferry import Environment
+
+    conda = {"dependencies": ["python=3.8", "pip", {"pip": ["six==1.16.0"]}]}
+    env = ml_client.environments.create_or_update(Environment(name="py38", conda_file=conda))
+    for strict in (False, True):
+        name = f"py38-{'strict' if strict else 'closest'}"
+        ml_client.batch_endpoints.begin_create_or_update(BatchEndpoint(name=name)).result()
+        code = write_script(tmp_path / f"code-{name}", ECHO)
+        ml_client.batch_deployments.begin_create_or_update(
+            BatchDeployment(
+                name="d",
+                endpoint_name=name,
+                code_configuration=CodeConfigurationSpec(
+                    code=str(code), scoring_script="driver.py"
+                ),
+                environment=f"azureml:py38:{env.raw['version']}",
+                properties={"ferry_python": "strict"} if strict else {},
+            )
+        ).result()
+        job = ml_client.batch_endpoints.invoke(
+            endpoint_name=name, input=Input(path=str(make_inputs(tmp_path / f"i-{name}", 2)))
+        )
+        done = ml_client.jobs.wait(job.name, timeout=300)
+        notices = (done.model_extra or {}).get("notices", [])
+        if strict:
+            assert done.status == "Failed"
+            assert done.error and "3.8" in done.error
+        else:
+            assert done.status == "Completed", done.error
+            assert any("3.8" in n for n in notices), notices

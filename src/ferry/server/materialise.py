@@ -53,15 +53,18 @@ class Deployable(Protocol):
 
 
 def resolution_policy(spec: Deployable, model_path: Path | None) -> ResolutionPolicy:
-    """The opt-in policy for old models: deployment property ``ferry_resolution: relaxed``.
+    """How strictly a deployment's environment follows its spec, from deployment properties.
 
-    It moves exact pins that no longer install to the nearest patch release and resolves
-    unpinned packages as of the model's save date; every change is reported.
+    ``ferry_resolution: relaxed`` (opt-in, for old models) moves exact pins that no longer
+    install to the nearest patch release and resolves unpinned packages as of the model's save
+    date; every change is reported. ``ferry_python: strict`` makes a missing Python version an
+    error instead of a notice that the closest installed one was used.
     """
+    strict_python = spec.properties.get("ferry_python", "closest") == "strict"
     if spec.properties.get("ferry_resolution", "exact") != "relaxed":
-        return ResolutionPolicy()
+        return ResolutionPolicy(strict_python=strict_python)
     created = model_created_at(model_path) if model_path and model_path.is_dir() else None
-    return ResolutionPolicy(relax_pins=True, exclude_newer=created)
+    return ResolutionPolicy(relax_pins=True, exclude_newer=created, strict_python=strict_python)
 
 
 def materialise(workspace: Workspace, record: Any, cache: Path) -> Path:
