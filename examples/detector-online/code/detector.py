@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: Environment variable -> (InferenceSettings field, parser).
+#: Environment variable -> InferenceSettings field.
 ENVIRONMENT_VARIABLES = {
     "BOX_SCORE_THRESH": "box_score_thresh",
     "BOX_DETECTIONS_PER_IMG": "box_detections_per_img",
