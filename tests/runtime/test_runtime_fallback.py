@@ -73,6 +73,11 @@ def test_fallback_response_behaves_like_werkzeug() -> None:
         streamed = cls((c for c in ["a", "b"]), status=200, mimetype="application/json")
         assert streamed.get_data() == b"ab"
         assert streamed.headers["Content-Type"] == "application/json"
+        png = cls(b"\x89PNG", status=200)
+        png.mimetype = "image/png"  # as Azure's samples (and seed Task 1) do
+        assert png.headers["Content-Type"] == "image/png"
+        png.mimetype = "text/csv"
+        assert png.headers["Content-Type"] == "text/csv; charset=utf-8"
 
 
 def test_aml_response_follows_azure_semantics() -> None:

@@ -287,10 +287,22 @@ class FallbackResponse:
         """The media type of the Content-Type header, without parameters."""
         return str(self.headers.get("Content-Type", "")).split(";")[0].strip().lower()
 
+    @mimetype.setter
+    def mimetype(self, value: str) -> None:
+        # Scripts set ``resp.mimetype = "image/png"`` (Azure's own samples do); as werkzeug,
+        # text types get a charset.
+        self.headers["Content-Type"] = (
+            value + "; charset=utf-8" if value.startswith("text/") else value
+        )
+
     @property
     def content_type(self) -> str:
         """The Content-Type header."""
         return str(self.headers.get("Content-Type", ""))
+
+    @content_type.setter
+    def content_type(self, value: str) -> None:
+        self.headers["Content-Type"] = value
 
     @property
     def is_streamed(self) -> bool:
