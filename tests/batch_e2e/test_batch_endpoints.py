@@ -312,3 +312,28 @@ def test_missing_python_version_notice_or_strict_error(ml_client: MLClient, tmp_
         else:
             assert done.status == "Completed", done.error
             assert any("3.8" in n for n in notices), notices
+
+
+def test_latest_is_pinned_when_the_deployment_is_created(
+    ml_client: MLClient, tmp_path: Path
+) -> None:
+    weights = tmp_path / "pin.bin"
+    weights.write_bytes(b"one")
+    ml_client.models.create_or_update(Model(name="pinned-model", path=str(weights)))
+    ml_client.batch_endpoints.begin_create_or_update(BatchEndpoint(name="pin-endpoint")).result()
+    stored = ml_client.batch_deployments.begin_create_or_update(
+        BatchDeployment(
+            name="pin",
+            endpoint_name="pin-endpoint",
+            model="azureml:pinned-model@latest",
+            code_configuration=CodeConfigurationSpec(
+                code=str(write_script(tmp_path / "c", ECHO)), scoring_script="driver.py"
+            ),
+            environment="ferry:server-python",
+        )
+    ).result()
+    assert stored["model"] == "azureml:pinned-model:1"
+    weights.write_bytes(b"two")
+    ml_client.models.create_or_update(Model(name="pinned-model", path=str(weights)))
+    shown = ml_client.batch_deployments.get("pin", endpoint_name="pin-endpoint")
+    assert shown["model"] == "azureml:pinned-model:1"

@@ -94,7 +94,7 @@ def test_update_right_after_create_and_scaling_both_ways(
             # The second update starts while the first version's replicas are still starting.
             from ferry import ManagedOnlineDeployment
             from ferry.client.entities import CodeConfiguration
-            from ferry.registry.batch import SERVER_PYTHON
+            from ferry.registry.references import SERVER_PYTHON
 
             first = ManagedOnlineDeployment(
                 name="main",

@@ -13,18 +13,14 @@ from typing import Any
 from ferry.errors import ConflictError, InvalidInputError, NotFoundError
 from ferry.registry.assets import AssetRegistry
 from ferry.registry.computes import ComputeRegistry
-from ferry.specs.assets import AssetKind
+from ferry.registry.references import SERVER_PYTHON, pin_references
 from ferry.specs.batch import BatchDeploymentSpec, BatchEndpointSpec
-from ferry.specs.refs import is_asset_ref
 from ferry.store.base import NamedRepository
 
 __all__ = ["SERVER_PYTHON", "BatchRegistry"]
 
 _ENDPOINT = "batch-endpoint"
 _DEPLOYMENT = "batch-deployment"
-
-#: The documented development option: run a deployment in the server's own interpreter.
-SERVER_PYTHON = "ferry:server-python"
 
 
 class BatchRegistry:
@@ -100,29 +96,7 @@ class BatchRegistry:
         return _deployment_view(record.spec, record.created_at, record.updated_at), created
 
     def _check_references(self, spec: BatchDeploymentSpec) -> None:
-        for field, kind, value in (
-            ("model", AssetKind.MODEL, spec.model),
-            ("environment", AssetKind.ENVIRONMENT, spec.environment),
-            (
-                "code_configuration.code",
-                AssetKind.CODE,
-                spec.code_configuration.code if spec.code_configuration else None,
-            ),
-        ):
-            if value is None or value == SERVER_PYTHON:
-                continue
-            if not isinstance(value, str) or not is_asset_ref(value):
-                raise InvalidInputError(
-                    f"{field} must reference a registered {kind.value} (azureml:<name>:<version> "
-                    "or azureml:<name>@latest); the ferry CLI and SDK register local ones for you.",
-                    details={"field": field},
-                )
-            try:
-                self._assets.resolve(kind, value)
-            except NotFoundError as exc:
-                raise NotFoundError(
-                    f"{field} {value!r} does not resolve: {exc.message}", details={"field": field}
-                ) from exc
+        pin_references(self._assets, spec)
         if spec.model is None and spec.code_configuration is None:
             raise InvalidInputError(
                 "a batch deployment needs a model, a code_configuration, or both.",

@@ -16,12 +16,11 @@ from typing import Any
 from ferry.errors import ConflictError, InvalidInputError, NotFoundError
 from ferry.online.keys import EndpointCredentials
 from ferry.registry.assets import AssetRegistry
-from ferry.registry.batch import SERVER_PYTHON
+from ferry.registry.references import SERVER_PYTHON, pin_references
 from ferry.registry.secrets import SecretService
 from ferry.specs.assets import AssetKind
 from ferry.specs.loader import spec_from_data
 from ferry.specs.online import DeploymentState, OnlineDeploymentSpec, OnlineEndpointSpec
-from ferry.specs.refs import is_asset_ref
 from ferry.store.base import NamedRepository
 
 __all__ = ["OnlineRegistry"]
@@ -176,28 +175,9 @@ class OnlineRegistry:
         return _deployment_view(record), created
 
     def _check_references(self, spec: OnlineDeploymentSpec) -> None:
-        code = spec.code_configuration.code if spec.code_configuration else None
-        for field, kind, value in (
-            ("model", AssetKind.MODEL, spec.model),
-            ("environment", AssetKind.ENVIRONMENT, spec.environment),
-            ("code_configuration.code", AssetKind.CODE, code),
-        ):
-            if value is None or value == SERVER_PYTHON:
-                continue
-            if not isinstance(value, str) or not is_asset_ref(value):
-                raise InvalidInputError(
-                    f"{field} must reference a registered {kind.value} (azureml:<name>:<version> "
-                    "or azureml:<name>@latest); the ferry CLI and SDK register local ones for you.",
-                    details={"field": field},
-                )
-            try:
-                record = self._assets.resolve(kind, value)
-            except NotFoundError as exc:
-                raise NotFoundError(
-                    f"{field} {value!r} does not resolve: {exc.message}", details={"field": field}
-                ) from exc
-            if kind is AssetKind.CODE and spec.code_configuration is not None:
-                self._check_script(record, spec.code_configuration.scoring_script)
+        code = pin_references(self._assets, spec).get(AssetKind.CODE)
+        if code is not None and spec.code_configuration is not None:
+            self._check_script(code, spec.code_configuration.scoring_script)
         for field, missing, fix in (
             ("code_configuration", spec.code_configuration is None, _NEEDS_CODE),
             ("environment", spec.environment is None, _NEEDS_ENV),
