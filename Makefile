@@ -44,11 +44,16 @@ test: lint typecheck unit
 
 # The main job end to end on a fresh local workspace: train the digits classifier, deploy it as
 # a batch endpoint, invoke it over 300 PNGs with a live progress bar, print accuracy and where
-# predictions.csv is. Then a tour of the registry.
+# predictions.csv is. Then a tour of the registry, and an online endpoint left serving with a
+# curl line to call it.
 demo: $(STAMP)
 	$(BIN)/python examples/digits-batch/run.py .ferry-demo/digits-ws --fresh; \
 		status=$$?; $(BIN)/ferry --workspace .ferry-demo/digits-ws server stop -o none; exit $$status
 	$(BIN)/python examples/demo.py
+	# An online endpoint (Azure's model-1 sample); it prints a curl line and keeps serving.
+	-@$(BIN)/ferry --workspace .ferry-demo/online-ws server stop -o none 2>/dev/null
+	rm -rf .ferry-demo/online-ws
+	$(BIN)/python examples/online-sklearn/run.py .ferry-demo/online-ws
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
