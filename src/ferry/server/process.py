@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import json
 import os
 import socket
@@ -68,6 +69,11 @@ def run_foreground(settings: Settings) -> None:
 
     async def startup(sockets: list[socket.socket] | None = None) -> None:
         await original_startup(sockets)
+        # The ~120k objects of a started server (FastAPI, pydantic, SQLAlchemy) never die;
+        # freezing them keeps full collections from walking them under load (bench/online
+        # measured p99 at 64 connections fall from 61 ms to 6 ms).
+        gc.collect()
+        gc.freeze()
         # Published only once the socket accepts, so clients that see it can connect.
         tmp = layout.server_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(info), encoding="utf-8")
