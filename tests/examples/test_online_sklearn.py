@@ -80,7 +80,8 @@ def test_run_py_deploys_scores_and_prints_a_curl_line(
     key = ml_client.online_endpoints.get_keys("sklearn-regression").primary_key  # type: ignore[union-attr]
     assert f"Authorization: Bearer {key}" in argv
     assert argv[-1] == endpoint.scoring_uri
-    assert f"@{model_1 / 'sample-request.json'}" in argv
+    request_files = [Path(a[1:]).resolve() for a in argv if a.startswith("@")]
+    assert request_files == [(model_1 / "sample-request.json").resolve()]
     if shutil.which("curl") is None:
         pytest.skip("curl is not installed")
     scored = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True)
