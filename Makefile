@@ -64,3 +64,6 @@ clean:
 bench-batch:
 	bash bench/batch/setup.sh
 	bench/.venv/bin/python bench/batch/run_bench.py $(BENCH_ARGS)
+
+# Online bench: Ferry vs azureml-inference-server-http, and dynamic batching (bench/online/README.md).
+include bench/online/Makefile.inc
