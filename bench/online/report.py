@@ -148,8 +148,11 @@ def _mlp_lines(record: dict[str, Any]) -> list[str]:
         "| wrk | cores busy | load1 | others |",
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    modes = [("single", single), ("batched", batched)]
+    for key in sorted(k for k in summary if k.startswith("mlp_b") and k != "mlp_batched"):
+        modes.append((f"batched, max_batch_size {key[5:]}", summary[key]))
     for c in _levels(single):
-        for name, table in (("single", single), ("batched", batched)):
+        for name, table in modes:
             e = _at(table, c)
             mean = f"{e['mean_batch']:.1f}" if e.get("mean_batch") else "-"
             lines.append(

@@ -281,6 +281,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=int, default=3, help="load time per measurement (s)")
     parser.add_argument("--levels", default="1,4,16,64", help="concurrency levels, trivial")
     parser.add_argument("--mlp-levels", default="32,64", help="concurrency levels, torch MLP")
+    parser.add_argument(
+        "--extra-batch-sizes",
+        default="",
+        metavar="N,N",
+        help="also measure the MLP with these max_batch_size values (e.g. 16,8)",
+    )
     parser.add_argument("--client", choices=["auto", "wrk", "httpx"], default="auto")
     parser.add_argument("--profile", choices=["auto", "always", "never"], default="auto")
     parser.add_argument("--quick", action="store_true", help="1 round of 2 s, fewer levels")
@@ -348,12 +354,14 @@ def main() -> int:
     azml = servers.AzmlServer(HERE / "trivial", args.work / "azmlinfsrv.log", workers=2)
     bare = servers.BareServer(args.work / "bare-uvicorn.log")
     try:
-        targets = {"azmlinfsrv": azml.start(), "bare": bare.start(), **deploy_all(ferry)}
+        extra = tuple(int(x) for x in args.extra_batch_sizes.split(",") if x)
+        targets = {"azmlinfsrv": azml.start(), "bare": bare.start()}
+        targets.update(deploy_all(ferry, extra))
         problems = check_answers(targets, floor_runs["expected"])
         if problems:
             raise SystemExit("wrong answers, not measuring:\n" + "\n".join(problems))
         bodies = {"ferry": TRIVIAL_BODY, "azmlinfsrv": TRIVIAL_BODY, "bare": TRIVIAL_BODY}
-        bodies.update({"mlp_single": mlp_body(), "mlp_batched": mlp_body()})
+        bodies.update({key: mlp_body() for key in targets if key.startswith("mlp")})
 
         log("warm-up")
         for key, target in targets.items():
@@ -363,7 +371,8 @@ def main() -> int:
         trivial_plan = [(c, ["ferry", "azmlinfsrv", "bare"]) for c in levels]
         runs = rounds(trivial_plan, targets, bodies, args, ferry)
         log("torch MLP: Ferry without and with dynamic batching")
-        mlp_plan = [(c, ["mlp_single", "mlp_batched"]) for c in mlp_levels]
+        mlp_keys = ["mlp_single", "mlp_batched", *(f"mlp_b{n}" for n in extra)]
+        mlp_plan = [(c, mlp_keys) for c in mlp_levels]
         runs.update(rounds(mlp_plan, targets, bodies, args, ferry))
 
         summary = summarise(runs)

@@ -270,15 +270,16 @@ class FerryServer:
             self.proc.wait(15)
 
 
-def deploy_all(ferry: FerryServer) -> dict[str, Target]:
-    """The three Ferry endpoints the bench measures, each with 2 replicas."""
+def deploy_all(ferry: FerryServer, extra_batch_sizes: tuple[int, ...] = ()) -> dict[str, Target]:
+    """The three Ferry endpoints the bench measures, each with 2 replicas; ``mlp_b<n>`` for
+    each extra ``max_batch_size`` (same wait and concurrency as ``mlp_batched``)."""
     from floor import BATCHING, TORCH_THREADS
 
     torch_env = {"BENCH_TORCH_THREADS": str(TORCH_THREADS), "OMP_NUM_THREADS": "1"}
     # High enough that the gateway never answers 429 at 64 connections (it admits up to
     # 2 x this x instance_count) and a replica always has the next request waiting.
     unbatched = {"max_concurrent_requests_per_instance": 64}
-    return {
+    targets = {
         "ferry": ferry.deploy(
             "trivial", HERE / "trivial", instance_count=2, request_settings=unbatched
         ),
@@ -300,3 +301,13 @@ def deploy_all(ferry: FerryServer) -> dict[str, Target]:
             batching=BATCHING,
         ),
     }
+    for size in extra_batch_sizes:
+        targets[f"mlp_b{size}"] = ferry.deploy(
+            f"mlp-b{size}",
+            HERE / "mlp",
+            instance_count=2,
+            environment_variables=torch_env,
+            request_settings={"max_concurrent_requests_per_instance": BATCHED_CONCURRENCY},
+            batching={**BATCHING, "max_batch_size": size},
+        )
+    return targets
