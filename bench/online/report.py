@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 from typing import Any
 
@@ -133,7 +134,8 @@ def _mlp_lines(record: dict[str, Any]) -> list[str]:
     run1 = statistics.median(f["rate"] for f in floors["mlp_run"])
     run32 = statistics.median(f["rate"] for f in floors["mlp_run_batch32"]) * 32
     lines = [
-        "## 2. Torch MLP 256-1024-1024-10 behind Ferry, without and with dynamic batching",
+        f"## 2. Torch MLP 256-{_hidden()}-{_hidden()}-10 behind Ferry, without and with dynamic "
+        "batching",
         "",
         f"2 replicas, each with `torch.set_num_threads({meta['torch_threads_per_replica']})` "
         "and OMP_NUM_THREADS=1: two single-threaded replicas on two cores, no oversubscription. "
@@ -319,3 +321,7 @@ def markdown(record: dict[str, Any], json_name: str) -> str:
     if record["profiles"]:
         lines += _profile_lines(record["profiles"])
     return "\n".join(lines) + "\n"
+
+
+def _hidden() -> str:
+    return os.environ.get("BENCH_MLP_HIDDEN", "1024")

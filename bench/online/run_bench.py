@@ -282,6 +282,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--levels", default="1,4,16,64", help="concurrency levels, trivial")
     parser.add_argument("--mlp-levels", default="32,64", help="concurrency levels, torch MLP")
     parser.add_argument(
+        "--mlp-hidden", type=int, default=1024, help="hidden width H of the 256-H-H-10 MLP"
+    )
+    parser.add_argument(
         "--extra-batch-sizes",
         default="",
         metavar="N,N",
@@ -300,6 +303,8 @@ def parse_args() -> argparse.Namespace:
         "summarised again from their raw py-spy files when these still exist)",
     )
     args = parser.parse_args()
+    # The MLP's hidden width reaches the in-process floor and every replica through this.
+    os.environ["BENCH_MLP_HIDDEN"] = str(args.mlp_hidden)
     if args.quick:
         args.reps, args.seconds, args.levels, args.mlp_levels = 1, 2, "1,16,64", "64"
     if args.client == "auto":

@@ -275,7 +275,11 @@ def deploy_all(ferry: FerryServer, extra_batch_sizes: tuple[int, ...] = ()) -> d
     each extra ``max_batch_size`` (same wait and concurrency as ``mlp_batched``)."""
     from floor import BATCHING, TORCH_THREADS
 
-    torch_env = {"BENCH_TORCH_THREADS": str(TORCH_THREADS), "OMP_NUM_THREADS": "1"}
+    torch_env = {
+        "BENCH_TORCH_THREADS": str(TORCH_THREADS),
+        "OMP_NUM_THREADS": "1",
+        "BENCH_MLP_HIDDEN": os.environ.get("BENCH_MLP_HIDDEN", "1024"),
+    }
     # High enough that the gateway never answers 429 at 64 connections (it admits up to
     # 2 x this x instance_count) and a replica always has the next request waiting.
     unbatched = {"max_concurrent_requests_per_instance": 64}

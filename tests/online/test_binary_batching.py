@@ -55,6 +55,7 @@ def run(text, times=1, request_headers=None):
 
 BATCH_SCRIPT = """
 import json
+import time
 
 def init():
     pass
@@ -66,6 +67,7 @@ def run(raw):
     return {"n": data["n"], "batch": 1}
 
 def run_batch(raws):
+    time.sleep(0.05)  # a model's forward pass: requests arriving meanwhile form the next batch
     items = [json.loads(r) for r in raws]
     if any(item.get("bad") for item in items):
         raise ValueError("a bad item in the batch")

@@ -1,8 +1,10 @@
-"""A CPU torch MLP (256 -> 1024 -> 1024 -> 10) scored per request (run) or stacked (run_batch).
+"""A CPU torch MLP (256 -> H -> H -> 10) scored per request (run) or stacked (run_batch).
 
 One request is ``{"data": [256 floats]}``; the answer is the 10 logits and the arg-max. Weights
 come from a fixed seed, so every replica (and the in-process floor) computes the same thing.
 Each replica uses BENCH_TORCH_THREADS intra-op threads (1 by default: 2 replicas on 2 cores).
+H is BENCH_MLP_HIDDEN (1024 by default): small enough that HTTP overhead rivals the forward pass;
+4096 makes one item's pass memory-bound (weights re-read per item), the regime batching is for.
 Inputs go through ``array('f')`` + ``torch.frombuffer``: ``torch.tensor(list)`` costs more than
 the batched forward pass itself, and both paths use the same conversion.
 """
@@ -20,12 +22,13 @@ def init():
     global model
     torch.set_num_threads(int(os.environ.get("BENCH_TORCH_THREADS", "1")))
     torch.manual_seed(0)
+    hidden = int(os.environ.get("BENCH_MLP_HIDDEN", "1024"))
     model = torch.nn.Sequential(
-        torch.nn.Linear(256, 1024),
+        torch.nn.Linear(256, hidden),
         torch.nn.ReLU(),
-        torch.nn.Linear(1024, 1024),
+        torch.nn.Linear(hidden, hidden),
         torch.nn.ReLU(),
-        torch.nn.Linear(1024, 10),
+        torch.nn.Linear(hidden, 10),
     ).eval()
 
 

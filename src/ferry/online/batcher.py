@@ -1,6 +1,9 @@
 """Dynamic batching: requests that arrive together are scored by one ``run_batch`` call.
 
-A batch is sent when it holds ``max_batch_size`` requests or when ``max_batch_wait_ms`` passed
+Batching is work-conserving: a request that finds a replica idle is sent at once (a batch of
+what is waiting), so light load pays no batching delay and no core sits idle while requests
+wait. While every replica is busy, requests collect; a batch is sent when it holds
+``max_batch_size`` requests, when a replica becomes idle, or when ``max_batch_wait_ms`` passed
 since its first request, whichever comes first. Each request keeps its own future and timeout;
 the runtime scores every item alone when ``run_batch`` raises, so one bad request never fails its
 neighbours.
@@ -21,8 +24,14 @@ __all__ = ["Batcher"]
 class Batcher:
     """Collects requests into batches and hands full or due batches to ``dispatch``."""
 
-    def __init__(self, dispatch: Callable[[Batch], None], settings: BatchingSettings) -> None:
+    def __init__(
+        self,
+        dispatch: Callable[[Batch], None],
+        settings: BatchingSettings,
+        idle: Callable[[], bool] = lambda: False,
+    ) -> None:
         self._dispatch = dispatch
+        self._idle = idle
         self._max_size = settings.max_batch_size
         self._wait_s = settings.max_batch_wait_ms / 1000
         self._items: list[Single] = []
@@ -30,10 +39,15 @@ class Batcher:
 
     def add(self, item: Single) -> None:
         self._items.append(item)
-        if len(self._items) >= self._max_size:
+        if len(self._items) >= self._max_size or self._idle():
             self._flush()
         elif self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self._wait_s, self._flush)
+
+    def replica_idle(self) -> None:
+        """A replica has nothing to do: send it what has collected rather than wait."""
+        if self._items and self._idle():
+            self._flush()
 
     def _flush(self) -> None:
         if self._timer is not None:

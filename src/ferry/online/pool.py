@@ -58,7 +58,11 @@ class DeploymentPool:
         self.in_flight = 0
         self.on_replica_change: Callable[[Replica], None] = lambda _: None
         self._queue: deque[Work] = deque()
-        self._batcher = Batcher(self.dispatch, spec.batching) if spec.batching else None
+        self._batcher = (
+            Batcher(self.dispatch, spec.batching, idle=self._has_idle_replica)
+            if spec.batching
+            else None
+        )
         for replica in replicas:
             replica.on_change = self._replica_changed
 
@@ -110,6 +114,12 @@ class DeploymentPool:
                 best = replica
         return best
 
+    def _has_idle_replica(self) -> bool:
+        """A ready replica with nothing in flight (and no queued work waiting for it)."""
+        return not self._queue and any(
+            r.state is ReplicaState.READY and r.in_flight == 0 for r in self.replicas
+        )
+
     def _send(self, replica: Replica, work: Work) -> None:
         header, body = work.frame()
         if isinstance(work, Batch):
@@ -123,6 +133,8 @@ class DeploymentPool:
             work.complete(answer, data, replica.name)
             if self._queue:
                 self._drain()
+            elif self._batcher is not None:
+                self._batcher.replica_idle()
 
         replica.send(header, body, reply)
 
