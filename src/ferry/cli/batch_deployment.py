@@ -16,7 +16,12 @@ import click
 from ferry.cli.batch_params import confirm_delete, no_wait_option, spec_from_view, yes_option
 from ferry.cli.context import client, global_options
 from ferry.cli.output import emit
-from ferry.cli.params import build_spec, set_option
+from ferry.cli.params import (
+    build_spec,
+    deployment_endpoint_option,
+    deployment_file_option,
+    set_option,
+)
 from ferry.client import BatchDeployment, MLClient
 
 __all__ = ["batch_deployment"]
@@ -27,23 +32,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 @click.group("batch-deployment")
 def batch_deployment() -> None:
     """Create and manage the deployments behind batch endpoints (az ml batch-deployment)."""
-
-
-def _endpoint_option(required: bool) -> Callable[[F], F]:
-    suffix = "." if required else " (default: the file's endpoint_name)."
-    return click.option(
-        "-e", "--endpoint-name", required=required, help="Endpoint of the deployment" + suffix
-    )
-
-
-def _file_option(required: bool) -> Callable[[F], F]:
-    return click.option(
-        "-f",
-        "--file",
-        required=required,
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="Azure ML v2 deployment YAML; --name, --endpoint-name and --set override it.",
-    )
 
 
 _set_default_option = click.option(
@@ -77,8 +65,8 @@ def _save(ctx: click.Context, ml: MLClient, spec: BatchDeployment, set_default: 
 
 @batch_deployment.command()
 @click.option("-n", "--name", help="Deployment name; overrides the file's name.")
-@_endpoint_option(required=False)
-@_file_option(required=True)
+@deployment_endpoint_option(required=False)
+@deployment_file_option(required=True)
 @_set_default_option
 @set_option
 @no_wait_option
@@ -106,8 +94,8 @@ def create(
 
 @batch_deployment.command()
 @click.option("-n", "--name", help="Deployment name (default: the file's name).")
-@_endpoint_option(required=False)
-@_file_option(required=False)
+@deployment_endpoint_option(required=False)
+@deployment_file_option(required=False)
 @_set_default_option
 @set_option
 @no_wait_option
@@ -145,7 +133,7 @@ def update(
 
 @batch_deployment.command()
 @click.option("-n", "--name", required=True, help="Deployment name.")
-@_endpoint_option(required=True)
+@deployment_endpoint_option(required=True)
 @global_options
 @click.pass_context
 def show(ctx: click.Context, name: str, endpoint_name: str) -> None:
@@ -154,7 +142,7 @@ def show(ctx: click.Context, name: str, endpoint_name: str) -> None:
 
 
 @batch_deployment.command("list")
-@_endpoint_option(required=True)
+@deployment_endpoint_option(required=True)
 @global_options
 @click.pass_context
 def list_(ctx: click.Context, endpoint_name: str) -> None:
@@ -164,7 +152,7 @@ def list_(ctx: click.Context, endpoint_name: str) -> None:
 
 @batch_deployment.command()
 @click.option("-n", "--name", required=True, help="Deployment name.")
-@_endpoint_option(required=True)
+@deployment_endpoint_option(required=True)
 @yes_option
 @no_wait_option
 @global_options
@@ -179,7 +167,7 @@ def delete(ctx: click.Context, name: str, endpoint_name: str, yes: bool, no_wait
 
 @batch_deployment.command("list-jobs")
 @click.option("-n", "--name", required=True, help="Deployment name.")
-@_endpoint_option(required=True)
+@deployment_endpoint_option(required=True)
 @global_options
 @click.pass_context
 def list_jobs(ctx: click.Context, name: str, endpoint_name: str) -> None:

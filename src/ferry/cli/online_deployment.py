@@ -19,7 +19,12 @@ from ferry.cli.batch_params import confirm_delete, spec_from_view, yes_option
 from ferry.cli.context import client, global_options
 from ferry.cli.online_params import wait_for_deployment
 from ferry.cli.output import emit, to_data
-from ferry.cli.params import build_spec, set_option
+from ferry.cli.params import (
+    build_spec,
+    deployment_endpoint_option,
+    deployment_file_option,
+    set_option,
+)
 from ferry.client import MLClient
 from ferry.specs.online import OnlineDeploymentSpec
 
@@ -33,23 +38,6 @@ _CONTAINERS = {"inference-server": "InferenceServer", "storage-initializer": "St
 @click.group("online-deployment")
 def online_deployment() -> None:
     """Create and manage the deployments behind online endpoints (az ml online-deployment)."""
-
-
-def _endpoint_option(required: bool) -> Callable[[F], F]:
-    suffix = "." if required else " (default: the file's endpoint_name)."
-    return click.option(
-        "-e", "--endpoint-name", required=required, help="Endpoint of the deployment" + suffix
-    )
-
-
-def _file_option(required: bool) -> Callable[[F], F]:
-    return click.option(
-        "-f",
-        "--file",
-        required=required,
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="Azure ML v2 deployment YAML; --name, --endpoint-name and --set override it.",
-    )
 
 
 def _put_options(func: F) -> F:
@@ -97,8 +85,8 @@ def _save(
 
 @online_deployment.command()
 @click.option("-n", "--name", help="Deployment name; overrides the file's name.")
-@_endpoint_option(required=False)
-@_file_option(required=True)
+@deployment_endpoint_option(required=False)
+@deployment_file_option(required=True)
 @_put_options
 @global_options
 @click.pass_context
@@ -127,8 +115,8 @@ def create(
 
 @online_deployment.command()
 @click.option("-n", "--name", help="Deployment name (default: the file's name).")
-@_endpoint_option(required=False)
-@_file_option(required=False)
+@deployment_endpoint_option(required=False)
+@deployment_file_option(required=False)
 @_put_options
 @global_options
 @click.pass_context
@@ -173,7 +161,7 @@ def update(
 
 @online_deployment.command()
 @click.option("-n", "--name", required=True, help="Deployment name.")
-@_endpoint_option(required=True)
+@deployment_endpoint_option(required=True)
 @global_options
 @click.pass_context
 def show(ctx: click.Context, name: str, endpoint_name: str) -> None:
@@ -182,7 +170,7 @@ def show(ctx: click.Context, name: str, endpoint_name: str) -> None:
 
 
 @online_deployment.command("list")
-@_endpoint_option(required=True)
+@deployment_endpoint_option(required=True)
 @global_options
 @click.pass_context
 def list_(ctx: click.Context, endpoint_name: str) -> None:
@@ -193,7 +181,7 @@ def list_(ctx: click.Context, endpoint_name: str) -> None:
 
 @online_deployment.command()
 @click.option("-n", "--name", required=True, help="Deployment name.")
-@_endpoint_option(required=True)
+@deployment_endpoint_option(required=True)
 @yes_option
 @click.option("--no-wait", is_flag=True, help="Accepted for az compatibility.")
 @global_options
@@ -208,7 +196,7 @@ def delete(ctx: click.Context, name: str, endpoint_name: str, yes: bool, no_wait
 
 @online_deployment.command("get-logs")
 @click.option("-n", "--name", required=True, help="Deployment name.")
-@_endpoint_option(required=True)
+@deployment_endpoint_option(required=True)
 @click.option(
     "-l",
     "--lines",

@@ -13,6 +13,8 @@ from ferry.specs.loader import apply_overrides, is_uri, read_yaml, spec_from_dat
 
 __all__ = [
     "build_spec",
+    "deployment_endpoint_option",
+    "deployment_file_option",
     "expand_multi_value",
     "file_option",
     "local_path",
@@ -98,6 +100,25 @@ def file_option(func: F) -> F:
         type=click.Path(dir_okay=False, path_type=Path),
         help="Azure ML v2 YAML spec; flags and --set override its fields.",
     )(func)
+
+
+def deployment_endpoint_option(required: bool) -> Callable[[F], F]:
+    """``-e/--endpoint-name`` of the deployment commands (batch and online)."""
+    suffix = "." if required else " (default: the file's endpoint_name)."
+    return click.option(
+        "-e", "--endpoint-name", required=required, help="Endpoint of the deployment" + suffix
+    )
+
+
+def deployment_file_option(required: bool) -> Callable[[F], F]:
+    """``-f/--file`` of the deployment commands (batch and online)."""
+    return click.option(
+        "-f",
+        "--file",
+        required=required,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Azure ML v2 deployment YAML; --name, --endpoint-name and --set override it.",
+    )
 
 
 def local_path(value: str | None) -> str | None:
