@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ferry.errors import ErrorCode, FerryError
+from ferry.specs.base import describe_errors
 
 __all__ = ["install_error_handlers"]
 
@@ -25,17 +26,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = []
-        fields = []
-        for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"] if p not in ("body", "query", "path"))
-            fields.append(loc)
-            if err["type"] == "extra_forbidden":
-                problems.append(f"unknown field '{loc}': remove it or check its spelling")
-            elif err["type"] == "missing":
-                problems.append(f"missing required field '{loc}'")
-            else:
-                problems.append(f"field '{loc}': {err['msg']}")
+        problems, fields = describe_errors(exc.errors(), skip=("body", "query", "path"))
         body = {
             "code": ErrorCode.INVALID_SPEC.value,
             "message": "invalid request: " + "; ".join(problems),

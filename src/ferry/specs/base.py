@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ferry.errors import SpecError
 
-__all__ = ["Resource", "Spec", "spec_error", "stringify_values"]
+__all__ = ["Resource", "Spec", "describe_errors", "spec_error", "stringify_values"]
 
 
 class Spec(BaseModel):
@@ -37,12 +38,17 @@ class Resource(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
 
-def spec_error(exc: ValidationError, *, what: str, source: str | None = None) -> SpecError:
-    """Turn a pydantic error into one message that names every bad field and how to fix it."""
+def describe_errors(
+    errors: Sequence[Mapping[str, Any]], *, skip: tuple[str, ...] = ()
+) -> tuple[list[str], list[str]]:
+    """(problems, field names) of pydantic errors, each problem naming its field and the fix.
+
+    ``skip`` drops location parts that are not field names (FastAPI's ``body``, ``query``).
+    """
     problems: list[str] = []
     fields: list[str] = []
-    for err in exc.errors():
-        loc = ".".join(str(part) for part in err["loc"]) or "(root)"
+    for err in errors:
+        loc = ".".join(str(part) for part in err["loc"] if part not in skip) or "(root)"
         fields.append(loc)
         if err["type"] == "extra_forbidden":
             problems.append(f"unknown field '{loc}': remove it or check its spelling")
@@ -50,6 +56,12 @@ def spec_error(exc: ValidationError, *, what: str, source: str | None = None) ->
             problems.append(f"missing required field '{loc}'")
         else:
             problems.append(f"field '{loc}': {err['msg']}")
+    return problems, fields
+
+
+def spec_error(exc: ValidationError, *, what: str, source: str | None = None) -> SpecError:
+    """Turn a pydantic error into one message that names every bad field and how to fix it."""
+    problems, fields = describe_errors(exc.errors())
     where = f" in {source}" if source else ""
     return SpecError(f"invalid {what}{where}: " + "; ".join(problems), details={"fields": fields})
 
