@@ -54,7 +54,7 @@ class BatchRegistry:
     def list_endpoints(self) -> builtins.list[dict[str, Any]]:
         return [
             self._endpoint_view(r.spec, r.created_at, r.updated_at)
-            for r in _all(self._repo, _ENDPOINT)
+            for r in self._repo.all(_ENDPOINT)
         ]
 
     def delete_endpoint(self, name: str) -> None:
@@ -126,7 +126,7 @@ class BatchRegistry:
         prefix = _key(endpoint, "")
         return [
             _deployment_view(r.spec, r.created_at, r.updated_at)
-            for r in _all(self._repo, _DEPLOYMENT)
+            for r in self._repo.all(_DEPLOYMENT)
             if r.name.startswith(prefix)
         ]
 
@@ -172,14 +172,3 @@ def _key(endpoint: str, deployment: str) -> str:
 
 def _deployment_view(spec: dict[str, Any], created: Any, updated: Any) -> dict[str, Any]:
     return {**spec, "provisioning_state": "Succeeded", "created_at": created, "updated_at": updated}
-
-
-def _all(repo: NamedRepository, kind: str) -> builtins.list[Any]:
-    items: builtins.list[Any] = []
-    token: str | None = None
-    while True:
-        page = repo.list(kind, limit=500, page_token=token)
-        items.extend(page.items)
-        token = page.next_token
-        if not token:
-            return items

@@ -86,7 +86,7 @@ class OnlineRegistry:
         return OnlineEndpointSpec.model_validate(self._endpoint_record(name).spec)
 
     def list_endpoints(self) -> builtins.list[dict[str, Any]]:
-        return [self._endpoint_view(r) for r in _all(self._repo, _ENDPOINT)]
+        return [self._endpoint_view(r) for r in self._repo.all(_ENDPOINT)]
 
     def delete_endpoint(self, name: str) -> builtins.list[str]:
         """Delete the endpoint, its deployments and its keys; returns the deployments' names."""
@@ -209,7 +209,7 @@ class OnlineRegistry:
 
     def all_deployments(self) -> builtins.list[OnlineDeploymentSpec]:
         """Every deployment of every endpoint (what the server brings back on start)."""
-        return [_spec_of(r.spec) for r in _all(self._repo, _DEPLOYMENT)]
+        return [_spec_of(r.spec) for r in self._repo.all(_DEPLOYMENT)]
 
     def delete_deployment(self, endpoint: str, name: str) -> None:
         self._deployment_record(endpoint, name)
@@ -245,7 +245,7 @@ class OnlineRegistry:
 
     def _deployment_records(self, endpoint: str) -> builtins.list[Any]:
         prefix = _key(endpoint, "")
-        return [r for r in _all(self._repo, _DEPLOYMENT) if r.name.startswith(prefix)]
+        return [r for r in self._repo.all(_DEPLOYMENT) if r.name.startswith(prefix)]
 
     def _get(self, kind: str, key: str, what: str, hint: str) -> Any:
         try:
@@ -266,12 +266,3 @@ def _spec_of(stored: dict[str, Any]) -> OnlineDeploymentSpec:
 
 def _deployment_view(record: Any) -> dict[str, Any]:
     return {**record.spec, "created_at": record.created_at, "updated_at": record.updated_at}
-
-
-def _all(repo: NamedRepository, kind: str) -> builtins.list[Any]:
-    items, token = [], None
-    while True:
-        page = repo.list(kind, limit=500, page_token=token)
-        items.extend(page.items)
-        if not (token := page.next_token):
-            return items

@@ -59,19 +59,13 @@ class JobService:
         self, endpoint: str | None = None, deployment: str | None = None
     ) -> list[dict[str, Any]]:
         jobs = []
-        token: str | None = None
-        while True:
-            page = self._ws.store.resources.list(_KIND, limit=500, page_token=token)
-            for record in page.items:
-                spec = record.spec
-                if endpoint and spec.get("endpoint_name") != endpoint:
-                    continue
-                if deployment and spec.get("deployment_name") != deployment:
-                    continue
-                jobs.append(self._view(spec, record.created_at, with_progress=False))
-            token = page.next_token
-            if not token:
-                break
+        for record in self._ws.store.resources.all(_KIND):
+            spec = record.spec
+            if endpoint and spec.get("endpoint_name") != endpoint:
+                continue
+            if deployment and spec.get("deployment_name") != deployment:
+                continue
+            jobs.append(self._view(spec, record.created_at, with_progress=False))
         return sorted(jobs, key=lambda j: str(j["created_at"]), reverse=True)
 
     def folder(self, name: str) -> Path:

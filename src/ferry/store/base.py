@@ -7,6 +7,7 @@ test suite (``tests/store/test_contract.py``) runs against every implementation.
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -150,6 +151,16 @@ class NamedRepository(abc.ABC):
     @abc.abstractmethod
     def delete(self, kind: str, name: str) -> None:
         """Raises NotFoundError when absent."""
+
+    def all(self, kind: str) -> Iterator[NamedRecord]:
+        """Every record of one kind, by name, page after page."""
+        token: str | None = None
+        while True:
+            page = self.list(kind, limit=500, page_token=token)
+            yield from page.items
+            token = page.next_token
+            if not token:
+                return
 
 
 class SecretRepository(abc.ABC):
