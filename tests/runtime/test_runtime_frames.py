@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import asyncio
 import random
 import socket
 import struct
@@ -15,10 +14,8 @@ from ferry.runtime.frames import (
     FrameTooLargeError,
     IncompleteFrameError,
     encode_frame,
-    read_frame,
     recv_frame,
     send_frame,
-    write_frame,
 )
 
 
@@ -101,71 +98,3 @@ def test_bad_headers_are_refused(raw: bytes) -> None:
         a.sendall(struct.pack("!II", len(raw), 0) + raw)
         with pytest.raises(BadFrameError):
             recv_frame(b)
-
-
-def test_asyncio_reader_handles_random_chunking_and_eof() -> None:
-    rng = random.Random(3)
-    frames = [({"kind": "x", "n": i}, rng.randbytes(rng.randint(0, 5000))) for i in range(40)]
-    stream = b"".join(encode_frame(h, b) for h, b in frames)
-
-    async def scenario() -> None:
-        reader = asyncio.StreamReader()
-        pos = 0
-        while pos < len(stream):
-            step = rng.randint(1, 3000)
-            reader.feed_data(stream[pos : pos + step])
-            pos += step
-        reader.feed_data(encode_frame({"kind": "cut"}, b"abcdef")[:-2])
-        reader.feed_eof()
-        for expected in frames:
-            assert await read_frame(reader) == expected
-        with pytest.raises(IncompleteFrameError, match="expected 6 bytes of body, got 4"):
-            await read_frame(reader)
-
-        empty = asyncio.StreamReader()
-        empty.feed_eof()
-        with pytest.raises(ConnectionClosedError):
-            await read_frame(empty)
-
-    asyncio.run(scenario())
-
-
-def test_asyncio_writer_talks_to_blocking_reader() -> None:
-    a, b = _pair()
-    body = bytes(range(256)) * 4000  # over the socket buffer: drain() must wait for the reader
-    received: list[tuple[dict[str, object], bytes]] = []
-    reader = threading.Thread(target=lambda: received.extend([recv_frame(b), recv_frame(b)]))
-    reader.start()
-
-    async def scenario() -> None:
-        _reader, writer = await asyncio.open_connection(sock=a)
-        await write_frame(writer, {"kind": "run_batch", "items": ["/x"]}, body)
-        await write_frame(writer, {"kind": "shutdown"})
-        writer.close()
-        await writer.wait_closed()
-
-    asyncio.run(scenario())
-    reader.join(timeout=30)
-    b.close()
-    assert received == [({"kind": "run_batch", "items": ["/x"]}, body), ({"kind": "shutdown"}, b"")]
-
-
-def test_split_bodies_round_trip_and_mismatch() -> None:
-    lengths, packed = messages.join_bodies([b"a", b"", b"xyz"])
-    assert messages.split_bodies(lengths, packed) == [b"a", b"", b"xyz"]
-    with pytest.raises(ValueError, match="add up to 5 bytes but the frame body has 4"):
-        messages.split_bodies([2, 3], b"abcd")
-
-
-def test_error_info_is_plain_data_with_user_frames_first() -> None:
-    def user_code() -> None:
-        raise KeyError("missing")
-
-    try:
-        user_code()
-    except KeyError as exc:
-        info = messages.error_info(exc, "run")
-    assert info["type"] == "KeyError"
-    assert info["message"] == "'missing'"
-    assert info["where"] == "run"
-    assert "in user_code" in info["traceback"]

@@ -21,20 +21,18 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import importlib.abc
-import importlib.machinery
 import importlib.util
 import json
 import logging
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._fallback import FallbackRequest, FallbackResponse
+if TYPE_CHECKING:
+    from importlib.machinery import ModuleSpec
 
 __all__ = [
     "HAVE_WERKZEUG",
@@ -143,6 +141,9 @@ def _make_classes() -> tuple[type[Any], type[Any], bool]:
     try:
         from werkzeug.wrappers import Request, Response
     except Exception:  # absent, or broken in this environment: the stdlib stand-ins still work
+        # Imported here: the stand-ins pull in http.client and email (~20 ms), which batch
+        # workers and scripts that never touch AMLRequest/AMLResponse do not need.
+        from ._fallback import FallbackRequest, FallbackResponse
 
         class StdlibAMLRequest(FallbackRequest):
             """The raw HTTP request given to ``@rawhttp`` scripts (stdlib stand-in for Flask's)."""
@@ -191,11 +192,12 @@ class EntryScript:
     def log_dir(self) -> str:
         """A folder for the script's own log files (``FERRY_LOG_DIR``); created on first use."""
         configured = os.environ.get("FERRY_LOG_DIR")
-        path = (
-            Path(configured)
-            if configured
-            else Path(tempfile.gettempdir()) / "ferry-entry-script-logs" / self.agent_name
-        )
+        if configured:
+            path = Path(configured)
+        else:  # outside a Ferry worker; tempfile is imported only here (it costs ~4 ms)
+            import tempfile
+
+            path = Path(tempfile.gettempdir()) / "ferry-entry-script-logs" / self.agent_name
         path.mkdir(parents=True, exist_ok=True)
         return str(path)
 
@@ -240,8 +242,10 @@ _MODULES: dict[str, Callable[[], dict[str, Any]]] = {
 }
 
 
-class _ShimLoader(importlib.abc.Loader):
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+# The finder and loader follow importlib's protocols by duck typing: subclassing importlib.abc
+# would import importlib.resources, tempfile and shutil into every worker (~6 ms).
+class _ShimLoader:
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
         return None  # the default module object
 
     def exec_module(self, module: ModuleType) -> None:
@@ -249,13 +253,20 @@ class _ShimLoader(importlib.abc.Loader):
         module.__dict__.update(attrs() if attrs is not None else {})
         module.__dict__["__ferry_shim__"] = True
 
+    def load_module(self, fullname: str) -> ModuleType:
+        """The legacy loader call (importlib itself uses the two above)."""
+        module = ModuleType(fullname)
+        self.exec_module(module)
+        sys.modules[fullname] = module
+        return module
 
-class ShimFinder(importlib.abc.MetaPathFinder):
+
+class ShimFinder:
     """Serves Ferry's versions of Azure ML's script-facing modules when the real ones are absent."""
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
-    ) -> importlib.machinery.ModuleSpec | None:
+    ) -> ModuleSpec | None:
         if fullname not in _MODULES and fullname not in _PACKAGES:
             return None
         return importlib.util.spec_from_loader(

@@ -5,8 +5,9 @@ Wire format of one frame::
     struct "!II" (header length, body length) | header: UTF-8 JSON object | body: raw bytes
 
 The header always holds a ``kind`` (see :mod:`.messages`). Bodies stay raw so that images and
-large payloads are never base64-encoded. Blocking helpers serve the worker; the asyncio helpers
-serve the server. Errors form one small tree, all of them :class:`ConnectionError`::
+large payloads are never base64-encoded. The blocking helpers here serve the worker; the server
+reads the same frames without blocking (:mod:`ferry.batch.channel`, :mod:`ferry.online.channel`).
+Errors form one small tree, all of them :class:`ConnectionError`::
 
     FrameError                 the stream cannot be used any more
     ├── ConnectionClosedError       the peer closed the connection between two frames (a clean end)
@@ -17,7 +18,6 @@ serve the server. Errors form one small tree, all of them :class:`ConnectionErro
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 import struct
@@ -34,10 +34,8 @@ __all__ = [
     "IncompleteFrameError",
     "decode_header",
     "encode_frame",
-    "read_frame",
     "recv_frame",
     "send_frame",
-    "write_frame",
 ]
 
 _PREFIX = struct.Struct("!II")
@@ -153,38 +151,3 @@ def recv_frame(
     header = decode_header(_recv_exactly(sock, header_len, "header", at_boundary=False))
     body = _recv_exactly(sock, body_len, "body", at_boundary=False) if body_len else b""
     return header, body
-
-
-async def _read_exactly(
-    reader: asyncio.StreamReader, n: int, what: str, at_boundary: bool
-) -> bytes:
-    try:
-        return await reader.readexactly(n)
-    except asyncio.IncompleteReadError as exc:
-        if at_boundary and not exc.partial:
-            raise ConnectionClosedError("the peer closed the connection") from None
-        raise IncompleteFrameError(
-            f"connection closed mid-frame: expected {n} bytes of {what}, got {len(exc.partial)}"
-        ) from None
-
-
-async def read_frame(
-    reader: asyncio.StreamReader, max_header: int = MAX_HEADER_BYTES
-) -> tuple[dict[str, Any], bytes]:
-    """Read one frame from an asyncio stream; raises the same errors as :func:`recv_frame`."""
-    prefix = await _read_exactly(reader, _PREFIX.size, "length prefix", at_boundary=True)
-    header_len, body_len = _PREFIX.unpack(prefix)
-    _check_lengths(header_len, body_len, max_header)
-    header = decode_header(await _read_exactly(reader, header_len, "header", at_boundary=False))
-    body = await _read_exactly(reader, body_len, "body", at_boundary=False) if body_len else b""
-    return header, body
-
-
-async def write_frame(
-    writer: asyncio.StreamWriter, header: Mapping[str, Any], body: bytes = b""
-) -> None:
-    """Write one frame to an asyncio stream and wait until it is flushed."""
-    writer.write(_encode_head(header, len(body)))
-    if body:
-        writer.write(body)
-    await writer.drain()

@@ -12,9 +12,7 @@ cannot be reached; 3 the script failed to load or ``init()`` raised (``init_fail
 which shows where a hung script is stuck before the server kills it.
 """
 
-# This module runs on the user's interpreter (Python 3.9+), hence no zip(strict=) and no X | Y
-# outside annotations.
-# ruff: noqa: B905
+# This module runs on the user's interpreter (Python 3.9+), hence no X | Y outside annotations.
 from __future__ import annotations
 
 import argparse
@@ -26,19 +24,16 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Sequence
-from dataclasses import asdict
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Optional
 
 from . import messages as m
 from .azureml_shims import install_shims
 from .batch import run_mini_batch
 from .frames import ConnectionClosedError, FrameError, recv_frame, send_frame
 from .loader import LoadedScript, load_entry_script, set_argv
-from .online import HttpRequest, OnlineScorer, ScoreError
-from .wsgi import header_pairs
 
 __all__ = ["connect", "main", "parse_args"]
 
@@ -120,19 +115,9 @@ def _log_model_dir() -> None:
     logger.error("AZUREML_MODEL_DIR=%s holds: %s", model_dir, shown[:50] or "no files")
 
 
-def _request(spec: dict[str, Any], body: bytes) -> HttpRequest:
-    return HttpRequest(
-        method=str(spec.get("method", "POST")),
-        path=str(spec.get("path", "/score")),
-        query=str(spec.get("query", "")),
-        headers=header_pairs(spec.get("headers") or []),
-        body=body,
-        remote_addr=spec.get("remote_addr"),
-        scheme=str(spec.get("scheme", "http")),
-    )
-
-
 Reply = tuple[dict[str, Any], bytes]
+#: Serves one request frame (header, body, start time); None when it does not serve that kind.
+Handler = Callable[[dict[str, Any], bytes, float], Optional[Reply]]  # noqa: UP045
 
 
 def _run_batch(header: dict[str, Any], script: LoadedScript, start: float) -> Reply:
@@ -163,60 +148,39 @@ def _run_batch(header: dict[str, Any], script: LoadedScript, start: float) -> Re
     return reply, json.dumps(outcome.lines).encode("ascii")
 
 
-def _score(header: dict[str, Any], body: bytes, scorer: OnlineScorer, start: float) -> Reply:
-    outcome = scorer.score(_request(header, body))
-    elapsed = (time.perf_counter() - start) * 1000
-    if isinstance(outcome, ScoreError):
-        return {"kind": m.ERROR, "id": header.get("id"), **asdict(outcome)}, b""
-    reply = {
-        "kind": m.RESULT,
-        "id": header.get("id"),
-        "status": outcome.status,
-        "headers": [list(h) for h in outcome.headers],
-        "elapsed_ms": elapsed,
-    }
-    return reply, outcome.body
+def _batch_handler(script: LoadedScript) -> Handler:
+    def handle(header: dict[str, Any], body: bytes, start: float) -> Reply | None:
+        return _run_batch(header, script, start) if header["kind"] == m.RUN_BATCH else None
+
+    return handle
 
 
-def _score_batch(header: dict[str, Any], body: bytes, scorer: OnlineScorer, start: float) -> Reply:
-    specs = header["requests"]
-    bodies = m.split_bodies([int(s.get("body_len", 0)) for s in specs], body)
-    outcomes = scorer.score_many([_request(s, b) for s, b in zip(specs, bodies)])
-    results: list[dict[str, Any]] = []
-    out_bodies: list[bytes] = []
-    for o in outcomes:
-        if isinstance(o, ScoreError):
-            results.append({"ok": False, **asdict(o)})
-            continue
-        headers = [list(h) for h in o.headers]
-        results.append(
-            {"ok": True, "status": o.status, "headers": headers, "body_len": len(o.body)}
-        )
-        out_bodies.append(o.body)
-    elapsed = (time.perf_counter() - start) * 1000
-    reply = {"kind": m.RESULTS, "id": header.get("id"), "items": results, "elapsed_ms": elapsed}
-    return reply, b"".join(out_bodies)
+def _online_handler(script: LoadedScript) -> tuple[Handler, dict[str, bool]]:
+    """The online handler and the scorer's capabilities (for the ``ready`` frame)."""
+    # Imported in online mode only: a batch worker never loads the HTTP contract, which
+    # shortens every batch worker's start (see bench/batch/README.md).
+    from .online import OnlineScorer
+    from .online_frames import handler
+
+    scorer = OnlineScorer(script)
+    return handler(scorer), scorer.capabilities
 
 
-def _handle(
-    header: dict[str, Any], body: bytes, script: LoadedScript, scorer: OnlineScorer | None
-) -> Reply:
+def _handle(header: dict[str, Any], body: bytes, handle: Handler, mode: str) -> Reply:
     """Serve one request frame; returns the reply frame."""
     kind = header["kind"]
     start = time.perf_counter()
     if kind == m.PING:
         return {"kind": m.PONG, "id": header.get("id")}, b""
-    if kind == m.RUN_BATCH and scorer is None:
-        return _run_batch(header, script, start)
-    if kind == m.SCORE and scorer is not None:
-        return _score(header, body, scorer, start)
-    if kind == m.SCORE_BATCH and scorer is not None:
-        return _score_batch(header, body, scorer, start)
-    mode = "an online" if scorer is not None else "a batch"
-    raise ValueError(f"{mode} worker does not serve {kind!r} messages")
+    reply = handle(header, body, start)
+    if reply is None:
+        raise ValueError(
+            f"{'an' if mode == 'online' else 'a'} {mode} worker does not serve {kind!r} messages"
+        )
+    return reply
 
 
-def _serve(sock: socket.socket, script: LoadedScript, scorer: OnlineScorer | None) -> int:
+def _serve(sock: socket.socket, handle: Handler, mode: str) -> int:
     while True:
         try:
             header, body = recv_frame(sock)
@@ -229,7 +193,7 @@ def _serve(sock: socket.socket, script: LoadedScript, scorer: OnlineScorer | Non
         if header["kind"] == m.SHUTDOWN:
             return EXIT_OK
         try:
-            reply, reply_body = _handle(header, body, script, scorer)
+            reply, reply_body = _handle(header, body, handle, mode)
         except Exception as exc:  # a malformed request must not take the worker down
             logger.exception("cannot serve a %r message", header.get("kind"))
             reply = {
@@ -272,7 +236,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 script = load_entry_script(
                     entry_script, code_dir, require_init=online, online=online
                 )
-                scorer = OnlineScorer(script) if online else None
+                if online:
+                    handle, capabilities = _online_handler(script)
+                else:
+                    handle, capabilities = _batch_handler(script), {}
                 where = "init"
                 script.call_init()
             except (Exception, SystemExit) as exc:
@@ -296,11 +263,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "python": sys.version.split()[0],
                 "entry_script": entry_script,
                 "init_ms": (time.perf_counter() - started) * 1000,
-                "capabilities": scorer.capabilities if scorer else {},
+                "capabilities": capabilities,
             }
             send_frame(sock, ready)
             logger.info("worker %s ready (%s, %s)", worker_id, args.mode, script.name)
-            return _serve(sock, script, scorer)
+            return _serve(sock, handle, args.mode)
     except (_Terminate, KeyboardInterrupt):
         logger.info("worker %s stopping on a signal", worker_id)
         return EXIT_OK
