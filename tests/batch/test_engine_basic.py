@@ -261,3 +261,32 @@ def test_returning_paths_that_are_not_utf8_writes_their_bytes(jobs: Jobs) -> Non
     assert jobs.run(job).state == "Completed"
     out = (JobLayout(job).outputs / "predictions.csv").read_bytes()
     assert out == os.fsencode(data) + b"/caf\xe9.txt\n"
+
+
+def test_manifest_quotes_names_and_errors_as_csv_does(jobs: Jobs) -> None:
+    data = jobs.tmp / "data"
+    data.mkdir()
+    names = ["a,b.txt", 'say "hi".txt', "line\nbreak.txt", "plain.txt", "x\\y.txt"]
+    for name in names:
+        (data / name).write_text("x")
+    script = jobs.script(
+        """
+        import os
+
+        def run(mini_batch):
+            if any("plain" in p for p in mini_batch):
+                raise ValueError('bad, "quoted"\\nvalue')
+            return [os.path.basename(p).replace("\\n", " ") for p in mini_batch]
+        """
+    )
+    job = jobs.job(data, script, mini_batch_size=2, max_retries=0)
+    assert jobs.run(job).state == "Completed"
+    with JobLayout(job).manifest.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    by_name = {Path(r["file"]).name: r for r in rows}
+    assert sorted(by_name) == sorted(names)
+    assert [r["mini_batch"] for r in rows] == ["0", "0", "1", "1", "2"]
+    failed = {n for n, r in by_name.items() if r["status"] == "failed"}
+    assert "plain.txt" in failed and len(failed) == 2  # its mini-batch-mate failed with it
+    assert all(by_name[n]["error"].endswith('ValueError: bad, "quoted" value') for n in failed)
+    assert all(by_name[n]["status"] == "succeeded" for n in set(names) - failed)

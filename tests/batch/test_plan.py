@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,41 @@ def test_missing_input_and_wrong_type_name_the_path(tmp_path: Path) -> None:
     assert missing.value.details == {"field": "inputs", "path": str(tmp_path / "nope")}
     with pytest.raises(PlanError, match="use type uri_folder"):
         create_plan(_definition([tmp_path], input_type="uri_file"), tmp_path / "plan")
+
+
+def _reference_listing(folder: bytes) -> list[bytes]:
+    """What the plan must list, written the obvious way: recursive, sorted, path by path."""
+    out: list[bytes] = []
+    for name in sorted(os.listdir(folder)):  # noqa: PTH208 (bytes names)
+        path = os.path.join(folder, name)  # noqa: PTH118
+        out.extend(_reference_listing(path) if os.path.isdir(path) else [path])  # noqa: PTH112
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_mixed_trees_are_cut_exactly_like_a_path_by_path_listing(tmp_path: Path, seed: int) -> None:
+    # Files are listed in runs between subfolders (see plan._walk); mini-batches must still end
+    # at the same files, whatever the run and batch boundaries, odd names included.
+    rng = random.Random(seed)
+    stems = [b"a", b"b\\c", b"n\nl", b"\xff", b"z", b"a b"]
+    data = tmp_path / "data"
+
+    def build(folder: bytes, depth: int) -> None:
+        os.makedirs(folder, exist_ok=True)  # noqa: PTH103
+        for i in range(rng.randint(4, 9)):
+            path = os.path.join(folder, rng.choice(stems) + b"%d" % i)  # noqa: PTH118
+            if depth < 3 and rng.random() < 0.35:
+                build(path, depth + 1)
+            else:
+                with open(path, "wb"):  # noqa: PTH123
+                    pass
+
+    build(os.fsencode(data), 0)
+    expected = [os.fsdecode(p) for p in _reference_listing(os.fsencode(data))]
+    assert len(expected) > 20
+    for size in (1, 2, 3, 7, 1000):
+        plan = create_plan(_definition([data, data], size=size), tmp_path / f"plan{size}")
+        listed = [p for _, p in plan.iter_items()]
+        assert listed == expected * 2
+        cuts = [listed[i : i + size] for i in range(0, len(listed), size)]
+        assert [plan.mini_batch(i) for i in range(plan.mini_batches_total)] == cuts

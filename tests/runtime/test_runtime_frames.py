@@ -7,7 +7,6 @@ import threading
 
 import pytest
 
-from ferry.runtime import messages
 from ferry.runtime.frames import (
     BadFrameError,
     ConnectionClosedError,

@@ -130,4 +130,4 @@ def test_an_installed_package_wins_over_the_shim(workers: Any, tmp_path: Path) -
     )
     w = workers.start(script, mode="batch")
     _reply, body = w.request({"kind": "run_batch", "items": []})
-    assert body == b'["real-one", "ferry.runtime.azureml_shims"]'
+    assert body == b"real-one\nferry.runtime.azureml_shims\n"

@@ -9,7 +9,6 @@ timeout, a cancel request, a process exit) is noticed.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from dataclasses import dataclass
@@ -261,9 +260,8 @@ class Dispatcher:
         w.head_since = time.monotonic()
         seconds = float(header.get("elapsed_ms", 0.0)) / 1000.0
         if header["kind"] == m.RESULT:
-            lines = _lines(body) if self.scheduler.append_row else []
             n_items = int(header.get("n_items", 0))
-            ok = self.scheduler.succeeded(task, n_items, lines, seconds)
+            ok = self.scheduler.succeeded(task, n_items, body, seconds)
         else:
             error = dict(header.get("error") or {})
             self.scheduler.failed(task, "script_error", error, seconds=seconds)
@@ -273,9 +271,3 @@ class Dispatcher:
         else:  # a retry may be queued: idle workers can take it
             self._check_threshold()
             self._fill_all()
-
-
-def _lines(body: bytes) -> list[str]:
-    """The rows of a ``result`` body; ``surrogateescape`` keeps bytes that are not UTF-8."""
-    lines = json.loads(body.decode("utf-8", "surrogateescape")) if body else []
-    return [str(line) for line in lines]

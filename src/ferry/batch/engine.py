@@ -231,12 +231,10 @@ class _Session:
             )
             try:
                 verdict = dispatcher.run()
-                scheduler.sync()
                 # Workers run the script's shutdown() meanwhile; close() waits for them.
                 return self._finish(log, plan, ledger, journal, meter, rows, verdict)
             finally:
                 dispatcher.close()
-        scheduler.sync()
         return self._finish(log, plan, ledger, journal, meter, rows, verdict)
 
     def _finish(
@@ -273,6 +271,10 @@ class _Session:
         )
         write_reports(layout, d, plan, ledger, summary)
         journal.append({"ev": "end", "state": verdict.state, "message": message, "t": finished})
+        # One sync for the whole ending, rows before the journal that points at them (as
+        # Scheduler.sync): until "end" is on disk a crash resumes the job, which redoes any
+        # mini-batch whose rows were lost (RowStore.missing).
+        rows.sync()
         journal.sync()
         log.info(f"job {verdict.state}: {message}")
         if meter.callback_error is not None:

@@ -17,24 +17,13 @@ than the event naming it; :meth:`RowStore.missing` still finds regions past the 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
 
 from ferry.batch.ledger import PARTIAL, SUCCEEDED, Ledger
 
-__all__ = ["RowStore", "encode_rows"]
+__all__ = ["RowStore"]
 
 _COPY = 1 << 20
-
-
-def encode_rows(lines: Sequence[str]) -> bytes:
-    """The bytes of one mini-batch's rows: one line each, newline-terminated.
-
-    ``surrogateescape`` writes back the original bytes of names that were not UTF-8.
-    """
-    if not lines:
-        return b""
-    return ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")
 
 
 class RowStore:

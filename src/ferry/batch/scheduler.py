@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +26,7 @@ from ferry.batch.definition import JobDefinition
 from ferry.batch.eventlog import EventLog
 from ferry.batch.journal import Journal
 from ferry.batch.ledger import Ledger
-from ferry.batch.outputs import RowStore, encode_rows
+from ferry.batch.outputs import RowStore
 from ferry.batch.plan import Plan
 
 __all__ = ["FAILURE_KINDS", "Scheduler", "Task"]
@@ -97,8 +96,9 @@ class Scheduler:
         """Return a task that never started; it keeps its place near the front of the queue."""
         self.queue.appendleft(task.mb)
 
-    def succeeded(self, task: Task, n_items: int, lines: Sequence[str], seconds: float) -> bool:
-        """``run()`` returned ``n_items`` results (``lines`` for ``append_row``).
+    def succeeded(self, task: Task, n_items: int, rows: bytes, seconds: float) -> bool:
+        """``run()`` returned ``n_items`` results; ``rows`` are their encoded output lines
+        (see :func:`ferry.runtime.batch.encode_rows`), kept for ``append_row``.
 
         Returns:
             False when that is fewer than the mini-batch's files (a ``too_few_rows`` failure).
@@ -112,9 +112,9 @@ class Scheduler:
                     "one element in the returned list (or one DataFrame row)"
                 ),
             }
-            self.failed(task, "too_few_rows", error, seconds=seconds, lines=lines, n_items=n_items)
+            self.failed(task, "too_few_rows", error, seconds=seconds, rows=rows, n_items=n_items)
             return False
-        data = encode_rows(lines) if self.append_row else b""
+        data = rows if self.append_row else b""
         self.record(
             {
                 "ev": "ok",
@@ -136,7 +136,7 @@ class Scheduler:
         error: dict[str, Any],
         *,
         seconds: float = 0.0,
-        lines: Sequence[str] = (),
+        rows: bytes = b"",
         n_items: int = 0,
     ) -> bool:
         """Record a failed attempt; returns True when it was the last one.
@@ -146,7 +146,7 @@ class Scheduler:
             kind: one of :data:`FAILURE_KINDS`.
             error: ``{type, message, traceback?, where?}``.
             seconds: how long the attempt ran.
-            lines, n_items: what a ``too_few_rows`` attempt returned (kept after the last try).
+            rows, n_items: what a ``too_few_rows`` attempt returned (kept after the last try).
         """
         final = task.attempt >= self.max_attempts
         clean: dict[str, Any] = {
@@ -165,7 +165,7 @@ class Scheduler:
             "w": task.worker,
         }
         if final and kind == "too_few_rows":
-            data = encode_rows(lines) if self.append_row else b""
+            data = rows if self.append_row else b""
             event["n"] = n_items
             event["at"] = self.rows.append(data)
             event["bytes"] = len(data)

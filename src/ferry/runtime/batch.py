@@ -13,14 +13,21 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .loader import LoadedScript
 from .messages import error_info
 
-__all__ = ["BatchOutcome", "BatchOutputError", "format_rows", "read_tabular", "run_mini_batch"]
+__all__ = [
+    "BatchOutcome",
+    "BatchOutputError",
+    "encode_rows",
+    "format_rows",
+    "read_tabular",
+    "run_mini_batch",
+]
 
 
 class BatchOutputError(TypeError):
@@ -65,6 +72,19 @@ def format_rows(result: Any, script_name: str = "the script") -> tuple[list[str]
     )
 
 
+def encode_rows(lines: Sequence[str]) -> bytes:
+    """The bytes of one mini-batch's rows: one line each, newline-terminated.
+
+    ``surrogateescape`` writes back the original bytes of file names that were not UTF-8.
+
+    Raises:
+        UnicodeEncodeError: a line holds a lone surrogate that no file name could have given.
+    """
+    if not lines:
+        return b""
+    return ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")
+
+
 def read_tabular(paths: Sequence[str]) -> Any:
     """Read tabular files (csv, tsv, parquet, json lines) into one pandas DataFrame.
 
@@ -101,9 +121,10 @@ def read_tabular(paths: Sequence[str]) -> Any:
 
 @dataclass
 class BatchOutcome:
-    """What one mini-batch produced: output lines and a count, or an error as data."""
+    """What one mini-batch produced: its encoded rows and counts, or an error as data."""
 
-    lines: list[str] = field(default_factory=list)
+    rows: bytes = b""
+    n_lines: int = 0
     n_items: int = 0
     error: dict[str, Any] | None = None
 
@@ -132,6 +153,7 @@ def run_mini_batch(
         return BatchOutcome(error=error_info(exc, "run"))
     try:
         lines, n_items = format_rows(result, script.name)
+        rows = encode_rows(lines)  # here, not in the engine: it writes the bytes unchanged
     except Exception as exc:
         return BatchOutcome(error=error_info(exc, "output"))
-    return BatchOutcome(lines=lines, n_items=n_items)
+    return BatchOutcome(rows=rows, n_lines=len(lines), n_items=n_items)

@@ -12,9 +12,9 @@ Worker -> server::
     init_failed   {worker_id, pid, error: ErrorInfo}        error.where is "load" or "init";
                   the worker exits with code 3 right after.
     result        answer to run_batch: {id, n_items, n_lines, elapsed_ms}
-                      body = JSON array of str, one per output line (append_row order);
-                      ASCII JSON, so a non-UTF-8 file name comes back as the same str with
-                      lone surrogates: write it with encode("utf-8", "surrogateescape").
+                      body = the output rows as they go into the output file: n_lines lines,
+                      each ending in "\n", UTF-8 with surrogateescape (a file name that is not
+                      UTF-8 comes back as its own bytes). The engine writes them unchanged.
                   answer to score: {id, status, headers: [[name, value], ...], elapsed_ms}
                       body = response bytes.
     results       answer to score_batch: {id, items: [ItemResult, ...], elapsed_ms}

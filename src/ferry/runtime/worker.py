@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import faulthandler
-import json
 import logging
 import os
 import signal
@@ -140,12 +139,10 @@ def _run_batch(header: dict[str, Any], script: LoadedScript, start: float) -> Re
         "kind": m.RESULT,
         "id": req_id,
         "n_items": outcome.n_items,
-        "n_lines": len(outcome.lines),
+        "n_lines": outcome.n_lines,
         "elapsed_ms": elapsed,
     }
-    # ASCII JSON: a file name that is not UTF-8 reaches Python as a str with lone surrogates,
-    # which only \u escapes carry; json.loads on the server gives the same str back.
-    return reply, json.dumps(outcome.lines).encode("ascii")
+    return reply, outcome.rows
 
 
 def _batch_handler(script: LoadedScript) -> Handler:
