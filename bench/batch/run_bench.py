@@ -33,6 +33,7 @@ sys.path.insert(0, str(HERE))
 import driver  # noqa: E402
 import report  # noqa: E402
 from contenders import (  # noqa: E402
+    MOD,
     job_folder,
     log,
     make_items,
@@ -53,6 +54,9 @@ def main() -> int:
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--mini-batch-size", type=int, default=100)
+    parser.add_argument(
+        "--pairs", type=int, default=7, help="bracketed Ferry-2w/Pool(2) vs in-process pairs"
+    )
     parser.add_argument("--startup-runs", type=int, default=7)
     parser.add_argument("--million", type=int, default=1_000_000)
     parser.add_argument("--million-root", default="/tmp/ferry-bench-1m")
@@ -70,6 +74,7 @@ def main() -> int:
         return rewrite_report(Path(args.report))
     if args.quick:
         args.items, args.reps, args.startup_runs, args.million = 2000, 1, 3, 100_000
+        args.pairs = 2
         args.million_root = args.million_root + "-quick"
 
     work = Path(args.work)
@@ -96,37 +101,41 @@ def main() -> int:
             "inprocess",
             "pool_2",
             "ferry_1w",
-            "ferry_2w",
             "server_2w",
+            "ferry_2w",
             "ray",
+            "ferry_2w_after_ray",
             "ferry_2w_mbs10",
         )
     }
+
+    def engine(rep: int, key: str, workers: int, size: int) -> None:
+        r = run_engine(
+            work, f"{key}-r{rep}", code, str(data), args.items, workers=workers, mbs=size,
+            iters=iters,
+        )  # fmt: skip
+        rounds[key].append(r)
+        log(f"round {rep + 1}: {key} {r.get('rate', 0):.0f} items/s")
+
+    # Ferry's 2-worker job runs right before ray.init() and right after Ray's map, so the
+    # per-round Ferry/Ray ratio compares runs as close in time as Ray's start-up allows.
     for rep in range(args.reps):
         rounds["inprocess"].append(run_inprocess(paths, iters))
         log(f"round {rep + 1}: in-process {rounds['inprocess'][-1]['rate']:.0f} items/s")
         rounds["pool_2"].append(run_pool(paths, iters, mbs))
         log(f"round {rep + 1}: Pool(2) {rounds['pool_2'][-1]['rate']:.0f} items/s")
-        for key, workers, size in (("ferry_1w", 1, mbs), ("ferry_2w", 2, mbs)):
-            r = run_engine(
-                work, f"{key}-r{rep}", code, str(data), args.items, workers=workers, mbs=size,
-                iters=iters,
-            )  # fmt: skip
-            rounds[key].append(r)
-            log(f"round {rep + 1}: {key} {r.get('rate', 0):.0f} items/s")
+        engine(rep, "ferry_1w", 1, mbs)
         r = run_server(work, f"server-r{rep}", code, str(data), args.items, iters, mbs)
         rounds["server_2w"].append(r)
         log(f"round {rep + 1}: server path {r.get('rate', 0):.0f} items/s")
+        engine(rep, "ferry_2w", 2, mbs)
         if not args.skip_ray:
             rounds["ray"].append(run_ray(work, paths, iters, mbs))
             log(f"round {rep + 1}: ray steady {rounds['ray'][-1].get('steady_rate', 0):.0f}/s")
-        r = run_engine(
-            work, f"ferry_2w_mbs10-r{rep}", code, str(data), args.items, workers=2, mbs=10,
-            iters=iters,
-        )  # fmt: skip
-        rounds["ferry_2w_mbs10"].append(r)
-        log(f"round {rep + 1}: ferry_2w mini_batch_size=10 {r.get('rate', 0):.0f} items/s")
+            engine(rep, "ferry_2w_after_ray", 2, mbs)
+        engine(rep, "ferry_2w_mbs10", 2, 10)
     res["rounds"] = rounds
+    res["pairs"] = run_pairs(args.pairs, work, code, data, paths, iters, mbs)
 
     env = {"BENCH_ITERS": str(iters)}
     tiny = work / "items-tiny"
@@ -168,6 +177,47 @@ def main() -> int:
     print(md)
     log(f"wrote {out / name}")
     return 0
+
+
+def run_pairs(
+    n: int, work: Path, code: Path, data: Path, paths: list[str], iters: int, mbs: int
+) -> list[dict[str, Any]]:
+    """The goal's ratio measured tightly: each pair runs the in-process loop on half the items,
+    then Ferry's engine (2 workers) and ``Pool(2)`` on all of them (their order alternating),
+    then the in-process loop on the other half. The two halves bracket the contenders in time,
+    so a drift of the machine's speed (other tenants, clock changes) within the pair cancels out
+    to first order; the rounds above are seconds to a minute apart and do not get that."""
+    pairs: list[dict[str, Any]] = []
+    for i in range(n):
+        before = run_inprocess(paths[0::2], iters)
+        runs: dict[str, Any] = {}
+        for key in ("ferry_2w", "pool_2") if i % 2 == 0 else ("pool_2", "ferry_2w"):
+            if key == "pool_2":
+                runs[key] = run_pool(paths, iters, mbs)
+            else:
+                runs[key] = run_engine(
+                    work, f"pair-{i}", code, str(data), len(paths), workers=2, mbs=mbs, iters=iters
+                )
+                runs[key].pop("timeline", None)
+                shutil.rmtree(work / "jobs" / f"pair-{i}", ignore_errors=True)
+        after = run_inprocess(paths[1::2], iters)
+        wall = before["wall_s"] + after["wall_s"]
+        inproc = {
+            "rate": len(paths) / wall,
+            "wall_s": wall,
+            "cpu_s": before["cpu_s"] + after["cpu_s"],
+            "checksum": (before["checksum"] + after["checksum"]) % MOD,
+            "load": before["load"],
+            "halves": [before["rate"], after["rate"]],
+        }
+        pairs.append({"inprocess": inproc, **runs})
+        r = {k: runs[k].get("rate", 0) / (2 * inproc["rate"]) for k in runs}
+        log(
+            f"pair {i + 1}: in-process {inproc['rate']:.0f}/s (halves {before['rate']:.0f}, "
+            f"{after['rate']:.0f}); ferry_2w {r['ferry_2w']:.3f}, Pool(2) {r['pool_2']:.3f} "
+            "of 2x in-process"
+        )
+    return pairs
 
 
 def rewrite_report(path: Path) -> int:

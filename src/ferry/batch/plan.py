@@ -78,9 +78,10 @@ class _Folder:
     def __init__(self, path: bytes, names: list[bytes], folders: set[bytes]) -> None:
         self.path = path
         self.names = names
-        #: Positions of the subfolders among the names, then the end.
+        #: Positions of the subfolders among the names, then the end; consumed from the back.
         self.cuts = [i for i, n in enumerate(names) if n in folders] if folders else []
         self.cuts.append(len(names))
+        self.cuts.reverse()
         self.pos = 0
 
 
@@ -123,7 +124,7 @@ def _walk(root: bytes) -> Iterator[tuple[bytes, list[bytes]]]:
         if top.pos >= len(top.names):
             stack.pop()
             continue
-        cut = next(c for c in top.cuts if c >= top.pos)
+        cut = top.cuts.pop()
         if cut > top.pos:
             yield (
                 (top.path if top.path.endswith(b"/") else top.path + b"/"),
