@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from ferry.runtime import messages
 from ferry.runtime.frames import (
     BadFrameError,
     ConnectionClosedError,
@@ -97,3 +98,24 @@ def test_bad_headers_are_refused(raw: bytes) -> None:
         a.sendall(struct.pack("!II", len(raw), 0) + raw)
         with pytest.raises(BadFrameError):
             recv_frame(b)
+
+
+def test_split_bodies_round_trip_and_mismatch() -> None:
+    lengths, packed = messages.join_bodies([b"a", b"", b"xyz"])
+    assert messages.split_bodies(lengths, packed) == [b"a", b"", b"xyz"]
+    with pytest.raises(ValueError, match="add up to 5 bytes but the frame body has 4"):
+        messages.split_bodies([2, 3], b"abcd")
+
+
+def test_error_info_is_plain_data_with_user_frames_first() -> None:
+    def user_code() -> None:
+        raise KeyError("missing")
+
+    try:
+        user_code()
+    except KeyError as exc:
+        info = messages.error_info(exc, "run")
+    assert info["type"] == "KeyError"
+    assert info["message"] == "'missing'"
+    assert info["where"] == "run"
+    assert "in user_code" in info["traceback"]
