@@ -21,12 +21,13 @@ from ferry.batch.hub import Event, Hub
 from ferry.batch.pool import Worker, WorkerPool, stderr_tail
 from ferry.batch.progress import ProgressMeter
 from ferry.batch.scheduler import Scheduler
+from ferry.batch.syncer import Syncer
 from ferry.runtime import messages as m
 
 __all__ = ["Dispatcher", "Verdict"]
 
 _TICK = 0.1  # longest wait: how late a cancel request or a process exit is noticed
-_SYNC_EVERY = 0.5  # journal fdatasync period
+_SYNC_EVERY = 0.5  # journal fdatasync period (the sync runs in the Syncer's thread)
 _SHUTDOWN_GRACE = 5.0  # seconds workers get to run the script's shutdown() at the end
 
 
@@ -60,6 +61,7 @@ class Dispatcher:
         self.cancel = cancel
         self.verdict: Verdict | None = None
         self._shutdown_at = float("-inf")  # when workers were asked to shut down
+        self.syncer: Syncer | None = None  # while run() dispatches
         self.hub = Hub(compute.transport, lambda wid: self.pool.workers.get(wid))
         self.pool = WorkerPool(definition, layout, compute, self.hub.address, first_worker)
 
@@ -70,6 +72,7 @@ class Dispatcher:
         while the engine assembles the output); otherwise they are killed. Call :meth:`close`
         afterwards, always.
         """
+        syncer = self.syncer = Syncer(self.scheduler.sync, name=f"ferry-sync-{self.d.name}")
         try:
             self._ensure_workers()
             last_sync = last_poll = time.monotonic()
@@ -88,17 +91,20 @@ class Dispatcher:
                     last_poll = now
                 self._check_workers(now, poll)
                 if now - last_sync >= _SYNC_EVERY:
-                    self.scheduler.sync()
+                    syncer.request()
                     last_sync = now
                 self.meter.tick()
         except BaseException:
             self.close()
             raise
+        syncer.close()  # raises if a sync failed; the job's end syncs on the spot (_finish)
         self._stop(graceful=self.verdict.state == "Completed")
         return self.verdict
 
     def close(self) -> None:
         """Give workers that were asked to shut down up to a grace period, then kill the rest."""
+        if self.syncer is not None:
+            self.syncer.close(check=False)  # a failed sync was raised by run() already
         deadline = self._shutdown_at + _SHUTDOWN_GRACE
         for w in list(self.pool.workers.values()):
             w.proc.wait(max(0.0, deadline - time.monotonic()))

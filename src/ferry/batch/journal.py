@@ -2,9 +2,10 @@
 
 Every event is written with one ``write(2)`` on an ``O_APPEND`` descriptor *before* the engine acts
 on it, so it survives a crash of the engine process (the page cache outlives the process).
-:meth:`Journal.sync` (``fdatasync``) runs every few hundred milliseconds and at the end, which
-bounds what a machine crash can lose; that is safe because every event can be replayed or redone
-(row files are checked against the sizes the journal recorded, see :mod:`ferry.batch.outputs`).
+:meth:`Journal.sync` (``fdatasync``) runs every few hundred milliseconds, in a thread of its own
+(:mod:`.syncer`), and at the end, which bounds what a machine crash can lose; that is safe because
+every event can be replayed or redone (row files are checked against the sizes the journal
+recorded, see :mod:`ferry.batch.outputs`).
 
 A crash can leave a torn last line; :func:`open_journal` drops it before appending.
 """
@@ -71,8 +72,10 @@ class Journal:
     def sync(self) -> None:
         """Flush to stable storage (``fdatasync``) if anything was written since the last sync."""
         if self._dirty:
-            os.fdatasync(self._fd)
+            # Cleared first: an append made while the sync runs (from another thread, see
+            # ferry.batch.syncer) marks the journal dirty again for the next one.
             self._dirty = False
+            os.fdatasync(self._fd)
 
     def close(self) -> None:
         if self._fd >= 0:

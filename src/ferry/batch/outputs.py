@@ -50,8 +50,8 @@ class RowStore:
     def sync(self) -> None:
         """``fdatasync`` the rows written since the last sync (call before the journal's)."""
         if self._dirty:
+            self._dirty = False  # first: an append made meanwhile needs the next sync
             os.fdatasync(self._fd)
-            self._dirty = False
 
     def missing(self, ledger: Ledger) -> list[int]:
         """Settled mini-batches whose rows lie past the end of the file: lost in a machine crash
