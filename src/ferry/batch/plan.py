@@ -73,10 +73,11 @@ def _decode_lines(data: bytes) -> list[str]:
 class _Folder:
     """A folder being listed: its sorted names, which of them are folders, and how far along."""
 
-    __slots__ = ("cuts", "names", "path", "pos")
+    __slots__ = ("cuts", "names", "path", "pos", "prefix")
 
     def __init__(self, path: bytes, names: list[bytes], folders: set[bytes]) -> None:
         self.path = path
+        self.prefix = path if path.endswith(b"/") else path + b"/"  # "/" itself ends in one
         self.names = names
         #: Positions of the subfolders among the names, then the end; consumed from the back.
         self.cuts = [i for i, n in enumerate(names) if n in folders] if folders else []
@@ -126,13 +127,10 @@ def _walk(root: bytes) -> Iterator[tuple[bytes, list[bytes]]]:
             continue
         cut = top.cuts.pop()
         if cut > top.pos:
-            yield (
-                (top.path if top.path.endswith(b"/") else top.path + b"/"),
-                top.names[top.pos : cut],
-            )
+            yield top.prefix, top.names[top.pos : cut]
         top.pos = cut + 1
         if cut < len(top.names):
-            enter(os.path.join(top.path, top.names[cut]))  # noqa: PTH118
+            enter(top.prefix + top.names[cut])
 
 
 def _list_input(raw: str, input_type: str) -> Iterator[tuple[bytes, list[bytes]]]:

@@ -31,7 +31,6 @@ PROCESSED_HEADER = (
     "error",
 )
 _ERRORS_SHOWN = 20
-
 _WHERE_TO_LOOK = """Where to look:
   logs/user/error.txt                  every error raised by the scoring script, with tracebacks
   logs/user/stderr/<worker>.txt        each worker's stderr: logging, init() tracebacks

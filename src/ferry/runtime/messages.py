@@ -45,10 +45,10 @@ ErrorInfo is plain data, never a pickled exception::
 from __future__ import annotations
 
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Optional
 
 __all__ = [
     "ERROR",
@@ -62,10 +62,18 @@ __all__ = [
     "SCORE",
     "SCORE_BATCH",
     "SHUTDOWN",
+    "Handler",
+    "Reply",
     "error_info",
     "join_bodies",
     "split_bodies",
 ]
+
+#: A reply frame: header and body.
+Reply = tuple[dict[str, Any], bytes]
+#: How a worker serves one request frame (header, body, start time); None for kinds it does not
+#: serve. Optional, not X | None: this runs on the user's Python 3.9.
+Handler = Callable[[dict[str, Any], bytes, float], Optional[Reply]]  # noqa: UP045
 
 # worker -> server
 READY = "ready"

@@ -9,17 +9,15 @@ Imported by :mod:`.worker` only in online mode, so batch workers never load the 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
 from . import messages as m
+from .messages import Handler, Reply
 from .online import HttpRequest, OnlineScorer, ScoreError
 from .wsgi import header_pairs
 
-__all__ = ["handler", "score", "score_batch"]
-
-Reply = tuple[dict[str, Any], bytes]
+__all__ = ["handler"]
 
 
 def _request(spec: dict[str, Any], body: bytes) -> HttpRequest:
@@ -34,7 +32,7 @@ def _request(spec: dict[str, Any], body: bytes) -> HttpRequest:
     )
 
 
-def score(header: dict[str, Any], body: bytes, scorer: OnlineScorer, start: float) -> Reply:
+def _score(header: dict[str, Any], body: bytes, scorer: OnlineScorer, start: float) -> Reply:
     """Serve one ``score`` frame (one HTTP request) with the scorer."""
     outcome = scorer.score(_request(header, body))
     elapsed = (time.perf_counter() - start) * 1000
@@ -50,7 +48,7 @@ def score(header: dict[str, Any], body: bytes, scorer: OnlineScorer, start: floa
     return reply, outcome.body
 
 
-def score_batch(header: dict[str, Any], body: bytes, scorer: OnlineScorer, start: float) -> Reply:
+def _score_batch(header: dict[str, Any], body: bytes, scorer: OnlineScorer, start: float) -> Reply:
     """Serve one ``score_batch`` frame (requests the gateway batched) with the scorer."""
     specs = header["requests"]
     bodies = m.split_bodies([int(s.get("body_len", 0)) for s in specs], body)
@@ -71,15 +69,15 @@ def score_batch(header: dict[str, Any], body: bytes, scorer: OnlineScorer, start
     return reply, b"".join(out_bodies)
 
 
-def handler(scorer: OnlineScorer) -> Callable[[dict[str, Any], bytes, float], Reply | None]:
+def handler(scorer: OnlineScorer) -> Handler:
     """The worker's handler for online frames; it answers None to the kinds it does not serve."""
 
     def handle(header: dict[str, Any], body: bytes, start: float) -> Reply | None:
         kind = header["kind"]
         if kind == m.SCORE:
-            return score(header, body, scorer, start)
+            return _score(header, body, scorer, start)
         if kind == m.SCORE_BATCH:
-            return score_batch(header, body, scorer, start)
+            return _score_batch(header, body, scorer, start)
         return None
 
     return handle

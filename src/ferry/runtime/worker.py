@@ -23,16 +23,17 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any, Optional
+from typing import Any
 
 from . import messages as m
 from .azureml_shims import install_shims
 from .batch import run_mini_batch
 from .frames import ConnectionClosedError, FrameError, recv_frame, send_frame
 from .loader import LoadedScript, load_entry_script, set_argv
+from .messages import Handler, Reply
 
 __all__ = ["connect", "main", "parse_args"]
 
@@ -112,11 +113,6 @@ def _log_model_dir() -> None:
         if len(shown) > 50:
             break
     logger.error("AZUREML_MODEL_DIR=%s holds: %s", model_dir, shown[:50] or "no files")
-
-
-Reply = tuple[dict[str, Any], bytes]
-#: Serves one request frame (header, body, start time); None when it does not serve that kind.
-Handler = Callable[[dict[str, Any], bytes, float], Optional[Reply]]  # noqa: UP045
 
 
 def _run_batch(header: dict[str, Any], script: LoadedScript, start: float) -> Reply:
