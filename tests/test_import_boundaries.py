@@ -38,3 +38,11 @@ def test_batch_worker_does_not_import_the_online_contract() -> None:
     )
     loaded = _imported_by("import ferry.runtime.worker", online_only)
     assert loaded == "", f"imported by a batch worker: {loaded}"
+
+
+def test_batch_worker_start_imports_no_logging_argparse_dataclasses_typing_or_pathlib() -> None:
+    # Together ~20 ms of every worker's start; logging is set up when the script imports it
+    # (ferry.runtime.logs), and tests/runtime checks that its records still arrive.
+    costly = ("logging", "argparse", "dataclasses", "typing", "pathlib", "traceback", "datetime")
+    loaded = _imported_by("import ferry.runtime.worker", costly)
+    assert loaded == "", f"imported by a batch worker at start: {loaded}"

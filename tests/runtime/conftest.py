@@ -100,6 +100,7 @@ class WorkerFactory:
         env: dict[str, str] | None = None,
         python_prefix: list[str] | None = None,
         tcp: bool = False,
+        logging_level: str = "DEBUG",
     ) -> Worker:
         self._n += 1
         if tcp:
@@ -117,7 +118,7 @@ class WorkerFactory:
             mode=mode,
             entry_script=str(script),
             worker_id=f"worker-{self._n}",
-            logging_level="DEBUG",
+            logging_level=logging_level,
             user_args=user_args,
         )
         if python_prefix is not None:

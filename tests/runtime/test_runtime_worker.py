@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -43,6 +44,81 @@ def test_print_is_line_buffered_and_logging_goes_to_stderr(workers: Any) -> None
     # The worker is alive and idle: a block-buffered stdout would still hold the text.
     assert _wait_for(lambda: "init printed without flush" in w.logs())
     assert "DEBUG user: dbg line" in w.logs()
+
+
+LOG_LINE = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} "  # logging's asctime, then the level
+
+LAZY_LOGGING = """
+import sys
+def run(mini_batch):
+    if mini_batch:  # a script that imports logging late, after the worker logged on its own
+        import logging
+        logging.getLogger("user").info("info from run")
+        logging.getLogger("user").warning("warning from run")
+    return ["logging" in sys.modules]
+"""
+
+
+def test_logging_is_set_up_when_the_script_first_imports_it(workers: Any) -> None:
+    w = workers.start(workers.script(LAZY_LOGGING, name="driver.py"), mode="batch")
+    assert w.first["kind"] == "ready"
+    _reply, body = w.request({"kind": "run_batch", "items": []})
+    assert body == b"False\n"  # the worker itself never imported logging
+    _reply, body = w.request({"kind": "run_batch", "items": ["/x"]})
+    assert body == b"True\n"
+    assert w.shutdown() == 0
+    logs = w.logs()
+    # The worker's own lines, before and after logging was imported, and the script's records
+    # at the job's level, all in one format.
+    assert re.search(LOG_LINE + r"INFO ferry\.runtime: worker worker-\d+ ready \(batch", logs, re.M)
+    assert re.search(
+        LOG_LINE + r"INFO ferry\.runtime: mini-batch 1: 0 files -> 1 items", logs, re.M
+    )
+    assert re.search(LOG_LINE + r"INFO user: info from run$", logs, re.M), logs
+    assert re.search(
+        LOG_LINE + r"INFO ferry\.runtime: mini-batch 2: 1 files -> 1 items", logs, re.M
+    )
+
+
+def test_the_logging_level_filters_the_worker_and_the_script_alike(workers: Any) -> None:
+    w = workers.start(
+        workers.script(LAZY_LOGGING, name="driver.py"), mode="batch", logging_level="warning"
+    )
+    w.request({"kind": "run_batch", "items": []})
+    w.request({"kind": "run_batch", "items": ["/x"]})
+    assert w.shutdown() == 0
+    logs = w.logs()
+    assert re.search(LOG_LINE + r"WARNING user: warning from run$", logs, re.M), logs
+    assert "info from run" not in logs
+    assert "ferry.runtime: mini-batch" not in logs
+    assert "ready (batch" not in logs
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--mode", "sideways"], "--mode must be batch or online, not 'sideways'"),
+        (
+            ["--mode", "batch", "--logging-level", "LOUD"],
+            "unknown logging level 'LOUD'; use one of",
+        ),
+        (["--mode", "batch", "--colour", "red"], "unknown argument '--colour'"),
+        (["--mode", "batch", "--mode", "online"], "--mode is given twice"),
+        (["--mode"], "--mode needs a value"),
+        ([], "missing required option(s): --mode"),
+    ],
+)
+def test_a_bad_command_line_exits_2_naming_the_problem(
+    tmp_path: Path, argv: list[str], message: str
+) -> None:
+    script = tmp_path / "driver.py"
+    script.write_text(LAZY_LOGGING)
+    command = [sys.executable, "-m", "ferry.runtime.worker", "--connect", str(tmp_path / "s")]
+    command += ["--entry-script", str(script), *argv]
+    proc = subprocess.run(command, env=worker_env(os.environ), capture_output=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.decode().startswith("usage: python -m ferry.runtime.worker --connect")
+    assert f"ferry worker: error: {message}" in proc.stderr.decode()
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="POSIX signals")

@@ -20,19 +20,21 @@ when werkzeug is importable in the environment, else a stdlib stand-in with the 
 from __future__ import annotations
 
 import contextlib
-import datetime
-import importlib.util
 import json
-import logging
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
+from importlib.machinery import ModuleSpec
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, TypeVar
 
+# Every batch worker imports this module at start, so what it imports is paid per worker per
+# job: logging, datetime and typing are imported where they are used, or only for type checkers.
+TYPE_CHECKING = False  # not typing's: see messages.py
 if TYPE_CHECKING:
-    from importlib.machinery import ModuleSpec
+    import logging
+    from collections.abc import Callable, Mapping, Sequence
+    from typing import Any, TypeVar
+
+    F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = [
     "HAVE_WERKZEUG",
@@ -45,8 +47,6 @@ __all__ = [
     "rawhttp",
     "uninstall_shims",
 ]
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 _RAWHTTP_ATTR = "__ferry_rawhttp__"
 _rawhttp_requested = False
@@ -85,6 +85,8 @@ def is_rawhttp(func: Callable[..., Any]) -> bool:
 
 def json_default(obj: Any) -> Any:
     """``json.dumps`` hook: numpy arrays and scalars (``tolist()``) and dates (ISO 8601)."""
+    import datetime
+
     if hasattr(obj, "tolist"):
         return obj.tolist()
     if isinstance(obj, (datetime.date, datetime.time)):
@@ -186,25 +188,25 @@ class EntryScript:
     @property
     def logger(self) -> logging.Logger:
         """A logger whose records go to this worker's log (stderr, at the job's logging level)."""
+        import logging  # configured as it is imported (see logs.py)
+
         return logging.getLogger(f"entry_script.{self.agent_name}")
 
     @property
     def log_dir(self) -> str:
         """A folder for the script's own log files (``FERRY_LOG_DIR``); created on first use."""
-        configured = os.environ.get("FERRY_LOG_DIR")
-        if configured:
-            path = Path(configured)
-        else:  # outside a Ferry worker; tempfile is imported only here (it costs ~4 ms)
+        path = os.environ.get("FERRY_LOG_DIR")
+        if not path:  # outside a Ferry worker; tempfile is imported only here (it costs ~4 ms)
             import tempfile
 
-            path = Path(tempfile.gettempdir()) / "ferry-entry-script-logs" / self.agent_name
-        path.mkdir(parents=True, exist_ok=True)
-        return str(path)
+            path = os.path.join(tempfile.gettempdir(), "ferry-entry-script-logs", self.agent_name)
+        os.makedirs(path, exist_ok=True)
+        return path
 
     @property
     def output_dir(self) -> str:
         """The job's shared output folder, ``AZUREML_BI_OUTPUT_PATH`` (all workers write there)."""
-        return os.environ.get("AZUREML_BI_OUTPUT_PATH") or str(Path.cwd())
+        return os.environ.get("AZUREML_BI_OUTPUT_PATH") or os.getcwd()
 
 
 def _request_attrs() -> dict[str, Any]:
@@ -269,9 +271,8 @@ class ShimFinder:
     ) -> ModuleSpec | None:
         if fullname not in _MODULES and fullname not in _PACKAGES:
             return None
-        return importlib.util.spec_from_loader(
-            fullname, _ShimLoader(), is_package=fullname in _PACKAGES
-        )
+        loader: Any = _ShimLoader()  # a Loader by duck typing (see above)
+        return ModuleSpec(fullname, loader, is_package=fullname in _PACKAGES)
 
 
 def install_shims() -> ShimFinder:

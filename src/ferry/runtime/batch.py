@@ -12,13 +12,16 @@ returns a list or a DataFrame; each element or row counts as one successful item
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+import os
 
-from .loader import LoadedScript
 from .messages import error_info
+
+TYPE_CHECKING = False  # not typing's: see messages.py
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
+    from .loader import LoadedScript
 
 __all__ = [
     "BatchOutcome",
@@ -101,7 +104,7 @@ def read_tabular(paths: Sequence[str]) -> Any:
         ) from exc
     frames = []
     for path in paths:
-        ext = Path(path).suffix.lower()
+        ext = os.path.splitext(path)[1].lower()
         if ext == ".csv":
             frames.append(pd.read_csv(path))
         elif ext == ".tsv":
@@ -119,14 +122,20 @@ def read_tabular(paths: Sequence[str]) -> Any:
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
-@dataclass
 class BatchOutcome:
     """What one mini-batch produced: its encoded rows and counts, or an error as data."""
 
-    rows: bytes = b""
-    n_lines: int = 0
-    n_items: int = 0
-    error: dict[str, Any] | None = None
+    def __init__(
+        self,
+        rows: bytes = b"",
+        n_lines: int = 0,
+        n_items: int = 0,
+        error: dict[str, Any] | None = None,
+    ) -> None:
+        self.rows = rows
+        self.n_lines = n_lines
+        self.n_items = n_items
+        self.error = error
 
 
 def run_mini_batch(

@@ -19,10 +19,13 @@ Errors form one small tree, all of them :class:`ConnectionError`::
 from __future__ import annotations
 
 import json
-import socket
 import struct
-from collections.abc import Mapping
-from typing import Any
+
+TYPE_CHECKING = False  # not typing's: see messages.py
+if TYPE_CHECKING:
+    import socket
+    from collections.abc import Mapping
+    from typing import Any
 
 __all__ = [
     "MAX_BODY_BYTES",

@@ -44,11 +44,21 @@ ErrorInfo is plain data, never a pickled exception::
 
 from __future__ import annotations
 
-import traceback
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from types import TracebackType
-from typing import Any, Optional
+import os
+
+# Not typing.TYPE_CHECKING: a batch worker imports this module at every start, and typing alone
+# costs it ~4 ms (type checkers treat a constant of this name the same way).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from types import TracebackType
+    from typing import Any, Optional
+
+    #: A reply frame: header and body.
+    Reply = tuple[dict[str, Any], bytes]
+    #: How a worker serves one request frame (header, body, start time); None for kinds it does
+    #: not serve. Optional, not X | None: this runs on the user's Python 3.9.
+    Handler = Callable[[dict[str, Any], bytes, float], Optional[Reply]]  # noqa: UP045
 
 __all__ = [
     "ERROR",
@@ -69,12 +79,6 @@ __all__ = [
     "split_bodies",
 ]
 
-#: A reply frame: header and body.
-Reply = tuple[dict[str, Any], bytes]
-#: How a worker serves one request frame (header, body, start time); None for kinds it does not
-#: serve. Optional, not X | None: this runs on the user's Python 3.9.
-Handler = Callable[[dict[str, Any], bytes, float], Optional[Reply]]  # noqa: UP045
-
 # worker -> server
 READY = "ready"
 INIT_FAILED = "init_failed"
@@ -89,7 +93,7 @@ SCORE_BATCH = "score_batch"
 PING = "ping"
 SHUTDOWN = "shutdown"
 
-_RUNTIME_DIR = Path(__file__).absolute().parent
+_RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def _user_frames(tb: TracebackType | None) -> TracebackType | None:
@@ -97,7 +101,8 @@ def _user_frames(tb: TracebackType | None) -> TracebackType | None:
     first = tb
     while tb is not None:
         filename = tb.tb_frame.f_code.co_filename
-        if not filename.startswith("<") and Path(filename).absolute().parent != _RUNTIME_DIR:
+        ours = os.path.dirname(os.path.abspath(filename)) == _RUNTIME_DIR
+        if not filename.startswith("<") and not ours:
             return tb
         tb = tb.tb_next
     # Every frame is ours (the error is in the runtime itself): show them all.
@@ -116,6 +121,8 @@ def error_info(exc: BaseException, where: str, message: str | None = None) -> di
         ``{"type", "message", "traceback", "where"}``; ``type`` is the qualified class name
         (``module.Class`` unless the class is a builtin).
     """
+    import traceback  # only when something failed: it costs every worker start ~4 ms
+
     cls = type(exc)
     module = cls.__module__
     type_name = (

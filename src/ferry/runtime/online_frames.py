@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import messages as m
-from .messages import Handler, Reply
 from .online import HttpRequest, OnlineScorer, ScoreError
 from .wsgi import header_pairs
+
+if TYPE_CHECKING:
+    from .messages import Handler, Reply
 
 __all__ = ["handler"]
 

@@ -15,29 +15,30 @@ which shows where a hung script is stuck before the server kills it.
 # This module runs on the user's interpreter (Python 3.9+), hence no X | Y outside annotations.
 from __future__ import annotations
 
-import argparse
 import faulthandler
-import logging
 import os
 import signal
 import socket
 import sys
 import time
-from collections.abc import Sequence
-from pathlib import Path
-from types import FrameType
-from typing import Any
 
+from . import logs
 from . import messages as m
 from .azureml_shims import install_shims
 from .batch import run_mini_batch
 from .frames import ConnectionClosedError, FrameError, recv_frame, send_frame
 from .loader import LoadedScript, load_entry_script, set_argv
-from .messages import Handler, Reply
+from .logs import ERROR, INFO, log
+
+TYPE_CHECKING = False  # not typing's: see messages.py
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import FrameType
+    from typing import Any
+
+    from .messages import Handler, Reply
 
 __all__ = ["connect", "main", "parse_args"]
-
-logger = logging.getLogger("ferry.runtime")
 
 EXIT_OK, EXIT_USAGE, EXIT_INIT_FAILED, EXIT_PROTOCOL = 0, 2, 3, 4
 
@@ -46,25 +47,72 @@ class _Terminate(BaseException):
     """Raised by the SIGTERM handler; not an Exception, so no user ``except Exception`` eats it."""
 
 
-def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
-    """Split the command line into the worker's options and the user's arguments (after ``--``)."""
+USAGE = (
+    "usage: python -m ferry.runtime.worker --connect PATH_OR_HOST:PORT --mode batch|online "
+    "--entry-script /abs/score.py [--code-dir DIR] [--worker-id ID] [--logging-level LEVEL] "
+    "[-- user args...]"
+)
+_OPTIONS = {
+    "--connect": "connect",
+    "--mode": "mode",
+    "--entry-script": "entry_script",
+    "--code-dir": "code_dir",
+    "--worker-id": "worker_id",
+    "--logging-level": "logging_level",
+}
+_REQUIRED = ("--connect", "--mode", "--entry-script")
+
+
+class UsageError(ValueError):
+    """The worker's command line is wrong (the server built it, so this is a Ferry bug)."""
+
+
+class Options:
+    """The worker's options (argparse is not used: it costs every worker start ~3 ms)."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.connect = values["connect"]
+        self.mode = values["mode"]
+        self.entry_script = values["entry_script"]
+        self.code_dir: str | None = values.get("code_dir")
+        self.worker_id: str | None = values.get("worker_id")
+        #: the root logging level; batch scripts also get it as --logging_level
+        self.logging_level = values.get("logging_level") or os.environ.get(
+            "AZUREML_LOG_LEVEL", "INFO"
+        )
+
+
+def parse_args(argv: Sequence[str]) -> tuple[Options, list[str]]:
+    """Split the command line into the worker's options and the user's arguments (after ``--``).
+
+    Raises:
+        UsageError: an unknown or repeated option, a missing value or required option, or a
+            mode other than batch or online.
+    """
     argv = list(argv)
     user_args: list[str] = []
     if "--" in argv:
         cut = argv.index("--")
         argv, user_args = argv[:cut], argv[cut + 1 :]
-    parser = argparse.ArgumentParser(prog="python -m ferry.runtime.worker")
-    parser.add_argument("--connect", required=True, help="unix socket path, or host:port")
-    parser.add_argument("--mode", required=True, choices=["batch", "online"])
-    parser.add_argument("--entry-script", required=True, help="absolute path of the script")
-    parser.add_argument("--code-dir", help="the code folder (default: the script's folder)")
-    parser.add_argument("--worker-id", default=None, help="name in logs (default: process id)")
-    parser.add_argument(
-        "--logging-level",
-        default=os.environ.get("AZUREML_LOG_LEVEL", "INFO"),
-        help="root logging level; batch scripts also get it as --logging_level",
-    )
-    return parser.parse_args(argv), user_args
+    values: dict[str, str] = {}
+    args = iter(argv)
+    for arg in args:
+        option, eq, value = arg.partition("=")
+        if option not in _OPTIONS:
+            raise UsageError(f"unknown argument {arg!r}")
+        if not eq:
+            value = next(args, "")
+            if not value or value.startswith("--"):
+                raise UsageError(f"{option} needs a value")
+        if _OPTIONS[option] in values:
+            raise UsageError(f"{option} is given twice")
+        values[_OPTIONS[option]] = value
+    missing = [o for o in _REQUIRED if _OPTIONS[o] not in values]
+    if missing:
+        raise UsageError(f"missing required option(s): {', '.join(missing)}")
+    if values["mode"] not in ("batch", "online"):
+        raise UsageError(f"--mode must be batch or online, not {values['mode']!r}")
+    return Options(values), user_args
 
 
 def connect(address: str) -> socket.socket:
@@ -81,17 +129,12 @@ def connect(address: str) -> socket.socket:
     return sock
 
 
-def _setup_process(level: str) -> None:
+def _setup_process(level: int) -> None:
     for stream in (sys.stdout, sys.stderr):
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             reconfigure(line_buffering=True)  # print() lands in the log at once, not at exit
-    logging.basicConfig(
-        level=level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        force=True,
-    )
+    logs.configure(level)
     faulthandler.enable()
     if hasattr(signal, "SIGUSR1"):
         faulthandler.register(signal.SIGUSR1, all_threads=True)
@@ -109,10 +152,10 @@ def _log_model_dir() -> None:
         return
     shown: list[str] = []
     for root, _dirs, files in os.walk(model_dir):
-        shown.extend(str((Path(root) / f).relative_to(model_dir)) for f in files)
+        shown.extend(os.path.relpath(os.path.join(root, f), model_dir) for f in files)
         if len(shown) > 50:
             break
-    logger.error("AZUREML_MODEL_DIR=%s holds: %s", model_dir, shown[:50] or "no files")
+    log(ERROR, f"AZUREML_MODEL_DIR={model_dir} holds: {shown[:50] or 'no files'}")
 
 
 def _run_batch(header: dict[str, Any], script: LoadedScript, start: float) -> Reply:
@@ -122,15 +165,10 @@ def _run_batch(header: dict[str, Any], script: LoadedScript, start: float) -> Re
     outcome = run_mini_batch(script, items, bool(header.get("tabular", False)))
     elapsed = (time.perf_counter() - start) * 1000
     if outcome.error is not None:
-        logger.error("mini-batch %s failed:\n%s", req_id, outcome.error["traceback"])
+        log(ERROR, f"mini-batch {req_id} failed:\n{outcome.error['traceback']}")
         return {"kind": m.ERROR, "id": req_id, "status": 500, "error": outcome.error}, b""
-    logger.info(
-        "mini-batch %s: %d files -> %d items in %.1f ms",
-        req_id,
-        len(items),
-        outcome.n_items,
-        elapsed,
-    )
+    n_files, n_items = len(items), outcome.n_items
+    log(INFO, f"mini-batch {req_id}: {n_files} files -> {n_items} items in {elapsed:.1f} ms")
     reply = {
         "kind": m.RESULT,
         "id": req_id,
@@ -178,17 +216,17 @@ def _serve(sock: socket.socket, handle: Handler, mode: str) -> int:
         try:
             header, body = recv_frame(sock)
         except ConnectionClosedError:
-            logger.info("the server closed the connection; exiting")
+            log(INFO, "the server closed the connection; exiting")
             return EXIT_OK
         except FrameError as exc:
-            logger.error("broken frame stream from the server: %s", exc)
+            log(ERROR, f"broken frame stream from the server: {exc}")
             return EXIT_PROTOCOL
         if header["kind"] == m.SHUTDOWN:
             return EXIT_OK
         try:
             reply, reply_body = _handle(header, body, handle, mode)
         except Exception as exc:  # a malformed request must not take the worker down
-            logger.exception("cannot serve a %r message", header.get("kind"))
+            log(ERROR, f"cannot serve a {header.get('kind')!r} message", exc_info=True)
             reply = {
                 "kind": m.ERROR,
                 "id": header.get("id"),
@@ -201,16 +239,21 @@ def _serve(sock: socket.socket, handle: Handler, mode: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a worker; returns the process exit code."""
-    args, user_args = parse_args(sys.argv[1:] if argv is None else argv)
-    _setup_process(args.logging_level)
+    try:
+        args, user_args = parse_args(sys.argv[1:] if argv is None else argv)
+        level = logs.parse_level(args.logging_level)
+    except ValueError as exc:
+        print(f"{USAGE}\nferry worker: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    _setup_process(level)
     worker_id = args.worker_id or str(os.getpid())
     online = args.mode == "online"
-    entry_script = str(Path(args.entry_script).absolute())
-    code_dir = str(Path(args.code_dir or Path(entry_script).parent).absolute())
+    entry_script = os.path.abspath(args.entry_script)
+    code_dir = os.path.abspath(args.code_dir or os.path.dirname(entry_script))
     os.environ["FERRY_WORKER_ID"] = worker_id
     os.environ.setdefault("AZUREML_ENTRY_SCRIPT", entry_script)
     os.environ.setdefault("AML_APP_ROOT", code_dir)
-    if sys.path and sys.path[0] == str(Path.cwd()) != code_dir:
+    if sys.path and sys.path[0] == os.getcwd() != code_dir:
         del sys.path[0]  # `-m` put the server's working directory first; it is not the user's
     try:
         sock = connect(args.connect)
@@ -237,12 +280,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 script.call_init()
             except (Exception, SystemExit) as exc:
                 error = m.error_info(exc, where)
-                logger.error(
-                    "%s failed (%s): %s\n%s",
-                    where,
-                    entry_script,
-                    error["message"],
-                    error["traceback"],
+                log(
+                    ERROR,
+                    f"{where} failed ({entry_script}): {error['message']}\n{error['traceback']}",
                 )
                 if where == "init":
                     _log_model_dir()
@@ -259,13 +299,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "capabilities": capabilities,
             }
             send_frame(sock, ready)
-            logger.info("worker %s ready (%s, %s)", worker_id, args.mode, script.name)
+            log(INFO, f"worker {worker_id} ready ({args.mode}, {script.name})")
             return _serve(sock, handle, args.mode)
     except (_Terminate, KeyboardInterrupt):
-        logger.info("worker %s stopping on a signal", worker_id)
+        log(INFO, f"worker {worker_id} stopping on a signal")
         return EXIT_OK
     except (BrokenPipeError, ConnectionResetError) as exc:
-        logger.error("lost the connection to the server: %s", exc)
+        log(ERROR, f"lost the connection to the server: {exc}")
         return EXIT_OK
     finally:
         if script is not None:
