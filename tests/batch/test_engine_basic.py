@@ -119,12 +119,44 @@ def test_uri_file_refuses_a_folder(jobs: Jobs) -> None:
     )
 
 
+def _processes_of(job: Path) -> list[int]:
+    """Live processes started for this job (workers carry FERRY_JOB_DIR)."""
+    marker = b"FERRY_JOB_DIR=" + os.fsencode(str(job))
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker in (entry / "environ").read_bytes().split(b"\0"):
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
 def test_missing_input_fails_with_its_path(jobs: Jobs) -> None:
-    job = jobs.job(jobs.tmp / "nope", jobs.script(ECHO))
+    job = jobs.job(jobs.tmp / "nope", jobs.script(ECHO), max_concurrency_per_instance=2)
     outcome = jobs.run(job)
     assert outcome.state == "Failed"
     assert f"input {jobs.tmp / 'nope'} does not exist" in outcome.message
     assert "does not exist" in JobLayout(job).job_error.read_text()
+    assert _processes_of(job) == []  # the workers started during planning were ended
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
+def test_workers_started_during_planning_run_it_and_the_surplus_stops(jobs: Jobs) -> None:
+    # Workers start before the input is listed (a fresh job); with one mini-batch and three
+    # workers, two are stopped, and every start and stop is in the journal.
+    job = jobs.job(
+        jobs.files(3), jobs.script(ECHO), mini_batch_size=5, max_concurrency_per_instance=3
+    )
+    outcome = jobs.run(job)
+    assert outcome.state == "Completed", outcome.message
+    assert output_lines(job) == ["f00000.txt 0", "f00001.txt 1", "f00002.txt 2"]
+    states = [(e["w"], e["state"]) for e in events(job, "worker")]
+    assert states[:3] == [(f"process00{i}", "started") for i in range(3)]
+    assert ("process001", "stopped") in states and ("process002", "stopped") in states
+    assert ("process000", "ready") in states and ("process001", "ready") not in states
+    assert {e["w"] for e in events(job, "ok")} == {"process000"}
+    assert _processes_of(job) == []
 
 
 def test_empty_folder_completes_with_an_empty_output(jobs: Jobs) -> None:
@@ -137,7 +169,9 @@ def test_empty_folder_completes_with_an_empty_output(jobs: Jobs) -> None:
     assert (JobLayout(job).outputs / "predictions.csv").read_bytes() == b""
     assert f"the input held no files ({data})" in outcome.message
     assert "Notice: the input held no files" in JobLayout(job).job_result.read_text()
-    assert not events(job, "worker")  # nothing to do: no worker started
+    # Nothing to do: the worker started while the input was listed is stopped before it runs.
+    assert [e["state"] for e in events(job, "worker")] == ["started", "stopped"]
+    assert "process000 stopped before it was needed" in JobLayout(job).master_log.read_text()
 
 
 @pytest.mark.skipif(sys.platform == "darwin", reason="macOS file systems refuse non-UTF-8 names")

@@ -24,7 +24,7 @@ from ferry.batch.scheduler import Scheduler
 from ferry.batch.syncer import Syncer
 from ferry.runtime import messages as m
 
-__all__ = ["Dispatcher", "Verdict"]
+__all__ = ["Crew", "Dispatcher", "Verdict"]
 
 _TICK = 0.1  # longest wait: how late a cancel request or a process exit is noticed
 _SYNC_EVERY = 0.5  # journal fdatasync period (the sync runs in the Syncer's thread)
@@ -40,6 +40,28 @@ class Verdict:
     error: dict[str, Any] | None = None
 
 
+class Crew:
+    """A job's workers and the hub they connect to.
+
+    The dispatcher makes one, unless the engine made it before the plan: a fresh job's workers
+    then start (interpreter, imports, ``init()``) while its input is being listed. Their frames
+    wait in the hub's socket until the dispatcher reads them.
+    """
+
+    def __init__(
+        self, definition: JobDefinition, layout: JobLayout, compute: Compute, first_worker: int
+    ) -> None:
+        self.hub = Hub(compute.transport, lambda wid: self.pool.workers.get(wid))
+        self.pool = WorkerPool(definition, layout, compute, self.hub.address, first_worker)
+
+    def close(self) -> None:
+        """Kill the workers still here and close the hub (a no-op once the dispatcher did)."""
+        for w in list(self.pool.workers.values()):
+            self.hub.forget(w)
+            self.pool.remove(w)
+        self.hub.close()
+
+
 class Dispatcher:
     """Runs the pending mini-batches of one job on workers from a :class:`Compute`."""
 
@@ -53,6 +75,7 @@ class Dispatcher:
         log: EventLog,
         cancel: threading.Event,
         first_worker: int,
+        crew: Crew | None = None,
     ) -> None:
         self.d = definition
         self.scheduler = scheduler
@@ -62,8 +85,8 @@ class Dispatcher:
         self.verdict: Verdict | None = None
         self._shutdown_at = float("-inf")  # when workers were asked to shut down
         self.syncer: Syncer | None = None  # while run() dispatches
-        self.hub = Hub(compute.transport, lambda wid: self.pool.workers.get(wid))
-        self.pool = WorkerPool(definition, layout, compute, self.hub.address, first_worker)
+        crew = crew or Crew(definition, layout, compute, first_worker)
+        self.hub, self.pool = crew.hub, crew.pool
 
     def run(self) -> Verdict:
         """Dispatch until every mini-batch is settled, the job fails, or ``cancel`` is set.
@@ -74,6 +97,7 @@ class Dispatcher:
         """
         syncer = self.syncer = Syncer(self.scheduler.sync, name=f"ferry-sync-{self.d.name}")
         try:
+            self._adopt_workers()
             self._ensure_workers()
             last_sync = last_poll = time.monotonic()
             while self.verdict is None:
@@ -130,10 +154,30 @@ class Dispatcher:
             self._fail(message)
 
     # -- workers -----------------------------------------------------------------------------
+    def _wanted(self) -> int:
+        """How many workers are useful: never more than the mini-batches left."""
+        return min(self.d.worker_count, self.scheduler.pending_count + self.pool.inflight_count)
+
+    def _started(self, w: Worker) -> None:
+        self.scheduler.record({"ev": "worker", "w": w.id, "pid": w.proc.pid, "state": "started"})
+        self.log.info(f"{w.id} started (pid {w.proc.pid})")
+
+    def _adopt_workers(self) -> None:
+        """Journal the workers the engine started before the plan, and stop the ones the job
+        turned out not to need (fewer mini-batches than workers)."""
+        early = list(self.pool.workers.values())
+        want = self._wanted()
+        for w in early:
+            self._started(w)  # even a surplus one: a later session must not reuse its name
+        for w in early[want:]:
+            self.hub.forget(w)
+            self.pool.remove(w)
+            self.scheduler.record({"ev": "worker", "w": w.id, "state": "stopped"})
+            self.log.info(f"{w.id} stopped before it was needed: the job has too few mini-batches")
+
     def _ensure_workers(self) -> None:
         """Start workers until there are as many as useful (never more than the work left)."""
-        work = self.scheduler.pending_count + self.pool.inflight_count
-        want = min(self.d.worker_count, work)
+        want = self._wanted()
         while self.verdict is None and len(self.pool.workers) < want:
             try:
                 w = self.pool.start()
@@ -143,9 +187,7 @@ class Dispatcher:
                     "check that the environment was built and its interpreter exists"
                 )
                 return
-            pid = w.proc.pid
-            self.scheduler.record({"ev": "worker", "w": w.id, "pid": pid, "state": "started"})
-            self.log.info(f"{w.id} started (pid {pid})")
+            self._started(w)
 
     def _fill(self, w: Worker) -> None:
         """Give a ready worker its next task, and one more queued behind it while work abounds."""

@@ -2,6 +2,7 @@
 
 :func:`run_job` plans the inputs (once), replays the journal, dispatches what is left to workers
 from a :class:`~ferry.batch.compute.Compute`, then assembles the output and writes the reports.
+A fresh job starts its workers before it lists its inputs, so the two overlap.
 Called again on the same folder, it resumes: settled mini-batches are kept, the ones that were
 running are redone, and a job that already ended returns its recorded outcome.
 :func:`resume_job` (``ferry job resume``) also gives failed mini-batches a fresh set of attempts.
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from ferry.batch.compute import Compute
 from ferry.batch.definition import JobDefinition, JobLayout
-from ferry.batch.dispatcher import Dispatcher, Verdict
+from ferry.batch.dispatcher import Crew, Dispatcher, Verdict
 from ferry.batch.eventlog import EventLog
 from ferry.batch.journal import Journal, open_journal, read_events
 from ferry.batch.ledger import Ledger
@@ -140,10 +141,40 @@ class _Session:
         problems = d.problems()
         if problems:
             return self._fail_early(log, "job.json is invalid: " + "; ".join(problems))
+        crew: Crew | None = None
         try:
-            plan = open_plan(layout.plan) or create_plan(d, layout.plan)
-        except PlanError as exc:
-            return self._fail_early(log, exc.message)
+            try:
+                plan = open_plan(layout.plan)
+                if plan is None:
+                    crew = self._early_crew()
+                    plan = create_plan(d, layout.plan)
+            except PlanError as exc:
+                return self._fail_early(log, exc.message)
+            return self._run_planned(log, reset, plan, crew)
+        finally:
+            if crew is not None:
+                crew.close()  # the workers the dispatcher did not take (or did not end)
+
+    def _early_crew(self) -> Crew | None:
+        """A first session's workers, started before its input is listed, so that they get
+        ready (interpreter, imports, ``init()``) meanwhile: a large input or a slow ``init()``
+        no longer adds up. None when there is no scoring script, when an earlier session's
+        journal exists (its workers' names and leftovers come first), or when a worker cannot
+        start (the dispatcher tries again and reports it)."""
+        d, layout = self.d, self.layout
+        if d.entry_script is None or layout.journal.exists():
+            return None
+        crew = Crew(d, layout, self.compute, first_worker=0)
+        try:
+            for _ in range(d.worker_count):
+                crew.pool.start()
+        except OSError:
+            crew.close()
+            return None
+        return crew
+
+    def _run_planned(self, log: EventLog, reset: bool, plan: Plan, crew: Crew | None) -> JobOutcome:
+        layout = self.layout
         ledger = Ledger(plan.mini_batches_total, plan.batch_len)
         for event in read_events(layout.journal):
             ledger.apply(event)
@@ -161,7 +192,7 @@ class _Session:
             ledger.apply({"ev": "session"})
             self._reclaim(log, ledger, journal)
             try:
-                return self._dispatch(log, plan, ledger, journal, meter)
+                return self._dispatch(log, plan, ledger, journal, meter, crew)
             except Exception as exc:  # an engine bug or a full disk: say so, keep the journal
                 log.error("engine failed:\n" + traceback.format_exc())
                 message = (
@@ -183,11 +214,17 @@ class _Session:
             ledger.apply(event)
 
     def _dispatch(
-        self, log: EventLog, plan: Plan, ledger: Ledger, journal: Journal, meter: ProgressMeter
+        self,
+        log: EventLog,
+        plan: Plan,
+        ledger: Ledger,
+        journal: Journal,
+        meter: ProgressMeter,
+        crew: Crew | None,
     ) -> JobOutcome:
         rows = RowStore(self.layout.rows)
         try:
-            return self._dispatch_rows(log, plan, ledger, journal, meter, rows)
+            return self._dispatch_rows(log, plan, ledger, journal, meter, rows, crew)
         finally:
             rows.close()
             plan.close()
@@ -200,6 +237,7 @@ class _Session:
         journal: Journal,
         meter: ProgressMeter,
         rows: RowStore,
+        crew: Crew | None,
     ) -> JobOutcome:
         layout, d = self.layout, self.d
         layout.outputs.mkdir(parents=True, exist_ok=True)
@@ -227,7 +265,15 @@ class _Session:
             meter.set_state("Running")
             meter.restart_clock()
             dispatcher = Dispatcher(
-                d, layout, scheduler, self.compute, meter, log, self.cancel, ledger.workers_started
+                d,
+                layout,
+                scheduler,
+                self.compute,
+                meter,
+                log,
+                self.cancel,
+                ledger.workers_started,
+                crew,
             )
             try:
                 verdict = dispatcher.run()

@@ -97,6 +97,9 @@ class Hub:
             channel.close()
 
     def close(self) -> None:
+        """Close every connection and the listener (again: a no-op)."""
+        if self._sel.get_map() is None:
+            return  # closed already
         for key in list(self._sel.get_map().values()):
             if key.data is not None:
                 key.data.channel.close()
