@@ -141,7 +141,6 @@ def test_missing_input_fails_with_its_path(jobs: Jobs) -> None:
     assert _processes_of(job) == []  # the workers started during planning were ended
 
 
-@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
 def test_workers_started_during_planning_run_it_and_the_surplus_stops(jobs: Jobs) -> None:
     # Workers start before the input is listed (a fresh job); with one mini-batch and three
     # workers, two are stopped, and every start and stop is in the journal.
