@@ -63,19 +63,16 @@ class Crew:
 
 
 class Dispatcher:
-    """Runs the pending mini-batches of one job on workers from a :class:`Compute`."""
+    """Runs the pending mini-batches of one job on the workers of a :class:`Crew`."""
 
     def __init__(
         self,
         definition: JobDefinition,
-        layout: JobLayout,
         scheduler: Scheduler,
-        compute: Compute,
+        crew: Crew,
         meter: ProgressMeter,
         log: EventLog,
         cancel: threading.Event,
-        first_worker: int,
-        crew: Crew | None = None,
     ) -> None:
         self.d = definition
         self.scheduler = scheduler
@@ -85,7 +82,6 @@ class Dispatcher:
         self.verdict: Verdict | None = None
         self._shutdown_at = float("-inf")  # when workers were asked to shut down
         self.syncer: Syncer | None = None  # while run() dispatches
-        crew = crew or Crew(definition, layout, compute, first_worker)
         self.hub, self.pool = crew.hub, crew.pool
 
     def run(self) -> Verdict:

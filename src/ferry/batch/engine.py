@@ -89,6 +89,19 @@ def resume_job(
     return _Session(Path(job_dir), compute, cancel, on_progress).run(reset=True)
 
 
+@dataclass(frozen=True)
+class _Books:
+    """What a session keeps about its job while dispatching: the engine's log, the plan, the
+    journal and the ledger it replays into, the rows committed so far and the progress meter."""
+
+    log: EventLog
+    plan: Plan
+    ledger: Ledger
+    journal: Journal
+    meter: ProgressMeter
+    rows: RowStore
+
+
 def _iso(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
@@ -224,26 +237,17 @@ class _Session:
     ) -> JobOutcome:
         rows = RowStore(self.layout.rows)
         try:
-            return self._dispatch_rows(log, plan, ledger, journal, meter, rows, crew)
+            return self._dispatch_rows(_Books(log, plan, ledger, journal, meter, rows), crew)
         finally:
             rows.close()
             plan.close()
 
-    def _dispatch_rows(
-        self,
-        log: EventLog,
-        plan: Plan,
-        ledger: Ledger,
-        journal: Journal,
-        meter: ProgressMeter,
-        rows: RowStore,
-        crew: Crew | None,
-    ) -> JobOutcome:
-        layout, d = self.layout, self.d
+    def _dispatch_rows(self, books: _Books, crew: Crew | None) -> JobOutcome:
+        layout, d, log, ledger, meter = self.layout, self.d, books.log, books.ledger, books.meter
         layout.outputs.mkdir(parents=True, exist_ok=True)
-        scheduler = Scheduler(d, plan, ledger, journal, rows, log)
+        scheduler = Scheduler(d, books.plan, ledger, books.journal, books.rows, log)
         if d.output_action == "append_row":
-            for mb in rows.missing(ledger):
+            for mb in books.rows.missing(ledger):
                 log.warning(
                     f"mini-batch {mb}: its rows were lost (machine crash?); running it again"
                 )
@@ -264,36 +268,20 @@ class _Session:
         else:
             meter.set_state("Running")
             meter.restart_clock()
-            dispatcher = Dispatcher(
-                d,
-                layout,
-                scheduler,
-                self.compute,
-                meter,
-                log,
-                self.cancel,
-                ledger.workers_started,
-                crew,
-            )
+            # Worker names go on from the ones earlier sessions used (their logs stay apart).
+            crew = crew or Crew(d, layout, self.compute, first_worker=ledger.workers_started)
+            dispatcher = Dispatcher(d, scheduler, crew, meter, log, self.cancel)
             try:
                 verdict = dispatcher.run()
                 # Workers run the script's shutdown() meanwhile; close() waits for them.
-                return self._finish(log, plan, ledger, journal, meter, rows, verdict)
+                return self._finish(books, verdict)
             finally:
                 dispatcher.close()
-        return self._finish(log, plan, ledger, journal, meter, rows, verdict)
+        return self._finish(books, verdict)
 
-    def _finish(
-        self,
-        log: EventLog,
-        plan: Plan,
-        ledger: Ledger,
-        journal: Journal,
-        meter: ProgressMeter,
-        rows: RowStore,
-        verdict: Verdict,
-    ) -> JobOutcome:
-        d, layout = self.d, self.layout
+    def _finish(self, books: _Books, verdict: Verdict) -> JobOutcome:
+        d, layout, plan, ledger, rows = self.d, self.layout, books.plan, books.ledger, books.rows
+        journal, meter = books.journal, books.meter
         meter.set_state("Finalizing")
         output: str | None = None
         size = 0
@@ -322,9 +310,9 @@ class _Session:
         # mini-batch whose rows were lost (RowStore.missing).
         rows.sync()
         journal.sync()
-        log.info(f"job {verdict.state}: {message}")
+        books.log.info(f"job {verdict.state}: {message}")
         if meter.callback_error is not None:
-            log.warning(f"on_progress raised (ignored): {meter.callback_error!r}")
+            books.log.warning(f"on_progress raised (ignored): {meter.callback_error!r}")
         meter.state = verdict.state
         return JobOutcome(verdict.state, message, meter.publish(overview=True))
 
