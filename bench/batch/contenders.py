@@ -80,7 +80,17 @@ def probe(argv: list[str], timeout: float = 900) -> dict[str, Any]:
     return result
 
 
-def job_folder(root: Path, code: Path, data: str, workers: int, mbs: int, iters: int) -> Path:
+def job_folder(
+    root: Path,
+    code: Path,
+    data: str,
+    workers: int,
+    mbs: int,
+    iters: int,
+    env: dict[str, str] | None = None,
+) -> Path:
+    """A job folder for the engine: ``driver.py`` from ``code`` over ``data``; ``env`` adds
+    environment variables (``BENCH_INIT_S``, say)."""
     from ferry.batch.definition import JobDefinition
 
     shutil.rmtree(root, ignore_errors=True)
@@ -100,6 +110,7 @@ def job_folder(root: Path, code: Path, data: str, workers: int, mbs: int, iters:
             "BENCH_ITERS": str(iters),
             "BENCH_TIMES_DIR": str(root / "times"),
             "BENCH_FIRST_RUN_FILE": str(root / "times" / "first-run"),
+            **(env or {}),
         },
     ).save(root / "job.json")
     return root

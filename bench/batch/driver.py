@@ -11,6 +11,9 @@ Environment variables the driver reads:
   return only the file name (the 1M-file planning test);
 * ``BENCH_TIMES_DIR``: when set, each ``run()`` appends ``start end items`` (``time.time()``) to
   ``<dir>/<pid>.txt``, so the bench can measure the steady-state window;
+* ``BENCH_INIT_S`` and ``BENCH_INIT_KIND``: make ``init()`` take that many seconds, sleeping
+  (``sleep``, the default: a model read from disk or the network) or spinning (``spin``: a model
+  built on the CPU), for the early-start A/B (``early_start.py``);
 * ``BENCH_FIRST_RUN_FILE``: when set, the first ``run()`` of the job writes ``time.time()`` there
   (created exclusively, so only the first worker to get there wins): the start-up measurement;
   each ``init()`` also writes its own ``time.time()`` to ``<that path>.init-<pid>``, which splits
@@ -57,12 +60,22 @@ _times: str | None = None
 _first: str | None = None
 
 
+def _slow_init(seconds: float, kind: str | None) -> None:
+    if kind == "spin":
+        end = time.process_time() + seconds
+        while time.process_time() < end:
+            spin(1, 1000)
+    elif seconds > 0:
+        time.sleep(seconds)
+
+
 def init() -> None:
     global _iters, _times, _first
     _iters = int(os.environ.get("BENCH_ITERS", "0"))
     folder = os.environ.get("BENCH_TIMES_DIR")
     _times = os.path.join(folder, f"{os.getpid()}.txt") if folder else None  # noqa: PTH118
     _first = os.environ.get("BENCH_FIRST_RUN_FILE") or None
+    _slow_init(float(os.environ.get("BENCH_INIT_S", "0")), os.environ.get("BENCH_INIT_KIND"))
     if _first is not None:
         with open(f"{_first}.init-{os.getpid()}", "w") as f:  # noqa: PTH123
             f.write(repr(time.time()))

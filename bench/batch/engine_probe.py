@@ -1,9 +1,9 @@
 """Run one Ferry batch job folder on the engine in this fresh process and print what it cost.
 
-Usage: ``python engine_probe.py JOB_DIR [--profile OUT.pstats]``. Prints one JSON object:
-state, wall seconds, planning seconds (``run_job`` called -> first progress callback, which the
-engine publishes once the plan is stored and the journal replayed), and the peak RSS of this
-process (the engine) and of its largest worker. A separate process keeps the peak RSS the job's
+Usage: ``python engine_probe.py JOB_DIR [--profile OUT.pstats] [--late-start]``. Prints one JSON
+object: state, wall seconds, planning seconds (``run_job`` called -> first progress callback,
+which the engine publishes once the plan is stored and the journal replayed), and the peak RSS of
+this process (the engine) and of its largest worker. A separate process keeps the peak RSS the job's
 own, not the bench's.
 """
 
@@ -37,7 +37,18 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("job_dir")
     parser.add_argument("--profile", help="write a cProfile of run_job here")
+    parser.add_argument(
+        "--late-start",
+        action="store_true",
+        help="start the workers after the plan, as before the early start (early_start.py's B)",
+    )
     args = parser.parse_args()
+    if args.late_start:
+        # The engine has no switch for this (nothing but an A/B needs one), so the bench
+        # replaces the one method that makes the early crew; the dispatcher then starts them.
+        from ferry.batch import engine
+
+        engine._Session._early_crew = lambda self: None  # type: ignore[method-assign]
     first: list[float] = []
 
     def on_progress(progress: Progress) -> None:
