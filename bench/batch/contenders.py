@@ -31,6 +31,14 @@ def log(message: str) -> None:
 
 
 # -- inputs ------------------------------------------------------------------------------------
+def code_folder(work: Path) -> Path:
+    """``work/code`` holding a copy of ``driver.py``: the deployment's code folder."""
+    code = work / "code"
+    code.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(HERE / "driver.py", code / "driver.py")
+    return code
+
+
 def make_items(folder: Path, count: int) -> list[str]:
     """``count`` files of 8 bytes (their index), created once (a marker file next to the folder
     says it is complete; inside, it would be scored too)."""

@@ -9,7 +9,6 @@ median and mean of Ferry / mean(Pool before, Pool after). No assertions; see REA
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import driver  # noqa: E402
-from contenders import log, make_items, run_engine, run_pool  # noqa: E402
+from contenders import code_folder, log, make_items, run_engine, run_pool  # noqa: E402
 
 
 def main() -> int:
@@ -29,9 +28,7 @@ def main() -> int:
     parser.add_argument("--work", default="/tmp/ferry-bench-vs-pool")
     args = parser.parse_args()
     work = Path(args.work)
-    code = work / "code"
-    code.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(HERE / "driver.py", code / "driver.py")
+    code = code_folder(work)
     data = work / f"items-{args.items}"
     paths = make_items(data, args.items)
     iters = sorted(driver.calibrate() for _ in range(3))[1]

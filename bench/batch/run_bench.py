@@ -34,6 +34,7 @@ import driver  # noqa: E402
 import report  # noqa: E402
 from contenders import (  # noqa: E402
     MOD,
+    code_folder,
     job_folder,
     log,
     make_items,
@@ -83,9 +84,7 @@ def main() -> int:
         args.out = str(work / "results") if args.quick else str(REPO / "bench" / "results")
     for old in ("jobs", "ws", "stamps"):
         shutil.rmtree(work / old, ignore_errors=True)
-    code = work / "code"
-    code.mkdir(exist_ok=True)
-    shutil.copy2(HERE / "driver.py", code / "driver.py")
+    code = code_folder(work)
     data = work / f"items-{args.items}"
     paths = make_items(data, args.items)
     mbs = args.mini_batch_size
