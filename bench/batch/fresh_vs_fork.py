@@ -5,8 +5,9 @@ more CPU per item than ``Pool(2)``'s forked children and the in-process loop (RE
 Usage (bench venv): ``bench/.venv/bin/python bench/batch/fresh_vs_fork.py [--reps 8]``.
 Each rep measures, in turn: ``fork`` (a child forked from this process after it has run the loop),
 ``fresh`` (``python -c``), ``fresh-warm`` (a fresh interpreter that scores 150 items before it
-measures), ``fork-of-fresh`` (a child forked from a fresh interpreter) and ``in-process`` (this
-process). Prints CPU ms per item (``time.process_time`` around the loop only, so interpreter
+measures), ``fork-of-fresh`` (a child forked from a fresh interpreter), ``in-process`` (this
+process), then two at once, as in a 2-worker job: ``fork x2`` (``Pool(2)``'s case) and ``fresh x2``
+(Ferry's). Prints CPU ms per item (``time.process_time`` around the loop only, so interpreter
 start-up is not counted), per rep and the median. No assertions.
 """
 
@@ -61,22 +62,30 @@ def measure(paths: list[str], iters: int) -> float:
     return (time.process_time() - t) / len(paths) * 1e3
 
 
-def in_fork(paths: list[str], iters: int) -> float:
-    r, w = os.pipe()
-    if os.fork() == 0:
-        os.write(w, repr(measure(paths, iters)).encode())
-        os._exit(0)
-    os.close(w)
-    os.wait()
-    value = float(os.read(r, 64))
-    os.close(r)
-    return value
+def in_forks(paths: list[str], iters: int, n: int) -> list[float]:
+    """``n`` children forked from this process, scoring at the same time."""
+    pipes = []
+    for _ in range(n):
+        r, w = os.pipe()
+        if os.fork() == 0:
+            os.write(w, repr(measure(paths, iters)).encode())
+            os._exit(0)
+        os.close(w)
+        pipes.append(r)
+    for _ in range(n):
+        os.wait()
+    values = [float(os.read(r, 64)) for r in pipes]
+    for r in pipes:
+        os.close(r)
+    return values
 
 
-def fresh(folder: Path, iters: int, count: int, mode: str) -> float:
+def fresh(folder: Path, iters: int, count: int, mode: str, n: int = 1) -> list[float]:
+    """``n`` fresh interpreters, scoring at the same time."""
     code = _CHILD.format(here=str(HERE))
     argv = [sys.executable, "-c", code, str(folder), str(iters), str(count), mode]
-    return float(subprocess.run(argv, capture_output=True, text=True, check=True).stdout)
+    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) for _ in range(n)]
+    return [float(proc.communicate()[0]) for proc in procs]
 
 
 def main() -> int:
@@ -90,16 +99,18 @@ def main() -> int:
     iters = sorted(driver.calibrate() for _ in range(3))[1]
     measure(paths[:150], iters)  # the fork children inherit a process that ran the loop
     contenders = {
-        "fork": lambda: in_fork(paths, iters),
+        "fork": lambda: in_forks(paths, iters, 1),
         "fresh": lambda: fresh(folder, iters, args.items, "plain"),
         "fresh-warm": lambda: fresh(folder, iters, args.items, "warm"),
         "fork-of-fresh": lambda: fresh(folder, iters, args.items, "fork"),
-        "in-process": lambda: measure(paths, iters),
+        "in-process": lambda: [measure(paths, iters)],
+        "fork x2": lambda: in_forks(paths, iters, 2),
+        "fresh x2": lambda: fresh(folder, iters, args.items, "plain", 2),
     }
     results: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(args.reps):
         for name, run in contenders.items():
-            results[name].append(run())
+            results[name] += run()
     print(f"CPU ms per item, {args.items} items of {iters} steps, {args.reps} reps each:")
     for name, values in results.items():
         each = " ".join(f"{v:.3f}" for v in values)
