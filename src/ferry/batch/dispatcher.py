@@ -43,9 +43,9 @@ class Verdict:
 class Crew:
     """A job's workers and the hub they connect to.
 
-    The dispatcher makes one, unless the engine made it before the plan: a fresh job's workers
-    then start (interpreter, imports, ``init()``) while its input is being listed. Their frames
-    wait in the hub's socket until the dispatcher reads them.
+    The engine makes one for a fresh job before its plan, so that the workers start
+    (interpreter, imports, ``init()``) while its input is being listed; their frames wait in the
+    hub's socket until the dispatcher reads them. Otherwise it makes one when dispatching begins.
     """
 
     def __init__(
