@@ -266,3 +266,39 @@ def test_a_hung_worker_left_by_a_dead_engine_is_killed_by_the_next_run(jobs: Job
         time.sleep(0.02)  # killed; reaped by init
     assert not _alive(orphan)
     assert "outlived the engine that started it; killed" in JobLayout(job).master_log.read_text()
+
+
+def test_workers_of_an_engine_killed_during_their_init_exit_by_themselves(jobs: Jobs) -> None:
+    # An engine can die while its workers run init(), even before it journals them (a fresh
+    # job starts them before its plan), and nothing reclaims them until the job is run again:
+    # once init() returns they must notice the closed connection and exit by themselves.
+    track, env = _track(jobs)
+    slow_init = TRACKED.replace('"w").close()\n', '"w").close()\n    time.sleep(1.5)\n', 1)
+    job = jobs.job(
+        jobs.files(20),
+        jobs.script(slow_init),
+        mini_batch_size=5,
+        max_concurrency_per_instance=2,
+        environment_variables=env,
+    )
+    engine = subprocess.Popen([sys.executable, "-c", _ENGINE, str(job)])
+    try:
+        deadline = time.monotonic() + 60
+        while len(_pids(track)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        engine.send_signal(signal.SIGKILL)
+    finally:
+        engine.wait()
+    orphans = _pids(track)
+    assert len(orphans) == 2 and all(_alive(pid) for pid in orphans)  # still in init()
+
+    deadline = time.monotonic() + 15
+    while any(_alive(pid) for pid in orphans) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in orphans)
+    assert not (track / "calls.txt").exists()
+
+    outcome = jobs.run(job)
+
+    assert outcome.state == "Completed", outcome.message
+    assert output_lines(job) == _names(20)
