@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -105,6 +106,18 @@ print(run_job(sys.argv[1], compute=LocalCompute()).state)
 """
 
 
+def _kill_engine_when(job: Path, ready: Callable[[], bool]) -> None:
+    """Run the job's engine in a child process and SIGKILL it once ``ready()`` (or after 60 s)."""
+    engine = subprocess.Popen([sys.executable, "-c", _ENGINE, str(job)])
+    try:
+        deadline = time.monotonic() + 60
+        while not ready() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        engine.send_signal(signal.SIGKILL)
+    finally:
+        engine.wait()
+
+
 def test_engine_killed_mid_job_then_rerun_gives_every_item_exactly_once(jobs: Jobs) -> None:
     track, env = _track(jobs, item_seconds=0.002)
     job = jobs.job(
@@ -114,16 +127,7 @@ def test_engine_killed_mid_job_then_rerun_gives_every_item_exactly_once(jobs: Jo
         max_concurrency_per_instance=2,
         environment_variables=env,
     )
-    engine = subprocess.Popen([sys.executable, "-c", _ENGINE, str(job)])
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if len(events(job, "ok")) >= 30:
-                break
-            time.sleep(0.02)
-        engine.send_signal(signal.SIGKILL)
-    finally:
-        engine.wait()
+    _kill_engine_when(job, lambda: len(events(job, "ok")) >= 30)
     settled_before = {e["mb"] for e in events(job, "ok")}
     assert 30 <= len(settled_before) < 100, "the engine must die mid-job"
     calls_before = len((track / "calls.txt").read_text().splitlines())
@@ -245,14 +249,7 @@ def test_a_hung_worker_left_by_a_dead_engine_is_killed_by_the_next_run(jobs: Job
     hang = 'if text == "hang":\n            time.sleep(600)\n        if text == "bad":'
     script = jobs.script(TRACKED.replace('if text == "bad":', hang))
     job = jobs.job(data, script, environment_variables=env, timeout=600)
-    engine = subprocess.Popen([sys.executable, "-c", _ENGINE, str(job)])
-    try:
-        deadline = time.monotonic() + 60
-        while not events(job, "start") and time.monotonic() < deadline:
-            time.sleep(0.02)
-        engine.send_signal(signal.SIGKILL)
-    finally:
-        engine.wait()
+    _kill_engine_when(job, lambda: bool(events(job, "start")))
     (orphan,) = _pids(track)
     assert _alive(orphan)  # hung in run(): it never notices that the engine is gone
     (data / "f00000.txt").write_text("ok")
@@ -281,14 +278,7 @@ def test_workers_of_an_engine_killed_during_their_init_exit_by_themselves(jobs: 
         max_concurrency_per_instance=2,
         environment_variables=env,
     )
-    engine = subprocess.Popen([sys.executable, "-c", _ENGINE, str(job)])
-    try:
-        deadline = time.monotonic() + 60
-        while len(_pids(track)) < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        engine.send_signal(signal.SIGKILL)
-    finally:
-        engine.wait()
+    _kill_engine_when(job, lambda: len(_pids(track)) >= 2)
     orphans = _pids(track)
     assert len(orphans) == 2 and all(_alive(pid) for pid in orphans)  # still in init()
 
