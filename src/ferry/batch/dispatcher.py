@@ -54,11 +54,15 @@ class Crew:
         self.hub = Hub(compute.transport, lambda wid: self.pool.workers.get(wid))
         self.pool = WorkerPool(definition, layout, compute, self.hub.address, first_worker)
 
+    def dismiss(self, worker: Worker) -> int | None:
+        """Drop a worker's connection, kill it and forget it; returns its exit status."""
+        self.hub.forget(worker)
+        return self.pool.remove(worker)
+
     def close(self) -> None:
-        """Kill the workers still here and close the hub (a no-op once the dispatcher did)."""
+        """Kill the workers still here and close the hub (a no-op once done)."""
         for w in list(self.pool.workers.values()):
-            self.hub.forget(w)
-            self.pool.remove(w)
+            self.dismiss(w)
         self.hub.close()
 
 
@@ -82,7 +86,7 @@ class Dispatcher:
         self.verdict: Verdict | None = None
         self._shutdown_at = float("-inf")  # when workers were asked to shut down
         self.syncer: Syncer | None = None  # while run() dispatches
-        self.hub, self.pool = crew.hub, crew.pool
+        self.crew, self.hub, self.pool = crew, crew.hub, crew.pool
 
     def run(self) -> Verdict:
         """Dispatch until every mini-batch is settled, the job fails, or ``cancel`` is set.
@@ -128,9 +132,7 @@ class Dispatcher:
         deadline = self._shutdown_at + _SHUTDOWN_GRACE
         for w in list(self.pool.workers.values()):
             w.proc.wait(max(0.0, deadline - time.monotonic()))
-            self.hub.forget(w)
-            self.pool.remove(w)
-        self.hub.close()
+        self.crew.close()
 
     def _wait(self) -> float:
         wait = _TICK
@@ -166,8 +168,7 @@ class Dispatcher:
         for w in early:
             self._started(w)  # even a surplus one: a later session must not reuse its name
         for w in early[want:]:
-            self.hub.forget(w)
-            self.pool.remove(w)
+            self.crew.dismiss(w)
             self.scheduler.record({"ev": "worker", "w": w.id, "state": "stopped"})
             self.log.info(f"{w.id} stopped before it was needed: the job has too few mini-batches")
 
@@ -206,8 +207,7 @@ class Dispatcher:
 
     def _lose(self, w: Worker, kind: str, error: dict[str, Any] | None = None) -> None:
         """A worker is gone (or must go): kill it, settle its tasks, replace it if useful."""
-        self.hub.forget(w)
-        exit_text = describe_exit(self.pool.remove(w))
+        exit_text = describe_exit(self.crew.dismiss(w))
         if not w.ready:
             if error is None:
                 tail = stderr_tail(self.pool.layout.user_stderr(w.id))
@@ -267,8 +267,7 @@ class Dispatcher:
         self._shutdown_at = time.monotonic()
         for w in list(self.pool.workers.values()):
             if not (graceful and w.ready and self.hub.send(w, {"kind": m.SHUTDOWN})):
-                self.hub.forget(w)
-                self.pool.remove(w)
+                self.crew.dismiss(w)
             self.scheduler.record({"ev": "worker", "w": w.id, "state": "stopped"})
 
     # -- frames ------------------------------------------------------------------------------
