@@ -12,6 +12,7 @@ __all__ = [
     "COMPUTE_NAME",
     "DATASTORE_NAME",
     "ENDPOINT_NAME",
+    "JOB_NAME",
     "SECRET_NAME",
     "VERSION",
     "NameRule",
@@ -61,6 +62,11 @@ ENDPOINT_NAME = NameRule(
     "endpoint name",
     r"[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?",
     "use 3-32 letters, digits or '-', starting with a letter and not ending with '-'",
+)
+JOB_NAME = NameRule(
+    "job name",
+    ENDPOINT_NAME.pattern,
+    "use letters, digits or '-', starting with a letter and not ending with '-'",
 )
 SECRET_NAME = NameRule(
     "secret name",

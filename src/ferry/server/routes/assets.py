@@ -20,11 +20,17 @@ from ferry.archive import pack
 from ferry.errors import InvalidInputError, SpecError
 from ferry.server.routes.deps import Auth, WorkspaceDep
 from ferry.server.routes.models import AssetList, page
+from ferry.server.routes.params import path_names
 from ferry.specs.assets import AssetKind, AssetResource
+from ferry.specs.names import ASSET_NAME, VERSION
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1", tags=["assets"], dependencies=[Auth])
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["assets"],
+    dependencies=[Auth, path_names(name=ASSET_NAME, version=VERSION)],
+)
 
 
 class Collection(str, enum.Enum):

@@ -10,11 +10,17 @@ from starlette.concurrency import run_in_threadpool
 
 from ferry.errors import InvalidInputError
 from ferry.server.routes.deps import Auth, WorkspaceDep
+from ferry.server.routes.params import path_names
 from ferry.specs.batch import BatchDeploymentSpec, BatchEndpointSpec
+from ferry.specs.names import ENDPOINT_NAME
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1/batch-endpoints", tags=["batch"], dependencies=[Auth])
+router = APIRouter(
+    prefix="/api/v1/batch-endpoints",
+    tags=["batch"],
+    dependencies=[Auth, path_names(name=ENDPOINT_NAME, endpoint=ENDPOINT_NAME)],
+)
 
 
 class JobInput(BaseModel):

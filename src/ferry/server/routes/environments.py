@@ -9,11 +9,17 @@ from starlette.concurrency import run_in_threadpool
 
 from ferry.environments import normalize_environment
 from ferry.server.routes.deps import Auth, WorkspaceDep
+from ferry.server.routes.params import path_names
 from ferry.specs.assets import AssetKind, EnvironmentSpec
+from ferry.specs.names import ASSET_NAME
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1/environments", tags=["assets"], dependencies=[Auth])
+router = APIRouter(
+    prefix="/api/v1/environments",
+    tags=["assets"],
+    dependencies=[Auth, path_names(name=ASSET_NAME)],
+)
 
 
 @router.post("/{name}/build", summary="Build an environment now (jobs reuse the cache)")

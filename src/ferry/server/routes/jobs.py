@@ -12,12 +12,16 @@ from fastapi.responses import FileResponse, PlainTextResponse
 from starlette.background import BackgroundTask
 
 from ferry.archive import pack
-from ferry.errors import InvalidInputError, NotFoundError, UnsafePathError
+from ferry.errors import InvalidInputError, NotFoundError
 from ferry.server.routes.deps import Auth, WorkspaceDep
+from ferry.server.routes.params import path_names, safe_child
+from ferry.specs.names import JOB_NAME
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], dependencies=[Auth])
+router = APIRouter(
+    prefix="/api/v1/jobs", tags=["jobs"], dependencies=[Auth, path_names(name=JOB_NAME)]
+)
 
 _PARTS = {"named-outputs", "logs"}
 
@@ -94,10 +98,7 @@ def read_file(
     offset: int = Query(default=0, ge=0, description="Start at this byte (for tailing)."),
 ) -> PlainTextResponse:
     workspace.jobs.get(name)
-    root = workspace.jobs.folder(name).resolve()
-    target = (root / path).resolve()
-    if not target.is_relative_to(root) or target.relative_to(root).parts[0] not in _PARTS:
-        raise UnsafePathError(f"path {path!r} is outside the job's logs and outputs.")
+    target = safe_child(workspace.jobs.folder(name), path, field="path", tops=_PARTS)
     if not target.is_file():
         raise NotFoundError(f"job {name!r} has no file {path!r}.")
     with target.open("rb") as handle:

@@ -15,11 +15,17 @@ from starlette.concurrency import run_in_threadpool
 
 from ferry.online.keys import issue_token
 from ferry.server.routes.deps import Auth, WorkspaceDep
+from ferry.server.routes.params import path_names
+from ferry.specs.names import ENDPOINT_NAME
 from ferry.specs.online import OnlineDeploymentSpec, OnlineEndpointSpec
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1/online-endpoints", tags=["online"], dependencies=[Auth])
+router = APIRouter(
+    prefix="/api/v1/online-endpoints",
+    tags=["online"],
+    dependencies=[Auth, path_names(name=ENDPOINT_NAME, endpoint=ENDPOINT_NAME)],
+)
 
 
 class RegenerateRequest(BaseModel):

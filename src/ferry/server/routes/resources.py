@@ -15,12 +15,17 @@ from ferry.server.routes.models import (
     SecretValue,
     page,
 )
+from ferry.server.routes.params import path_names
+from ferry.specs.names import COMPUTE_NAME, DATASTORE_NAME, SECRET_NAME
 from ferry.specs.workspace import ComputeSpec, DatastoreSpec
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", dependencies=[Auth])
 
+_DATASTORE_NAME = path_names(name=DATASTORE_NAME)
+_COMPUTE_NAME = path_names(name=COMPUTE_NAME)
+_SECRET_NAME = path_names(name=SECRET_NAME)
 _LIMIT = Query(default=100, ge=1, le=1000, description="Page size.")
 _TOKEN = Query(default=None, description="Token from the previous page.")
 
@@ -41,12 +46,19 @@ def list_datastores(
     return page(result.items, result.next_token)
 
 
-@router.get("/datastores/{name}", response_model=DatastoreResource, tags=["datastores"])
+@router.get(
+    "/datastores/{name}",
+    response_model=DatastoreResource,
+    tags=["datastores"],
+    dependencies=[_DATASTORE_NAME],
+)
 def get_datastore(name: str, workspace: WorkspaceDep) -> Any:
     return workspace.datastores.get(name)
 
 
-@router.delete("/datastores/{name}", status_code=204, tags=["datastores"])
+@router.delete(
+    "/datastores/{name}", status_code=204, tags=["datastores"], dependencies=[_DATASTORE_NAME]
+)
 def delete_datastore(name: str, workspace: WorkspaceDep) -> None:
     workspace.datastores.delete(name)
 
@@ -67,17 +79,24 @@ def list_computes(
     return page(result.items, result.next_token)
 
 
-@router.get("/computes/{name}", response_model=ComputeResource, tags=["computes"])
+@router.get(
+    "/computes/{name}",
+    response_model=ComputeResource,
+    tags=["computes"],
+    dependencies=[_COMPUTE_NAME],
+)
 def get_compute(name: str, workspace: WorkspaceDep) -> Any:
     return workspace.computes.get(name)
 
 
-@router.delete("/computes/{name}", status_code=204, tags=["computes"])
+@router.delete("/computes/{name}", status_code=204, tags=["computes"], dependencies=[_COMPUTE_NAME])
 def delete_compute(name: str, workspace: WorkspaceDep) -> None:
     workspace.computes.delete(name)
 
 
-@router.put("/secrets/{name}", response_model=SecretResource, tags=["secrets"])
+@router.put(
+    "/secrets/{name}", response_model=SecretResource, tags=["secrets"], dependencies=[_SECRET_NAME]
+)
 def set_secret(name: str, body: SecretValue, response: Response, workspace: WorkspaceDep) -> Any:
     """Create or replace a secret. The value is encrypted and never returned."""
     view, created = workspace.secrets.set(name, body.value)
@@ -90,6 +109,6 @@ def list_secrets(workspace: WorkspaceDep) -> Any:
     return page(workspace.secrets.list(), None)
 
 
-@router.delete("/secrets/{name}", status_code=204, tags=["secrets"])
+@router.delete("/secrets/{name}", status_code=204, tags=["secrets"], dependencies=[_SECRET_NAME])
 def delete_secret(name: str, workspace: WorkspaceDep) -> None:
     workspace.secrets.delete(name)
