@@ -35,7 +35,7 @@ from ferry.errors import (
     UnsafePathError,
 )
 
-__all__ = ["TreeEntry", "content_hash", "pack", "safe_extract", "walk_tree"]
+__all__ = ["ExtractLimits", "TreeEntry", "content_hash", "pack", "safe_extract", "walk_tree"]
 
 _CHUNK = 1024 * 1024
 # 1980-01-01: a fixed time keeps archives reproducible, and unlike 0 it is valid in zip files
@@ -53,6 +53,24 @@ class TreeEntry:
     """The real path to read (symlinks inside the tree already resolved)."""
     is_dir: bool
     executable: bool = False
+
+
+@dataclass(frozen=True)
+class ExtractLimits:
+    """How much an archive may unpack to, and the names of the settings that raise the caps.
+
+    A few hundred kilobytes of gzip can hold gigabytes of zeros or a million empty files, so the
+    compressed size of an upload says nothing about what it costs to unpack.
+    """
+
+    max_bytes: int | None = None
+    """The largest total size of the files, uncompressed; ``None`` for no cap."""
+    max_files: int | None = None
+    """The most members (files and folders); ``None`` for no cap."""
+    bytes_setting: str = "max_bytes"
+    """What to raise when ``max_bytes`` refuses an archive (named in the error)."""
+    files_setting: str = "max_files"
+    """What to raise when ``max_files`` refuses an archive (named in the error)."""
 
 
 def walk_tree(path: Path) -> list[TreeEntry]:
@@ -148,7 +166,13 @@ def pack(path: Path, out: BinaryIO) -> None:
                 tar.addfile(info, fh)
 
 
-def safe_extract(archive: BinaryIO, dest: Path, *, max_bytes: int | None = None) -> Path:
+def safe_extract(
+    archive: BinaryIO,
+    dest: Path,
+    *,
+    max_bytes: int | None = None,
+    limits: ExtractLimits | None = None,
+) -> Path:
     """Extract a tar(.gz) stream into ``dest`` and return the path of its single top-level entry.
 
     Members are first written to a hidden folder inside ``dest`` and moved into place only when
@@ -158,20 +182,26 @@ def safe_extract(archive: BinaryIO, dest: Path, *, max_bytes: int | None = None)
     Args:
         archive: a binary stream of a tar archive, gzip-compressed or not.
         dest: the folder to extract into (created if missing).
-        max_bytes: the largest total uncompressed file size accepted.
+        max_bytes: the largest total uncompressed file size accepted (short for
+            ``limits=ExtractLimits(max_bytes=...)``).
+        limits: caps on the unpacked size and member count; checked before each member is
+            written, so a compression bomb is refused after at most the cap is on disk.
 
     Raises:
         UnsafePathError: an absolute name, a ``..`` component, a link, a device or fifo, or more
             than one top-level entry.
-        PayloadTooLargeError: the files add up to more than ``max_bytes``.
+        PayloadTooLargeError: the files add up to more than the byte cap, or the archive has more
+            members than the file cap; the message names the setting that raises it.
         InvalidInputError: the stream is not a tar archive, or it is empty.
         ConflictError: ``dest`` already holds an entry with the top-level name.
     """
+    if limits is None:
+        limits = ExtractLimits(max_bytes=max_bytes)
     dest.mkdir(parents=True, exist_ok=True)
     staging = dest / f".extract-{uuid.uuid4().hex}"
     staging.mkdir()
     try:
-        top = _extract_members(archive, staging, max_bytes)
+        top = _extract_members(archive, staging, limits)
         final = dest / top
         if final.exists() or final.is_symlink():
             raise ConflictError(
@@ -184,14 +214,21 @@ def safe_extract(archive: BinaryIO, dest: Path, *, max_bytes: int | None = None)
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _extract_members(archive: BinaryIO, staging: Path, max_bytes: int | None) -> str:
+def _extract_members(archive: BinaryIO, staging: Path, limits: ExtractLimits) -> str:
     top: str | None = None
     top_is_file = False
     seen: set[str] = set()
     total = 0
+    max_bytes, max_files = limits.max_bytes, limits.max_files
     try:
         with tarfile.open(fileobj=archive, mode="r|*") as tar:
             for member in tar:
+                if max_files is not None and len(seen) >= max_files:
+                    raise PayloadTooLargeError(
+                        f"the archive has more than {max_files} files and folders (at "
+                        f"'{member.name}'); upload fewer, or raise {limits.files_setting}",
+                        details={"member": member.name, "max_files": max_files},
+                    )
                 parts = _member_parts(member)
                 name = "/".join(parts)
                 _check_type(member)
@@ -218,7 +255,7 @@ def _extract_members(archive: BinaryIO, staging: Path, max_bytes: int | None) ->
                 if max_bytes is not None and total > max_bytes:
                     raise PayloadTooLargeError(
                         f"the archive unpacks to more than {max_bytes} bytes (at '{member.name}'); "
-                        "upload less or raise the limit",
+                        f"upload less, or raise {limits.bytes_setting}",
                         details={"member": member.name, "max_bytes": max_bytes},
                     )
                 _write_member(tar, member, target)

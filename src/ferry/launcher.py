@@ -60,6 +60,8 @@ def start_background(settings: Settings, *, timeout: float = 30.0) -> dict[str, 
     env["FERRY_HOST"] = settings.host
     env["FERRY_PORT"] = str(settings.port)
     env["FERRY_MAX_BODY_BYTES"] = str(settings.max_body_bytes)
+    env["FERRY_MAX_UNPACKED_BYTES"] = str(settings.max_unpacked_bytes)
+    env["FERRY_MAX_UNPACKED_FILES"] = str(settings.max_unpacked_files)
     with layout.log_file.open("ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "ferry.server"],

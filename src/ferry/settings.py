@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=2 * 1024**3, description="Largest request body the control plane accepts."
     )
+    max_unpacked_bytes: int = Field(
+        default=10 * 1024**3,
+        description="Largest total size an uploaded archive (model, data, code) may unpack to.",
+    )
+    max_unpacked_files: int = Field(
+        default=100_000, description="Most files and folders an uploaded archive may unpack to."
+    )
 
     @property
     def resolved_workspace(self) -> Path:

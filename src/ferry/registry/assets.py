@@ -11,7 +11,7 @@ from typing import Any, BinaryIO
 
 import yaml
 
-from ferry.archive import content_hash, safe_extract
+from ferry.archive import ExtractLimits, content_hash, safe_extract
 from ferry.errors import InvalidInputError, NotFoundError, SpecError
 from ferry.registry.datastores import DatastoreRegistry
 from ferry.specs.assets import (
@@ -42,12 +42,12 @@ class AssetRegistry:
         datastores: DatastoreRegistry,
         staging: Path,
         *,
-        max_unpacked_bytes: int | None = None,
+        unpack_limits: ExtractLimits | None = None,
     ) -> None:
         self._repo = repo
         self._datastores = datastores
         self._staging = staging
-        self._max_unpacked = max_unpacked_bytes
+        self._limits = unpack_limits or ExtractLimits()
 
     # -- create -------------------------------------------------------------------------------
     def create(
@@ -60,9 +60,7 @@ class AssetRegistry:
         """
         self._staging.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=self._staging, prefix="upload-") as tmp:
-            top = (
-                safe_extract(archive, Path(tmp), max_bytes=self._max_unpacked) if archive else None
-            )
+            top = safe_extract(archive, Path(tmp), limits=self._limits) if archive else None
             spec = self._validated(kind, data, uploaded=top)
             stored = spec.to_json()
             # Name and version identify the row; they are not part of the content.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import partial
 
+from ferry.archive import ExtractLimits
 from ferry.environments import EnvironmentBuilder
 from ferry.layout import WorkspaceLayout
 from ferry.online.service import OnlineService
@@ -57,7 +58,14 @@ class Workspace:
         datastores.ensure_default()
         computes = ComputeRegistry(store.resources)
         computes.ensure_local()
-        assets = AssetRegistry(store.assets, datastores, layout.tmp)
+        # Uploads are capped by what they unpack to; the archive's own size says little.
+        limits = ExtractLimits(
+            max_bytes=settings.max_unpacked_bytes,
+            max_files=settings.max_unpacked_files,
+            bytes_setting="FERRY_MAX_UNPACKED_BYTES on the server",
+            files_setting="FERRY_MAX_UNPACKED_FILES on the server",
+        )
+        assets = AssetRegistry(store.assets, datastores, layout.tmp, unpack_limits=limits)
         batch = BatchRegistry(store.resources, assets, computes)
         environments = EnvironmentBuilder(layout.root / "envs")
         token = settings.token or layout.read_token()
