@@ -386,3 +386,57 @@ def test_real_inference_schema_package(workers: Any, need_in_user_env: Any) -> N
     assert json.loads(out) == [[3, "abc", 5]]
     _reply, out = _score(w, b'{"input_param": "abcd", "beam_size": 2}', headers=json_ct)
     assert json.loads(out) == [[4, "abcd", 2]]
+
+
+def test_a_return_value_nested_too_deeply_is_an_output_error_naming_run(workers: Any) -> None:
+    """RecursionError from the encoder is the script's output, not a protocol error (a 400)."""
+    script = workers.script(
+        """
+        def init():
+            pass
+        def run(data):
+            nested = []
+            for _ in range(100000):
+                nested = [nested]
+            return nested
+        """
+    )
+    w = workers.start(script)
+    reply, _ = _score(w, b"x")
+    assert (reply["kind"], reply["status"]) == ("error", 500)
+    assert reply["error"]["where"] == "output"
+    assert reply["error"]["type"] == "RecursionError"
+    assert reply["error"]["message"].startswith(
+        "run() returned a list that cannot be serialised to JSON (RecursionError: "
+    )
+    reply, _ = _score(w, b"x", method="GET")  # the worker is still serving
+    assert reply["status"] == 500
+
+
+def test_nan_and_infinity_in_a_result_are_sent_as_null(workers: Any) -> None:
+    script = workers.script(
+        """
+        import math
+        from azureml_inference_server_http.api.aml_response import AMLResponse
+        def init():
+            pass
+        def run(data):
+            scores = {"score": math.nan, "high": math.inf, "rows": [1.5, -math.inf], "n": 2}
+            if data == "response":
+                return AMLResponse(scores, 200)
+            return scores
+        """
+    )
+    w = workers.start(script)
+
+    def strict(text: bytes) -> Any:
+        def refuse(word: str) -> Any:
+            raise AssertionError(f"{word} is not JSON")
+
+        return json.loads(text, parse_constant=refuse)
+
+    expected = {"score": None, "high": None, "rows": [1.5, None], "n": 2}
+    for body in (b"plain", b"response"):
+        reply, out = _score(w, body)
+        assert reply["status"] == 200, reply
+        assert strict(out) == expected

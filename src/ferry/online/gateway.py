@@ -259,6 +259,17 @@ def _render(
     error = answer.get("error") or {}
     status = int(answer.get("status", 500))
     reason = f"{error.get('type', 'Error')}: {error.get('message', '')}"
+    if error.get("where") == "protocol":
+        # The gateway wrote the frame the worker could not serve: neither the client nor the
+        # scoring script is at fault, so this is not a model error (424) but ours (500).
+        body = {
+            "code": "server_error",
+            "message": f"a replica of deployment {pool.name!r} could not serve the request "
+            f"({reason}); this is a Ferry bug, the traceback is in the replica log: `ferry "
+            f"online-deployment get-logs --name {pool.name} --endpoint-name {pool.endpoint}`.",
+            "details": {"type": error.get("type"), "where": "protocol"},
+        }
+        return 500, [_JSON], json.dumps(body).encode()
     body = {
         "code": "model_error",
         "message": f"the scoring script of deployment {pool.name!r} failed ({reason}); the "

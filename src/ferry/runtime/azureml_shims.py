@@ -41,6 +41,7 @@ __all__ = [
     "AMLRequest",
     "AMLResponse",
     "EntryScript",
+    "dumps_json",
     "install_shims",
     "is_rawhttp",
     "json_default",
@@ -94,6 +95,46 @@ def json_default(obj: Any) -> Any:
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
 
+def dumps_json(value: Any) -> str:
+    """``value`` as strict JSON: NaN and the infinities become ``null``.
+
+    ``json.dumps`` writes them as the bare words ``NaN`` and ``Infinity``, which are not JSON: a
+    strict client (JavaScript's ``JSON.parse``, Go, Java) fails on the whole response. ``null`` is
+    what pandas' ``to_json`` writes for a missing score, so that is what a client gets.
+
+    Raises:
+        TypeError: a value that is not JSON-serialisable.
+        ValueError: a circular reference.
+        RecursionError: a structure nested too deeply.
+    """
+    try:  # the common case stays on the C encoder
+        return json.dumps(value, default=json_default, allow_nan=False)
+    except ValueError as exc:
+        if "Out of range float values" not in str(exc):
+            raise
+    return json.dumps(_finite(value, set()), default=_finite_default, allow_nan=False)
+
+
+def _finite(value: Any, active: set[int]) -> Any:
+    if isinstance(value, float):
+        return value if value - value == 0.0 else None  # inf - inf and nan - nan are nan
+    if not isinstance(value, (dict, list, tuple)):
+        return value
+    if id(value) in active:
+        raise ValueError("Circular reference detected")
+    active.add(id(value))
+    try:
+        if isinstance(value, dict):
+            return {k: _finite(v, active) for k, v in value.items()}
+        return [_finite(v, active) for v in value]
+    finally:
+        active.discard(id(value))
+
+
+def _finite_default(obj: Any) -> Any:
+    return _finite(json_default(obj), set())
+
+
 def _response_parts(
     message: Any, json_str: bool, response_headers: Mapping[str, Any] | None
 ) -> tuple[Any, str | None, list[tuple[str, str]]]:
@@ -103,10 +144,10 @@ def _response_parts(
     for name, value in (response_headers or {}).items():
         extra.extend((name, v.strip()) for v in str(value).split(","))
     if message is None:
-        return json.dumps({}), "application/json", extra
+        return "{}", "application/json", extra
     if json_str or isinstance(message, (dict, list)):
         # Azure hands a dict without json_str to Flask, which fails; JSON is what was meant.
-        return json.dumps(message, default=json_default), "application/json", extra
+        return dumps_json(message), "application/json", extra
     return message, None, extra
 
 

@@ -33,7 +33,7 @@ from typing import Any, Union
 from urllib.parse import parse_qsl
 
 from . import azureml_shims
-from .azureml_shims import is_rawhttp, json_default
+from .azureml_shims import dumps_json, is_rawhttp
 from .loader import EntryScriptError, LoadedScript
 from .messages import error_info
 from .wsgi import build_environ, headers_dict
@@ -246,15 +246,20 @@ class OnlineScorer:
                 headers.append((_FAILED_HEADER, "True"))
             return HttpResponse(status, headers, bytes(body))
         try:
-            data = json.dumps(out, default=json_default).encode("utf-8")
-        except (TypeError, ValueError) as exc:
+            data = dumps_json(out).encode("utf-8")
+        except Exception as exc:  # whatever it is, the return value caused it
+            # RecursionError (a structure nested too deeply) and errors raised by the value's own
+            # tolist() belong here too: left to the worker's frame loop they would read as a
+            # protocol error and blame the client.
+            logger.exception("%s: run()'s return value cannot be serialised", self.script.name)
+            reason = f"{type(exc).__name__}: {exc}"
             return ScoreError(
                 500,
                 error_info(
                     exc,
                     "output",
                     f"run() returned a {type(out).__name__} that cannot be serialised to JSON "
-                    f"({exc}); return JSON-serialisable data (dict, list, str, number) or an "
+                    f"({reason}); return JSON-serialisable data (dict, list, str, number) or an "
                     "AMLResponse",
                 ),
             )
