@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import threading
 from pathlib import Path
 
 from ferry.batch.definition import JobLayout
@@ -224,3 +225,34 @@ def test_a_missing_interpreter_fails_clearly(jobs: Jobs) -> None:
     assert outcome.message.startswith(
         f"cannot start a worker with the environment's python {jobs.tmp / 'no-python'}"
     )
+
+
+def test_a_timed_out_mini_batch_left_unretried_says_so_in_every_report(jobs: Jobs) -> None:
+    """A try that timed out, then the job stopped before the retry: not 'not_run'."""
+    data = _data(jobs, ["hang", "ok", "ok"])
+    job = jobs.job(data, jobs.script(MOODY), mini_batch_size=1, max_retries=2, timeout=1)
+    cancel = threading.Event()
+
+    def cancel_after_the_first_timeout() -> None:
+        while not cancel.is_set():
+            if any(e["kind"] == "timeout" for e in events(job, "fail")):
+                cancel.set()
+            cancel.wait(0.05)
+
+    watcher = threading.Thread(target=cancel_after_the_first_timeout, daemon=True)
+    watcher.start()
+    outcome = jobs.run(job, cancel=cancel)
+    cancel.set()
+    watcher.join()
+
+    assert outcome.state == "Canceled"
+    rows = _manifest(job)
+    assert (rows[0]["status"], rows[0]["attempts"]) == ("timed_out", "1")
+    assert rows[0]["error"].startswith("timeout: Timeout: run() did not return")
+    assert all(r["status"] in ("succeeded", "not_run") for r in rows[1:])
+    assert (
+        "mini-batch 0 (timed_out, 1 attempt(s)): timeout:" in JobLayout(job).job_error.read_text()
+    )
+    with JobLayout(job).processed_mini_batches.open() as f:
+        processed = list(csv.DictReader(f))
+    assert (processed[0]["status"], processed[0]["attempts"]) == ("timed_out", "1")

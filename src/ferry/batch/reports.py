@@ -7,7 +7,11 @@
   streamed from the plan so a million files need no list in memory. ``status`` is ``succeeded``,
   ``failed``, ``partial`` (its mini-batch returned too few rows: which files lack a row is
   unknown; the shortfall counts as failed) or ``not_run``; ``seconds`` is the item's share of its
-  mini-batch's ``run()`` time.
+  mini-batch's ``run()`` time. A mini-batch that was tried but had no verdict when the job
+  stopped (a retry was due when it failed or was canceled) has the status of its last attempt:
+  ``timed_out``, ``script_error``, ``worker_crashed`` or ``too_few_rows``; ``not_run`` is kept
+  for mini-batches never tried. ``job_error.txt`` and ``processed_mini-batches.csv`` use the same
+  words.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from ferry.batch.definition import JobDefinition, JobLayout
 from ferry.batch.ledger import PENDING, STATUS_NAMES, Ledger
 from ferry.batch.plan import Plan
 
-__all__ = ["JobSummary", "completed_message", "write_reports"]
+__all__ = ["JobSummary", "completed_message", "status_name", "write_reports"]
 
 MANIFEST_HEADER = ("file", "status", "mini_batch", "attempts", "error", "seconds")
 PROCESSED_HEADER = (
@@ -31,6 +35,7 @@ PROCESSED_HEADER = (
     "error",
 )
 _ERRORS_SHOWN = 20
+_TRIED_STATUS = {"timeout": "timed_out"}
 _WHERE_TO_LOOK = """Where to look:
   logs/user/error.txt                  every error raised by the scoring script, with tracebacks
   logs/user/stderr/<worker>.txt        each worker's stderr: logging, init() tracebacks
@@ -85,15 +90,28 @@ def _csv_field(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
+def status_name(ledger: Ledger, mb: int) -> str:
+    """What the reports call the state of mini-batch ``mb`` (the same word in every report)."""
+    status = ledger.status[mb]
+    if status != PENDING:
+        return STATUS_NAMES[status]
+    error = ledger.errors.get(mb)
+    if not ledger.attempts[mb] or error is None:
+        return "not_run"
+    # Tried, failed, and the job stopped before the retry: "not_run" would deny the attempt
+    # that the attempts and error columns (and job_error.txt) report.
+    kind = str(error.get("kind"))
+    return _TRIED_STATUS.get(kind, kind)
+
+
 def _write_manifest(f: IO[str], plan: Plan, ledger: Ledger) -> None:
     # One write per mini-batch, not a csv.writer call per file: a million-file job's manifest
     # took 2.5 s that way (bench/batch/README.md). Fields are quoted exactly as csv would.
     f.write(",".join(MANIFEST_HEADER) + "\n")
     for mb, paths in plan.iter_mini_batches():
-        status = ledger.status[mb]
         share = ledger.seconds[mb] / max(1, len(paths))
         fields = (
-            "not_run" if status == PENDING else STATUS_NAMES[status],
+            status_name(ledger, mb),
             str(mb),
             str(ledger.attempts[mb]),
             _one_line(ledger.errors.get(mb)),
@@ -118,7 +136,7 @@ def _write_processed(f: IO[str], ledger: Ledger) -> None:
         out.writerow(
             (
                 mb,
-                "not_run" if status == PENDING else STATUS_NAMES[status],
+                status_name(ledger, mb),
                 size,
                 ok,
                 failed,
@@ -168,7 +186,7 @@ def _error_text(d: JobDefinition, plan: Plan, ledger: Ledger, s: JobSummary) -> 
         )
         for mb in sorted(ledger.errors)[:_ERRORS_SHOWN]:
             e = ledger.errors[mb]
-            status = STATUS_NAMES[ledger.status[mb]]
+            status = status_name(ledger, mb)
             files = plan.mini_batch(mb)
             parts.append(
                 f"\nmini-batch {mb} ({status}, {ledger.attempts[mb]} attempt(s)): "
