@@ -9,6 +9,7 @@ the request reaches the code that uses the value (a job's files, an endpoint's d
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -198,3 +199,26 @@ def test_scoring_gateway_with_a_nasty_name_is_404(world: tuple[httpx.Client, str
         response = api.post(f"/endpoints/{name}/score", json={})
         assert response.status_code == 404
         assert "online endpoint" in response.json()["message"]
+
+
+def test_an_input_path_too_long_fails_the_job_with_a_reason(
+    world: tuple[httpx.Client, str],
+) -> None:
+    api, _ = world
+    for path in (
+        "file:///" + "a" * 5000,
+        "azureml://datastores/workspaceblobstore/paths/" + "a" * 5000,
+    ):
+        response = api.post(
+            f"/api/v1/batch-endpoints/{ENDPOINT}/jobs", json={"input": {"path": path}}
+        )
+        assert response.status_code == 201, response.text
+        name = response.json()["name"]
+        for _ in range(600):  # the job fails while it prepares, long before this runs out
+            job = api.get(f"/api/v1/jobs/{name}").json()
+            if job["status"] in ("Completed", "Failed", "Canceled"):
+                break
+            time.sleep(0.1)
+        assert job["status"] == "Failed"
+        assert "internal error" not in job["error"]
+        assert "is too long for a file name" in job["error"]

@@ -17,6 +17,7 @@ from ferry.server.materialise import code_folder as _code
 from ferry.server.materialise import environment_python as _environment
 from ferry.server.materialise import materialise as _materialise
 from ferry.server.materialise import resolution_policy
+from ferry.server.paths import path_exists
 from ferry.server.secret_env import resolve_secret_refs
 from ferry.specs.assets import AssetKind, AssetTypes
 from ferry.specs.base import stringify_values
@@ -150,7 +151,7 @@ def _inputs(workspace: Workspace, job_input: dict[str, Any], job_dir: Path) -> l
     path = str(job_input["path"])
     if path.startswith("file://"):
         local = Path(path.removeprefix("file://"))
-        if not local.exists():
+        if not path_exists(local, field="input.path"):
             raise NotFoundError(f"input {local} does not exist on the server's machine.")
         return [str(local)]
     if is_asset_ref(path):
@@ -160,7 +161,7 @@ def _inputs(workspace: Workspace, job_input: dict[str, Any], job_dir: Path) -> l
         store, rel = workspace.datastores.resolve(path)
         in_place = store.local_path(rel)
         if in_place is not None:
-            if not in_place.exists():
+            if not path_exists(in_place, field="input.path"):
                 raise NotFoundError(f"input {path} does not exist.", details={"field": "input"})
             return [str(in_place)]
         target = job_dir / "inputs"

@@ -13,8 +13,9 @@ from starlette.background import BackgroundTask
 
 from ferry.archive import pack
 from ferry.errors import InvalidInputError, NotFoundError
+from ferry.server.paths import safe_child
 from ferry.server.routes.deps import Auth, WorkspaceDep
-from ferry.server.routes.params import path_names, safe_child
+from ferry.server.routes.params import path_names
 from ferry.specs.names import JOB_NAME
 
 __all__ = ["router"]
