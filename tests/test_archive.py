@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ferry.archive import content_hash, pack, safe_extract
+from ferry.archive import ExtractLimits, content_hash, pack, safe_extract, walk_tree
 from ferry.errors import (
     ConflictError,
     InvalidInputError,
@@ -221,6 +221,19 @@ def test_max_bytes(folder: Path, tmp_path: Path) -> None:
         safe_extract(packed(folder), tmp_path / "small", max_bytes=1000)
     assert list((tmp_path / "small").iterdir()) == []
     assert safe_extract(packed(folder), tmp_path / "big", max_bytes=10**6).is_dir()
+
+
+def test_limits_cap_files_and_name_the_settings(folder: Path, tmp_path: Path) -> None:
+    count = len(walk_tree(folder))
+    limits = ExtractLimits(max_files=count - 1, files_setting="FERRY_MAX_UNPACKED_FILES")
+    with pytest.raises(PayloadTooLargeError, match=f"more than {count - 1} files and folders"):
+        safe_extract(packed(folder), tmp_path / "few", limits=limits)
+    assert list((tmp_path / "few").iterdir()) == []
+    limits = ExtractLimits(max_bytes=10, bytes_setting="FERRY_MAX_UNPACKED_BYTES")
+    with pytest.raises(PayloadTooLargeError, match="raise FERRY_MAX_UNPACKED_BYTES"):
+        safe_extract(packed(folder), tmp_path / "small", limits=limits)
+    exact = ExtractLimits(max_files=count)
+    assert safe_extract(packed(folder), tmp_path / "fits", limits=exact).is_dir()
 
 
 def test_garbage_empty_and_existing(folder: Path, tmp_path: Path) -> None:
