@@ -7,6 +7,7 @@ way ``ray.init()`` starts a local cluster. Only the standard library: clients st
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import subprocess
@@ -17,41 +18,86 @@ from typing import Any
 
 from ferry.errors import ServerError
 from ferry.layout import WorkspaceLayout
+from ferry.pids import running
 from ferry.settings import Settings
 
 __all__ = ["server_status", "start_background", "stop_server"]
 
 
-def _alive(pid: int) -> bool:
-    # A server this process started and that died is a zombie until reaped; reap it here so
-    # it does not look alive.
-    with contextlib.suppress(ChildProcessError):
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False
+def _lock_held(layout: WorkspaceLayout) -> bool:
+    """Whether a process holds the workspace's server lock: a server that runs or is starting."""
+    # The kernel drops a flock as its holder exits, before the process is reaped, so unlike
+    # kill(pid, 0), which succeeds on a zombie, this never takes a dead server for a live one.
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        fd = os.open(layout.lock_file, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
         return False
-    except PermissionError:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
         return True
-    return True
+    finally:
+        os.close(fd)  # releases the probe's shared lock too (the server retries around it)
+    return False
+
+
+def _find(layout: WorkspaceLayout) -> tuple[bool, dict[str, Any] | None]:
+    """(lock held, ``server.json`` of the live server). Held without a live ``server.json``
+    means a server is starting: it takes the lock before it publishes its pid, and the file
+    may still name a predecessor that was killed."""
+    if not _lock_held(layout):
+        return False, None
+    info = layout.read_server_info()
+    if info is None or not running(int(info.get("pid", 0))):
+        return True, None
+    return True, info
 
 
 def server_status(settings: Settings) -> dict[str, Any] | None:
     """``server.json`` of the running server of this workspace, or ``None``."""
-    layout = WorkspaceLayout(settings.resolved_workspace)
-    info = layout.read_server_info()
-    if info is None or not _alive(int(info.get("pid", 0))):
-        return None
-    return info
+    return _find(WorkspaceLayout(settings.resolved_workspace))[1]
+
+
+def _wait_started(
+    layout: WorkspaceLayout, timeout: float, proc: subprocess.Popen[bytes] | None
+) -> dict[str, Any] | None:
+    """Wait for ``proc``, or with None for whoever holds the lock, to publish ``server.json``.
+
+    Returns None once the lock is free and none of ours is starting: the holder was a server
+    that died (a killed process keeps its files, the lock among them, until its last thread
+    has exited, which can take a moment after its main thread already shows as a zombie).
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        locked, info = _find(layout)
+        if info is not None and (proc is None or info.get("pid") == proc.pid):
+            return info
+        code = None if proc is None else proc.poll()
+        if code is not None and not locked:
+            raise ServerError(
+                f"the Ferry server exited with code {code} while starting; last log lines:\n"
+                + _tail(layout.log_file, 15),
+            )
+        if code is not None:
+            proc = None  # another starter won the lock: that server is the one to wait for
+        elif proc is None and not locked:
+            return None
+        time.sleep(0.05)
+    raise ServerError(
+        f"the Ferry server did not come up within {timeout:.0f} s; see {layout.log_file}."
+    )
 
 
 def start_background(settings: Settings, *, timeout: float = 30.0) -> dict[str, Any]:
     """Start a detached server for the workspace (or return the running one)."""
-    running = server_status(settings)
-    if running:
-        return running
     layout = WorkspaceLayout(settings.resolved_workspace)
+    locked, current = _find(layout)
+    if current:
+        return current
+    if locked:  # one is starting (a second would only refuse), or one is still dying
+        current = _wait_started(layout, timeout, None)
+        if current:
+            return current
     layout.ensure()
     env = dict(os.environ)
     env["FERRY_WORKSPACE"] = str(layout.root)
@@ -71,37 +117,41 @@ def start_background(settings: Settings, *, timeout: float = 30.0) -> dict[str, 
             env=env,
             start_new_session=True,  # survives the CLI that started it
         )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        info = layout.read_server_info()
-        if info and info.get("pid") == proc.pid:
-            return info
-        code = proc.poll()
-        if code is not None:
-            raise ServerError(
-                f"the Ferry server exited with code {code} while starting; last log lines:\n"
-                + _tail(layout.log_file, 15),
-            )
-        time.sleep(0.05)
-    raise ServerError(
-        f"the Ferry server did not come up within {timeout:.0f} s; see {layout.log_file}."
-    )
+    started = _wait_started(layout, timeout, proc)
+    if started is None:  # it lost the lock to another starter, which then died
+        raise ServerError(
+            f"the Ferry server for workspace {layout.root} exited while starting; last log "
+            f"lines:\n{_tail(layout.log_file, 15)}"
+        )
+    return started
 
 
 def stop_server(settings: Settings, *, timeout: float = 15.0) -> dict[str, Any] | None:
     """Stop the workspace's server; returns what was stopped, or ``None`` if none ran."""
-    info = server_status(settings)
-    if info is None:
-        return None
-    pid = int(info["pid"])
-    os.kill(pid, signal.SIGTERM)
+    layout = WorkspaceLayout(settings.resolved_workspace)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _alive(pid):
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
+    locked, info = _find(layout)
+    if not locked:
+        return None
+    if info is None:  # starting: it has no pid to signal until it publishes server.json
+        try:
+            info = _wait_started(layout, max(0.0, deadline - time.monotonic()), None)
+        except ServerError:
+            info = None
+        if info is None:
+            return None  # it was dying, or gave up by itself
+    pid = int(info["pid"])
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    # Gone means the lock is free (a new server may start) and the process has exited.
+    while time.monotonic() < deadline and (_lock_held(layout) or running(pid)):
         time.sleep(0.05)
-    if _alive(pid):
-        os.kill(pid, signal.SIGKILL)
+    if _lock_held(layout) or running(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        grace = time.monotonic() + 5.0
+        while time.monotonic() < grace and (_lock_held(layout) or running(pid)):
+            time.sleep(0.05)
     return info
 
 
