@@ -135,6 +135,27 @@ def _existing(template: str, param: str, job: str) -> str:
     return {"collection": "models", "version": "1"}.get(param, "fuzz-model")
 
 
+def _judge(response: httpx.Response, where: str, failures: list[str]) -> None:
+    """Record ``response`` in ``failures`` if it is a 5xx or an error without the JSON shape."""
+    if response.status_code >= 500:
+        failures.append(f"{where}: {response.status_code} {response.text[:300]}")
+        return
+    if response.status_code < 400:
+        return
+    try:
+        body = response.json()
+    except ValueError:
+        failures.append(f"{where}: {response.status_code} non-JSON {response.text!r}")
+        return
+    if not (
+        isinstance(body, dict)
+        and isinstance(body.get("code"), str)
+        and isinstance(body.get("message"), str)
+        and body["message"]
+    ):
+        failures.append(f"{where}: {response.status_code} body {body!r}"[:400])
+
+
 def test_no_path_parameter_value_gives_a_500(world: tuple[httpx.Client, str]) -> None:
     api, job = world
     failures: list[str] = []
@@ -155,24 +176,36 @@ def test_no_path_parameter_value_gives_a_500(world: tuple[httpx.Client, str]) ->
                     failures.append(f"{where}: {type(exc).__name__} {exc}")
                     continue
                 sent += 1
-                if response.status_code >= 500:
-                    failures.append(f"{where}: {response.status_code} {response.text[:300]}")
-                    continue
-                if response.status_code < 400:
-                    continue
-                try:
-                    body = response.json()
-                except ValueError:
-                    failures.append(f"{where}: {response.status_code} non-JSON {response.text!r}")
-                    continue
-                if not (
-                    isinstance(body, dict)
-                    and isinstance(body.get("code"), str)
-                    and isinstance(body.get("message"), str)
-                    and body["message"]
-                ):
-                    failures.append(f"{where}: {response.status_code} body {body!r}"[:400])
+                _judge(response, where, failures)
     assert sent > 500
+    assert failures == [], "\n".join(failures)
+
+
+def test_no_query_parameter_value_gives_a_500(world: tuple[httpx.Client, str]) -> None:
+    """The same values in each query parameter, with the path naming things that exist."""
+    api, job = world
+    failures: list[str] = []
+    sent = 0
+    for method, template, operation in _routes(api):
+        if method == "DELETE":
+            continue  # with valid path parameters it would delete the fixture's things
+        url = template
+        for param in re.findall(r"\{(\w+)\}", template):
+            url = url.replace("{" + param + "}", _existing(template, param, job))
+        queries = [p["name"] for p in operation.get("parameters", []) if p["in"] == "query"]
+        for target in queries:
+            for value in [*RAW, *LITERAL]:
+                where = f"{method} {template} ?{target}={value[:40]!r}"
+                try:
+                    response = api.request(
+                        method, url, params={target: value}, json=_body(template, operation)
+                    )
+                except httpx.TransportError as exc:
+                    failures.append(f"{where}: {type(exc).__name__} {exc}")
+                    continue
+                sent += 1
+                _judge(response, where, failures)
+    assert sent > 100
     assert failures == [], "\n".join(failures)
 
 
