@@ -105,10 +105,22 @@ def start_background(settings: Settings, *, timeout: float = 30.0) -> dict[str, 
         env["FERRY_STORE_URL"] = settings.store_url
     env["FERRY_HOST"] = settings.host
     env["FERRY_PORT"] = str(settings.port)
-    env["FERRY_MAX_BODY_BYTES"] = str(settings.max_body_bytes)
+    env.pop("FERRY_MAX_BODY_BYTES", None)  # the old name of FERRY_MAX_UPLOAD_BYTES, set next
+    env["FERRY_MAX_UPLOAD_BYTES"] = str(settings.max_upload_bytes)
+    env["FERRY_MAX_JSON_BYTES"] = str(settings.max_json_bytes)
+    for name, value in (
+        ("FERRY_METRICS_TOKEN", settings.metrics_token),
+        ("FERRY_SSL_CERTFILE", settings.ssl_certfile),
+        ("FERRY_SSL_KEYFILE", settings.ssl_keyfile),
+    ):
+        if value is not None:
+            env[name] = str(value)
     env["FERRY_MAX_UNPACKED_BYTES"] = str(settings.max_unpacked_bytes)
     env["FERRY_MAX_UNPACKED_FILES"] = str(settings.max_unpacked_files)
-    with layout.log_file.open("ab") as log:
+    # The log holds endpoint names, paths and tracebacks: private, like the rest of the workspace.
+    log_fd = os.open(layout.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.fchmod(log_fd, 0o600)  # a log from before logs were private
+    with os.fdopen(log_fd, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "ferry.server"],
             stdin=subprocess.DEVNULL,

@@ -56,9 +56,16 @@ class WorkspaceLayout:
         return self.root / "tmp"
 
     def ensure(self) -> None:
-        """Create the folders and the control-plane token (mode 0600) if missing."""
-        for folder in (self.root, self.log_file.parent, self.blobstore, self.tmp):
-            folder.mkdir(parents=True, exist_ok=True)
+        """Create the folders and the control-plane token (mode 0600) if missing.
+
+        The root is made 0700 (an older workspace is tightened too): the store, logs, keys and
+        uploaded models inside are this user's alone, whatever the umask made of them.
+        """
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self.root.stat().st_mode & 0o077 and self.root.stat().st_uid == os.getuid():
+            self.root.chmod(0o700)
+        for folder in (self.log_file.parent, self.blobstore, self.tmp):
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not self.token_file.exists():
             write_private(self.token_file, secrets.token_urlsafe(32))
 

@@ -6,9 +6,10 @@ no module reads them globally.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["DEFAULT_WORKSPACE", "Settings"]
@@ -19,7 +20,8 @@ DEFAULT_WORKSPACE = Path("~/.ferry").expanduser()
 class Settings(BaseSettings):
     """Where the workspace lives and how the server and clients reach it."""
 
-    model_config = SettingsConfigDict(env_prefix="FERRY_", extra="ignore")
+    # validate_by_name: fields with an env alias still take their own name as a keyword.
+    model_config = SettingsConfigDict(env_prefix="FERRY_", extra="ignore", validate_by_name=True)
 
     workspace: Path = Field(
         default=DEFAULT_WORKSPACE, description="Workspace folder: store, artifacts, logs, keys."
@@ -37,8 +39,25 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address the server binds to.")
     port: int = Field(default=0, description="Port the server binds to; 0 picks a free one.")
-    max_body_bytes: int = Field(
-        default=2 * 1024**3, description="Largest request body the control plane accepts."
+    max_json_bytes: int = Field(
+        default=8 * 1024**2,
+        description="Largest body of a control-plane request other than an upload (JSON specs).",
+    )
+    # FERRY_MAX_BODY_BYTES was the one limit for every body before uploads got their own.
+    max_upload_bytes: int = Field(
+        default=2 * 1024**3,
+        validation_alias=AliasChoices("FERRY_MAX_UPLOAD_BYTES", "FERRY_MAX_BODY_BYTES"),
+        description="Largest asset upload (multipart archive) the control plane accepts.",
+    )
+    metrics_token: str | None = Field(
+        default=None,
+        description="Bearer token /metrics requires; unset: open on loopback, else the token.",
+    )
+    ssl_certfile: Path | None = Field(
+        default=None, description="PEM certificate: the server speaks HTTPS when set."
+    )
+    ssl_keyfile: Path | None = Field(
+        default=None, description="PEM private key of ssl_certfile (if not inside it)."
     )
     max_unpacked_bytes: int = Field(
         default=10 * 1024**3,
@@ -51,6 +70,16 @@ class Settings(BaseSettings):
     @property
     def resolved_workspace(self) -> Path:
         return self.workspace.expanduser().resolve()
+
+    @property
+    def binds_loopback(self) -> bool:
+        """Whether ``host`` is reachable from this machine only (a name counts as not)."""
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host.strip("[]")).is_loopback
+        except ValueError:
+            return False
 
     @property
     def resolved_store_url(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+import ferry
 from ferry.launcher import server_status, start_background, stop_server
 from ferry.layout import WorkspaceLayout
 from ferry.settings import Settings
@@ -26,9 +28,9 @@ def api(server: Settings) -> Iterator[httpx.Client]:
         yield c
 
 
-def test_health_needs_no_token(api: httpx.Client) -> None:
+def test_health_needs_no_token_and_tells_only_liveness(api: httpx.Client) -> None:
     body = httpx.get(f"{api.base_url}/api/v1/health").json()
-    assert body["status"] == "ok"
+    assert body == {"status": "ok", "version": ferry.__version__}  # no workspace path, no pid
 
 
 def test_missing_token_is_401_with_fix(api: httpx.Client) -> None:
@@ -138,20 +140,48 @@ def test_pagination(api: httpx.Client, tmp_path: Path) -> None:
 
 
 def test_oversized_body_is_413(tmp_path: Path) -> None:
-    for settings in running_server(tmp_path / "small", max_body_bytes=1024):
+    for settings in running_server(tmp_path / "small", max_json_bytes=1024, max_upload_bytes=8192):
         info = server_status(settings)
         assert info is not None
         token = WorkspaceLayout(settings.resolved_workspace).read_token()
         headers = {"Authorization": f"Bearer {token}", "content-type": "application/json"}
         response = httpx.post(f"{info['url']}/api/v1/models", content=b"x" * 4096, headers=headers)
         assert response.status_code == 413
-        assert "FERRY_MAX_BODY_BYTES" in response.json()["message"]
+        assert "raise FERRY_MAX_JSON_BYTES" in response.json()["message"]
 
         def chunks() -> Iterator[bytes]:
             yield from [b"x" * 512] * 8  # no Content-Length: counted as it streams
 
         response = httpx.post(f"{info['url']}/api/v1/models", content=chunks(), headers=headers)
         assert response.status_code == 413
+        # A route whose body FastAPI parses (it would answer a failed read with a 400) too.
+        response = httpx.post(
+            f"{info['url']}/api/v1/batch-endpoints", content=chunks(), headers=headers
+        )
+        assert response.status_code == 413
+        assert "raise FERRY_MAX_JSON_BYTES" in response.json()["message"]
+
+        # Uploads have their own, larger limit: 4 KiB passes it, 16 KiB does not.
+        spec = {"spec": json.dumps({"name": "up", "path": "model"})}
+        small = ("m.tar.gz", _tar_gz(4096), "application/gzip")
+        api = httpx.Client(base_url=info["url"], headers={"Authorization": f"Bearer {token}"})
+        with api:
+            response = api.post("/api/v1/models", data=spec, files={"archive": small})
+            assert response.status_code == 201
+            big = ("m.tar.gz", os.urandom(16384), "application/gzip")
+            response = api.post("/api/v1/models", data=spec, files={"archive": big})
+            assert response.status_code == 413
+            assert "upload" in response.json()["message"]
+            assert "raise FERRY_MAX_UPLOAD_BYTES" in response.json()["message"]
+
+
+def _tar_gz(size: int) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        info = tarfile.TarInfo("model/weights.bin")
+        info.size = size
+        tar.addfile(info, io.BytesIO(os.urandom(size)))
+    return buf.getvalue()
 
 
 def test_second_server_refuses_and_names_the_first(server: Settings) -> None:

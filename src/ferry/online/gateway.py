@@ -10,6 +10,7 @@ socket, and the answer frame written back as the HTTP response.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import time
@@ -41,8 +42,27 @@ def _unauthorized(endpoint: str) -> GatewayError:
         "missing or wrong key: send 'Authorization: Bearer <key>' with the endpoint's primary or "
         "secondary key (or an aml_token); get them with `ferry online-endpoint get-credentials "
         f"--name {endpoint}`.",
+        # close: the body is never read, so ending the connection spares the client sending it
+        headers=[(b"www-authenticate", b"Bearer"), (b"connection", b"close")],
+    )
+
+
+def _metrics_unauthorized() -> GatewayError:
+    return GatewayError(
+        401,
+        "unauthorized",
+        "/metrics needs 'Authorization: Bearer <token>' with FERRY_METRICS_TOKEN (or, when that "
+        "is unset, the workspace token); set bearer_token in the Prometheus scrape config.",
         headers=[(b"www-authenticate", b"Bearer")],
     )
+
+
+def _bearer_in(authorization: bytes | None, tokens: tuple[str, ...]) -> bool:
+    scheme, _, given = (authorization or b"").partition(b" ")
+    if scheme.lower() != b"bearer":
+        return False
+    matched = [hmac.compare_digest(given.strip(), token.encode()) for token in tokens]
+    return any(matched)
 
 
 def _expire(future: asyncio.Future[Outcome], pool: DeploymentPool) -> None:
@@ -66,9 +86,12 @@ def _discard(future: asyncio.Future[Outcome]) -> None:
 class ScoringGateway:
     """ASGI middleware: scoring, swagger and metrics; everything else goes to ``app``."""
 
-    def __init__(self, app: ASGIApp, service: OnlineService) -> None:
+    def __init__(
+        self, app: ASGIApp, service: OnlineService, metrics_tokens: tuple[str, ...] = ()
+    ) -> None:
         self.app = app
         self.service = service
+        self.metrics_tokens = metrics_tokens  # empty: /metrics is open
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -90,6 +113,12 @@ class ScoringGateway:
                     await _respond(send, 500, [_JSON], error.body())
                 return
             if path == "/metrics":
+                if self.metrics_tokens:
+                    given = dict(scope["headers"]).get(b"authorization")
+                    if not _bearer_in(given, self.metrics_tokens):
+                        error = _metrics_unauthorized()
+                        await _respond(send, 401, [_JSON, *error.headers], error.body())
+                        return
                 text = self.service.metrics.render(self.service.pools())
                 headers = [(b"content-type", CONTENT_TYPE.encode())]
                 await _respond(send, 200, headers, text.encode())
@@ -225,6 +254,7 @@ def _too_large(pool: DeploymentPool, size: int) -> GatewayError:
         "payload_too_large",
         f"the request body ({size} bytes or more) is over deployment {pool.name!r}'s limit of "
         f"{pool.max_body} bytes; send less, or raise max_request_body_mb on the deployment.",
+        headers=[(b"connection", b"close")],  # stop the client sending the rest
     )
 
 

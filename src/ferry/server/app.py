@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,6 +10,7 @@ from fastapi import FastAPI
 import ferry
 from ferry.online.gateway import ScoringGateway
 from ferry.server.errors import install_error_handlers
+from ferry.server.gate import TokenGate
 from ferry.server.limits import BodySizeLimit
 from ferry.server.routes import assets, batch, environments, jobs, online, resources
 from ferry.server.routes.models import Health
@@ -46,19 +46,25 @@ def create_app(settings: Settings, workspace: Workspace | None = None) -> FastAP
     )
     app.state.workspace = owned
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_json_bytes=settings.max_json_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+        upload_paths=assets.UPLOAD_PATHS,
+    )
+    # Outside the size limit: a request without the token gets its 401 before any body byte.
+    app.add_middleware(TokenGate, token=owned.token)
     # Outermost: scoring requests skip the control plane's middleware and routing entirely.
-    app.add_middleware(ScoringGateway, service=owned.online_service)
+    app.add_middleware(
+        ScoringGateway,
+        service=owned.online_service,
+        metrics_tokens=_metrics_tokens(settings, owned),
+    )
 
     @app.get("/api/v1/health", response_model=Health, tags=["server"])
     def health() -> Health:
-        """Unauthenticated liveness check (clients use it to find a running server)."""
-        return Health(
-            status="ok",
-            version=ferry.__version__,
-            workspace=str(owned.layout.root),
-            pid=os.getpid(),
-        )
+        """Unauthenticated liveness check, telling nothing else (local clients read server.json)."""
+        return Health(status="ok", version=ferry.__version__)
 
     # Fixed paths first: the asset routes' {collection} would otherwise shadow them.
     app.include_router(resources.router)
@@ -68,3 +74,17 @@ def create_app(settings: Settings, workspace: Workspace | None = None) -> FastAP
     app.include_router(environments.router)
     app.include_router(assets.router)
     return app
+
+
+def _metrics_tokens(settings: Settings, workspace: Workspace) -> tuple[str, ...]:
+    """The bearer tokens ``/metrics`` accepts; none means it is open.
+
+    Endpoint and deployment names are not for the network to read: off loopback, scrapes need
+    FERRY_METRICS_TOKEN, or the workspace token when none is set. On loopback only this machine
+    can connect, so it stays open unless a metrics token is set.
+    """
+    if settings.metrics_token:
+        return (settings.metrics_token, workspace.token)
+    if settings.binds_loopback:
+        return ()
+    return (workspace.token,)

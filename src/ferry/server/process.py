@@ -13,6 +13,7 @@ import gc
 import json
 import os
 import socket
+import sys
 import time
 from datetime import datetime, timezone
 from typing import IO
@@ -64,14 +65,24 @@ def run_foreground(settings: Settings) -> None:
     sock.bind((settings.host, settings.port))
     port = sock.getsockname()[1]
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    scheme = "https" if settings.ssl_certfile else "http"
+    if not settings.binds_loopback:
+        _warn_exposed(settings, f"{host}:{port}")
     app = create_app(settings)
     info = {
         "pid": os.getpid(),
-        "url": f"http://{host}:{port}",
+        "url": f"{scheme}://{host}:{port}",
         "started_at": datetime.now(timezone.utc).isoformat(),
         "store": _mask(settings.resolved_store_url),
     }
-    config = uvicorn.Config(app, log_level="info", access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        app,
+        log_level="info",
+        access_log=False,
+        lifespan="on",
+        ssl_certfile=settings.ssl_certfile,
+        ssl_keyfile=settings.ssl_keyfile,
+    )
     server = uvicorn.Server(config)
     original_startup = server.startup
 
@@ -95,6 +106,24 @@ def run_foreground(settings: Settings) -> None:
             if (layout.read_server_info() or {}).get("pid") == os.getpid():
                 layout.server_file.unlink()
         lock.close()
+
+
+def _warn_exposed(settings: Settings, address: str) -> None:
+    """Say on stderr (the server log) that other machines can reach the server, and how."""
+    if settings.ssl_certfile:
+        text = (
+            f"WARNING: Ferry listens on {address} over HTTPS, reachable from other machines; "
+            "every control-plane call needs the workspace token and /metrics needs "
+            "FERRY_METRICS_TOKEN (or the workspace token)."
+        )
+    else:
+        text = (
+            f"WARNING: Ferry listens on {address}, reachable from other machines, over plain "
+            "HTTP: tokens, keys and data cross the network unencrypted. Set FERRY_SSL_CERTFILE "
+            "and FERRY_SSL_KEYFILE, or put a TLS reverse proxy in front and set "
+            "FERRY_HOST=127.0.0.1."
+        )
+    print(text, file=sys.stderr, flush=True)
 
 
 def _mask(url: str) -> str:

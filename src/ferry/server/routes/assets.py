@@ -24,7 +24,7 @@ from ferry.server.routes.params import path_names
 from ferry.specs.assets import AssetKind, AssetResource
 from ferry.specs.names import ASSET_NAME, VERSION
 
-__all__ = ["router"]
+__all__ = ["UPLOAD_PATHS", "router"]
 
 router = APIRouter(
     prefix="/api/v1",
@@ -49,6 +49,10 @@ class Collection(str, enum.Enum):
             "environments": AssetKind.ENVIRONMENT,
             "codes": AssetKind.CODE,
         }[self.value]
+
+
+#: The routes that take multipart uploads, bounded by max_upload_bytes instead of max_json_bytes.
+UPLOAD_PATHS = frozenset(f"{router.prefix}/{collection.value}" for collection in Collection)
 
 
 class AssetUpdate(BaseModel):

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ferry.errors import AuthError
+from ferry.server.gate import missing_token, wrong_token
 from ferry.server.workspace import Workspace
 
 __all__ = ["Auth", "WorkspaceDep", "get_workspace", "require_token"]
@@ -26,16 +26,13 @@ def require_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
     """Every control-plane call carries ``Authorization: Bearer <token>``."""
+    # The TokenGate middleware already refused these before the body was read; this check
+    # stays so the routes hold on their own and OpenAPI documents bearer auth.
     if credentials is None:
-        raise AuthError(
-            "missing Authorization header; send 'Authorization: Bearer <token>' (the token is in "
-            "the workspace's 'token' file, or set FERRY_TOKEN).",
-        )
+        raise missing_token()
     expected = get_workspace(request).token
     if not hmac.compare_digest(credentials.credentials.encode(), expected.encode()):
-        raise AuthError(
-            "the token is wrong for this workspace; use the 'token' file or FERRY_TOKEN."
-        )
+        raise wrong_token()
 
 
 WorkspaceDep = Annotated[Workspace, Depends(get_workspace)]

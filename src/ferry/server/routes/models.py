@@ -39,8 +39,6 @@ class Health(BaseModel):
 
     status: str = Field(description="'ok' when the server is serving.")
     version: str = Field(description="Ferry version of the server.")
-    workspace: str = Field(description="Workspace folder the server owns.")
-    pid: int = Field(description="Process id of the server.")
 
 
 class _Named(BaseModel):
