@@ -176,6 +176,7 @@ def test_unauthenticated_big_scoring_request_is_401_before_it_is_read(live: Live
 
 
 def test_settings_keep_the_old_body_limit_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FERRY_MAX_UPLOAD_BYTES", raising=False)
     monkeypatch.setenv("FERRY_MAX_BODY_BYTES", "1234")
     assert Settings().max_upload_bytes == 1234
     monkeypatch.setenv("FERRY_MAX_UPLOAD_BYTES", "5678")
