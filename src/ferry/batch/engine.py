@@ -32,7 +32,7 @@ from ferry.batch.journal import Journal, open_journal, read_events
 from ferry.batch.ledger import Ledger
 from ferry.batch.outputs import RowStore
 from ferry.batch.plan import Plan, PlanError, create_plan, open_plan
-from ferry.batch.progress import Progress, ProgressMeter
+from ferry.batch.progress import Progress, ProgressMeter, earlier_seconds
 from ferry.batch.reports import JobSummary, completed_message, write_reports
 from ferry.batch.scheduler import Scheduler
 from ferry.errors import ConflictError, NotFoundError
@@ -192,7 +192,12 @@ class _Session:
         for event in read_events(layout.journal):
             ledger.apply(event)
         meter = ProgressMeter(
-            layout.progress, layout.progress_overview, ledger, plan.items_total, self.on_progress
+            layout.progress,
+            layout.progress_overview,
+            ledger,
+            plan.items_total,
+            self.on_progress,
+            earlier_seconds=earlier_seconds(layout.progress),
         )
         with open_journal(layout.journal) as journal:
             if reset:

@@ -11,11 +11,10 @@ from __future__ import annotations
 import selectors
 import shutil
 import socket
-import tempfile
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
+from ferry import sockdirs
 from ferry.batch.channel import Channel
 from ferry.batch.pool import Worker
 
@@ -39,7 +38,8 @@ class Hub:
     def __init__(self, transport: str, lookup: Callable[[str], Worker | None]) -> None:
         self._lookup = lookup
         self._sel = selectors.DefaultSelector()
-        self._tmp = Path(tempfile.mkdtemp(prefix="ferry-batch-"))
+        # Named by this process, so a server that starts after it was killed removes it.
+        self._tmp = sockdirs.make("batch")
         if transport == "unix":
             # A short private folder: AF_UNIX paths hold ~100 bytes, and no one else may connect.
             path = str(self._tmp / "engine.sock")

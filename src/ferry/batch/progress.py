@@ -16,7 +16,7 @@ from typing import Any
 
 from ferry.batch.ledger import Ledger
 
-__all__ = ["Progress", "ProgressMeter", "read_progress"]
+__all__ = ["Progress", "ProgressMeter", "earlier_seconds", "read_progress"]
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,8 @@ class Progress:
     eta_seconds: float | None
     #: Preparing, Running, Finalizing, then Completed, Failed or Canceled.
     state: str
-    #: Seconds since this engine session started dispatching.
+    #: Seconds the job has run, all of its engine sessions together (a server that restarts
+    #: resumes the job in a new session); each session counts from when it started dispatching.
     elapsed_seconds: float = 0.0
 
     @property
@@ -60,6 +61,16 @@ def read_progress(path: Path) -> Progress | None:
         return None
 
 
+def earlier_seconds(path: Path) -> float:
+    """What the job's earlier sessions ran, from the snapshot the last one published.
+
+    A session killed with its server publishes nothing at its end, so the snapshot it left is
+    the best record there is: it is at most ``interval`` seconds behind.
+    """
+    last = read_progress(path)
+    return last.elapsed_seconds if last is not None else 0.0
+
+
 class ProgressMeter:
     """Computes snapshots from a :class:`Ledger` and publishes them, throttled."""
 
@@ -73,6 +84,7 @@ class ProgressMeter:
         *,
         interval: float = 0.5,
         overview_interval: float = 10.0,
+        earlier_seconds: float = 0.0,
     ) -> None:
         self.path = path
         self.overview = overview
@@ -83,6 +95,8 @@ class ProgressMeter:
         self.overview_interval = overview_interval
         self.state = "Preparing"
         self.callback_error: BaseException | None = None
+        #: What earlier sessions of the job ran (see :func:`earlier_seconds`).
+        self.earlier_seconds = earlier_seconds
         self._t0 = time.monotonic()
         self._done0 = self._done()
         self._last = float("-inf")
@@ -113,7 +127,7 @@ class ProgressMeter:
             mini_batches_failed=led.mini_batches_failed,
             items_per_second=round(rate, 3),
             eta_seconds=None if eta is None else round(eta, 3),
-            elapsed_seconds=round(elapsed, 3),
+            elapsed_seconds=round(self.earlier_seconds + elapsed, 3),
         )
 
     def tick(self) -> None:

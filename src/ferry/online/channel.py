@@ -14,10 +14,9 @@ import contextlib
 import logging
 import shutil
 import struct
-import tempfile
-from pathlib import Path
 from typing import Any, Protocol, cast
 
+from ferry import sockdirs
 from ferry.runtime.frames import MAX_HEADER_BYTES, FrameError, decode_header, encode_frame
 
 __all__ = ["Channel", "Hub", "Peer"]
@@ -102,7 +101,8 @@ class Hub:
         self._expected: dict[str, Peer] = {}
         self._server: asyncio.AbstractServer | None = None
         # Short and private: AF_UNIX paths hold ~100 bytes, and no other user may connect.
-        self._dir = Path(tempfile.mkdtemp(prefix="ferry-online-"))
+        # Named by this process, so a server that starts after it was killed removes it.
+        self._dir = sockdirs.make("online")
         self.address = str(self._dir / "gw.sock")
 
     async def start(self) -> None:

@@ -52,6 +52,7 @@ def run_foreground(settings: Settings) -> None:
     """Serve the workspace in this process until SIGTERM/SIGINT."""
     import uvicorn
 
+    from ferry.server import janitor
     from ferry.server.app import create_app
 
     layout = WorkspaceLayout(settings.resolved_workspace)
@@ -69,6 +70,8 @@ def run_foreground(settings: Settings) -> None:
     if not settings.binds_loopback:
         _warn_exposed(settings, f"{host}:{port}")
     app = create_app(settings)
+    # Before serving, with the lock held: what a predecessor that was killed left behind.
+    janitor.sweep(app.state.workspace)
     info = {
         "pid": os.getpid(),
         "url": f"{scheme}://{host}:{port}",
