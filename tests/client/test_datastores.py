@@ -9,7 +9,7 @@ import pytest
 
 from ferry import AssetTypes, Data, MLClient, Model
 from ferry.client import Datastore
-from ferry.errors import AuthError, InvalidInputError, NotFoundError
+from ferry.errors import AuthError, ConflictError, NotFoundError
 from ferry.launcher import stop_server
 from ferry.settings import Settings
 from ferry.specs.workspace import DatastoreSpec
@@ -28,7 +28,7 @@ def ml_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MLClient]:
 def test_default_datastore_exists(ml_client: MLClient) -> None:
     default = ml_client.datastores.get_default()
     assert default.name == "workspaceblobstore" and default.type == "local"
-    with pytest.raises(InvalidInputError, match="built in"):
+    with pytest.raises(ConflictError, match="built in"):
         ml_client.datastores.delete("workspaceblobstore")
 
 

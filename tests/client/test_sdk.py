@@ -236,7 +236,7 @@ def test_computes(ml_client: MLClient) -> None:
         Compute(name="ray1", type="ray", address="ray://127.0.0.1:10001", max_instances=4)
     )
     assert ray.max_instances == 4
-    with pytest.raises(InvalidInputError, match="cannot be deleted"):
+    with pytest.raises(ConflictError, match="cannot be deleted"):
         ml_client.compute.delete("local")
 
 

@@ -150,9 +150,9 @@ def test_aml_token_auth(ml_client: MLClient, tmp_path: Path, http: httpx.Client)
     # A token of one endpoint does not open another.
     other = scoring(ml_client, "status-ep")[0]
     assert http.post(other, content=b"{}", headers=auth).status_code == 401
-    from ferry.errors import InvalidInputError
+    from ferry.errors import ConflictError
 
-    with pytest.raises(InvalidInputError, match="uses aml_token auth"):
+    with pytest.raises(ConflictError, match="uses aml_token auth"):
         ml_client.online_endpoints.begin_regenerate_keys("token-ep")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from ferry.errors import ConflictError, InvalidInputError, NotFoundError
+from ferry.errors import ConflictError, InvalidInputError, NotFoundError, SpecError
 from ferry.registry.assets import AssetRegistry
 from ferry.registry.computes import ComputeRegistry
 from ferry.registry.references import SERVER_PYTHON, pin_references
@@ -79,7 +79,8 @@ class BatchRegistry:
         self, endpoint: str, spec: BatchDeploymentSpec, *, set_default: bool = False
     ) -> tuple[dict[str, Any], bool]:
         if spec.endpoint_name and spec.endpoint_name != endpoint:
-            raise InvalidInputError(
+            # 422 like any other field of the spec that cannot be processed.
+            raise SpecError(
                 f"the deployment names endpoint_name {spec.endpoint_name!r} but was sent to "
                 f"endpoint {endpoint!r}; make them match.",
                 details={"field": "endpoint_name"},

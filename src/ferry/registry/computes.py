@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ferry.errors import InvalidInputError, NotFoundError
+from ferry.errors import ConflictError, NotFoundError
 from ferry.specs.names import COMPUTE_NAME
 from ferry.specs.workspace import LOCAL_COMPUTE, ComputeSpec
 from ferry.store.base import NamedRepository, Page
@@ -28,7 +28,8 @@ class ComputeRegistry:
 
     def create(self, spec: ComputeSpec) -> tuple[dict[str, Any], bool]:
         if spec.name == LOCAL_COMPUTE and spec.type != "local":
-            raise InvalidInputError(
+            # 409: the request is well formed; it conflicts with the compute that exists.
+            raise ConflictError(
                 "the compute 'local' is built in and always of type local; choose another name.",
                 details={"field": "name"},
             )
@@ -51,7 +52,7 @@ class ComputeRegistry:
 
     def delete(self, name: str) -> None:
         if name == LOCAL_COMPUTE:
-            raise InvalidInputError(
+            raise ConflictError(
                 "the compute 'local' is built in and cannot be deleted.", details={"field": "name"}
             )
         self._repo.delete(_KIND, name)

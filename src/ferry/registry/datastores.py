@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ferry.datastore import Datastore, open_datastore, parse_uri
-from ferry.errors import InvalidInputError, NotFoundError
+from ferry.errors import ConflictError, InvalidInputError, NotFoundError
 from ferry.registry.secrets import SecretService
 from ferry.specs.names import DATASTORE_NAME
 from ferry.specs.workspace import DEFAULT_DATASTORE, DatastoreSpec
@@ -68,7 +68,8 @@ class DatastoreRegistry:
 
     def delete(self, name: str) -> None:
         if name == DEFAULT_DATASTORE:
-            raise InvalidInputError(
+            # 409: the request is well formed; the datastore's built-in state forbids it.
+            raise ConflictError(
                 f"'{DEFAULT_DATASTORE}' is built in and cannot be deleted.",
                 details={"field": "name"},
             )

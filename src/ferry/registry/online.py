@@ -13,7 +13,7 @@ import contextlib
 import json
 from typing import Any
 
-from ferry.errors import ConflictError, InvalidInputError, NotFoundError
+from ferry.errors import ConflictError, InvalidInputError, NotFoundError, SpecError
 from ferry.online.keys import EndpointCredentials
 from ferry.registry.assets import AssetRegistry
 from ferry.registry.references import SERVER_PYTHON, pin_references
@@ -141,7 +141,8 @@ class OnlineRegistry:
                 details={"field": "key_type"},
             )
         if self.endpoint_spec(name).auth_mode != "key":
-            raise InvalidInputError(
+            # 409: a well-formed request that the endpoint's auth mode rules out.
+            raise ConflictError(
                 f"endpoint {name!r} uses aml_token auth; keys are regenerated only for "
                 "auth_mode key (tokens expire by themselves: get a new one with get-credentials).",
                 details={"field": "auth_mode"},
@@ -159,7 +160,8 @@ class OnlineRegistry:
     ) -> tuple[dict[str, Any], bool]:
         """Store the desired deployment with state Creating (or Updating)."""
         if spec.endpoint_name and spec.endpoint_name != endpoint:
-            raise InvalidInputError(
+            # 422 like any other field of the spec that cannot be processed.
+            raise SpecError(
                 f"the deployment names endpoint_name {spec.endpoint_name!r} but was sent to "
                 f"endpoint {endpoint!r}; make them match.",
                 details={"field": "endpoint_name"},

@@ -47,7 +47,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(body, status_code=500)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {
             401: ErrorCode.UNAUTHORIZED,
             404: ErrorCode.NOT_FOUND,
@@ -58,4 +58,19 @@ def install_error_handlers(app: FastAPI) -> None:
             "message": str(exc.detail),
             "details": {},
         }
-        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette's Allow names only the first route that matched the path; list them all.
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this request's path."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        regex = getattr(route, "path_regex", None)
+        served = getattr(route, "methods", None)
+        if regex is not None and served and regex.match(request.url.path):
+            methods.update(served)
+    return sorted(methods)

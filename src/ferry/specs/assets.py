@@ -54,9 +54,14 @@ class AssetTypes:
 class AssetSpec(Spec):
     """Fields every asset shares."""
 
-    name: str = Field(description="Asset name (Azure rule: letters, digits, '-', '_', '.').")
+    name: str = Field(
+        description="Asset name (Azure rule: letters, digits, '-', '_', '.').",
+        json_schema_extra=ASSET_NAME.json_schema(),
+    )
     version: str | None = Field(
-        default=None, description="Version; omitted means the next integer version."
+        default=None,
+        description="Version; omitted means the next integer version.",
+        json_schema_extra=VERSION.json_schema(max_length=100),
     )
     description: str | None = Field(default=None, description="Free text shown in listings.")
     tags: dict[str, str] = Field(default_factory=dict, description="Key/value labels.")

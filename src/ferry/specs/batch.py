@@ -30,7 +30,10 @@ __all__ = [
 class BatchEndpointSpec(Spec):
     """A batch endpoint: a stable name that routes invocations to its default deployment."""
 
-    name: str = Field(description="Endpoint name (3-32 letters, digits or '-').")
+    name: str = Field(
+        description="Endpoint name (3-32 letters, digits or '-').",
+        json_schema_extra=ENDPOINT_NAME.json_schema(min_length=3, max_length=32),
+    )
     description: str | None = Field(default=None, description="Free text.")
     tags: dict[str, str] = Field(default_factory=dict, description="Key/value labels.")
     properties: dict[str, str] = Field(default_factory=dict, description="Key/value metadata.")
@@ -39,7 +42,13 @@ class BatchEndpointSpec(Spec):
         description="Accepted for compatibility; Ferry authenticates with the workspace token.",
     )
     defaults: dict[str, str] = Field(
-        default_factory=dict, description="defaults.deployment_name: the default deployment."
+        default_factory=dict,
+        description="defaults.deployment_name: the default deployment.",
+        # The one key _known_defaults allows, for OpenAPI.
+        json_schema_extra={
+            "properties": {"deployment_name": {"type": "string"}},
+            "additionalProperties": False,
+        },
     )
 
     @field_validator("name")
@@ -142,9 +151,18 @@ class BatchDeploymentSpec(Spec):
 
     path_fields: ClassVar[tuple[str, ...]] = ()
 
-    name: str = Field(description="Deployment name (3-32 letters, digits or '-').")
+    name: str = Field(
+        description="Deployment name (3-32 letters, digits or '-').",
+        json_schema_extra=ENDPOINT_NAME.json_schema(),
+    )
     endpoint_name: str | None = Field(default=None, description="The endpoint it belongs to.")
-    type: str = Field(default="model", pattern="^(model|pipeline)$", description="model.")
+    # 'pipeline' passes the pattern only to get _one_schema's explanation; OpenAPI says 'model'.
+    type: str = Field(
+        default="model",
+        pattern="^(model|pipeline)$",
+        description="model.",
+        json_schema_extra={"pattern": "^model$"},
+    )
     description: str | None = Field(default=None, description="Free text.")
     tags: dict[str, str] = Field(default_factory=dict, description="Key/value labels.")
     properties: dict[str, str] = Field(default_factory=dict, description="Key/value metadata.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from ferry.errors import InvalidInputError
 
@@ -36,6 +37,14 @@ class NameRule:
                 details={"field": field, "value": value, "rule": self.pattern},
             )
         return value
+
+    def json_schema(self, *, min_length: int = 1, max_length: int = 255) -> dict[str, Any]:
+        """The rule as JSON Schema keywords for OpenAPI; :meth:`check` stays the check.
+
+        For ``Field(json_schema_extra=...)``: a ``pattern=`` constraint would make pydantic
+        answer its own message instead of the one that quotes the rule.
+        """
+        return {"pattern": f"^{self.pattern}$", "minLength": min_length, "maxLength": max_length}
 
 
 ASSET_NAME = NameRule(

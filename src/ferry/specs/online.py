@@ -57,9 +57,15 @@ class DeploymentState(str, enum.Enum):
 class OnlineEndpointSpec(Spec):
     """An online endpoint: a stable scoring URL, its auth, and how traffic is split."""
 
-    name: str = Field(description="Endpoint name: 3-32 letters, digits or '-', letter first.")
+    name: str = Field(
+        description="Endpoint name: 3-32 letters, digits or '-', letter first.",
+        json_schema_extra=ENDPOINT_NAME.json_schema(min_length=3, max_length=32),
+    )
     auth_mode: str = Field(
-        default="key", description="key (primary and secondary keys) or aml_token (expiring)."
+        default="key",
+        description="key (primary and secondary keys) or aml_token (expiring).",
+        # An enum in OpenAPI only: _auth_rule explains why aad_token is refused.
+        json_schema_extra={"enum": list(AUTH_MODES)},
     )
     description: str | None = Field(default=None, description="Free text.")
     tags: dict[str, str] = Field(default_factory=dict, description="Key/value labels.")
@@ -174,7 +180,10 @@ class OnlineDeploymentSpec(Spec):
 
     path_fields: ClassVar[tuple[str, ...]] = ()
 
-    name: str = Field(description="Deployment name: 3-32 letters, digits or '-', letter first.")
+    name: str = Field(
+        description="Deployment name: 3-32 letters, digits or '-', letter first.",
+        json_schema_extra=ENDPOINT_NAME.json_schema(min_length=3, max_length=32),
+    )
     endpoint_name: str | None = Field(default=None, description="The endpoint it belongs to.")
     type: str | None = Field(default=None, description="managed | kubernetes; accepted.")
     description: str | None = Field(default=None, description="Free text.")

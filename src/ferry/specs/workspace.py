@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from ferry.specs.base import Spec
 from ferry.specs.names import COMPUTE_NAME, DATASTORE_NAME
@@ -15,6 +15,41 @@ DEFAULT_DATASTORE = "workspaceblobstore"
 LOCAL_COMPUTE = "local"
 
 
+def _needs(field: str) -> dict[str, Any]:
+    return {"required": [field], "properties": {field: {"type": "string", "minLength": 1}}}
+
+
+def _when_type(value: str, then: dict[str, Any]) -> dict[str, Any]:
+    return {"if": {"properties": {"type": {"const": value}}, "required": ["type"]}, "then": then}
+
+
+# _required_per_type as JSON Schema, so OpenAPI tells which fields each type needs.
+_DATASTORE_RULES: dict[str, Any] = {
+    "allOf": [
+        _when_type("local", _needs("root")),
+        _when_type("s3", _needs("bucket")),
+        _when_type(
+            "azure_blob",
+            {
+                **_needs("container_name"),
+                "anyOf": [
+                    _needs("account_name"),
+                    {
+                        "required": ["credentials"],
+                        "properties": {"credentials": {"required": ["connection_string"]}},
+                    },
+                ],
+            },
+        ),
+    ]
+}
+# The address half of ComputeSpec._bounds (min_instances <= max_instances has no JSON Schema).
+_COMPUTE_RULES: dict[str, Any] = {
+    "if": {"properties": {"type": {"const": "ray"}}, "required": ["type"]},
+    "else": {"properties": {"address": {"enum": [None, ""]}}},
+}
+
+
 class DatastoreSpec(Spec):
     """Where artifact bytes live. Credentials are moved into encrypted secrets on create.
 
@@ -22,7 +57,12 @@ class DatastoreSpec(Spec):
     container in a storage account (Azurite works through ``connection_string``).
     """
 
-    name: str = Field(description="Datastore name (letters, digits, '_').")
+    model_config = ConfigDict(json_schema_extra=_DATASTORE_RULES)
+
+    name: str = Field(
+        description="Datastore name (letters, digits, '_').",
+        json_schema_extra=DATASTORE_NAME.json_schema(),
+    )
     type: str = Field(description="local | s3 | azure_blob.", pattern="^(local|s3|azure_blob)$")
     description: str | None = Field(default=None, description="Free text.")
     tags: dict[str, str] = Field(default_factory=dict, description="Key/value labels.")
@@ -77,7 +117,12 @@ class DatastoreSpec(Spec):
 class ComputeSpec(Spec):
     """A compute target that jobs and deployments run on."""
 
-    name: str = Field(description="Compute name (letters, digits, '-').")
+    model_config = ConfigDict(json_schema_extra=_COMPUTE_RULES)
+
+    name: str = Field(
+        description="Compute name (letters, digits, '-').",
+        json_schema_extra=COMPUTE_NAME.json_schema(max_length=24),
+    )
     type: str = Field(default="local", description="local | ray.", pattern="^(local|ray)$")
     address: str | None = Field(
         default=None, description="ray: cluster address (ray://host:port or auto)."

@@ -7,20 +7,22 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.datastructures import UploadFile
 
 from ferry.archive import pack
 from ferry.errors import InvalidInputError, SpecError
 from ferry.server.routes.deps import Auth, WorkspaceDep
 from ferry.server.routes.models import AssetList, page
-from ferry.server.routes.params import path_names
+from ferry.server.routes.params import name_in_path, path_names
+from ferry.server.routes.responses import COMMON, errors
 from ferry.specs.assets import AssetKind, AssetResource
 from ferry.specs.names import ASSET_NAME, VERSION
 
@@ -30,7 +32,17 @@ router = APIRouter(
     prefix="/api/v1",
     tags=["assets"],
     dependencies=[Auth, path_names(name=ASSET_NAME, version=VERSION)],
+    responses=COMMON,
 )
+
+AssetName = Annotated[str, name_in_path(ASSET_NAME, "Asset name")]
+Version = Annotated[str, name_in_path(VERSION, "Version")]
+_GZIP: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "A tar.gz archive.",
+        "content": {"application/gzip": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
 
 
 class Collection(str, enum.Enum):
@@ -49,6 +61,16 @@ class Collection(str, enum.Enum):
             "environments": AssetKind.ENVIRONMENT,
             "codes": AssetKind.CODE,
         }[self.value]
+
+
+class _CollectionConvertor(StringConvertor):
+    # The routes below say {collection:ferry_collection}: a path matches them only for a real
+    # collection, so /api/v1/health or /api/v1/secrets never falls through to them (POST
+    # /api/v1/health would be a 422 about 'collection' instead of the truth, 405).
+    regex = "|".join(collection.value for collection in Collection)
+
+
+register_url_convertor("ferry_collection", _CollectionConvertor())
 
 
 #: The routes that take multipart uploads, bounded by max_upload_bytes instead of max_json_bytes.
@@ -88,8 +110,13 @@ _CREATE_DOC = {
 
 
 @router.post(
-    "/{collection}",
+    "/{collection:ferry_collection}",
     response_model=AssetResource,
+    status_code=201,
+    responses={
+        200: {"model": AssetResource, "description": "The identical version existed already."},
+        **errors(404, 409, 413),
+    },
     openapi_extra=_CREATE_DOC,
     summary="Create an asset version (uploading local files atomically)",
 )
@@ -128,7 +155,12 @@ def _parse_spec(raw: Any) -> dict[str, Any]:
     return data
 
 
-@router.get("/{collection}", response_model=AssetList, summary="List assets or versions")
+@router.get(
+    "/{collection:ferry_collection}",
+    response_model=AssetList,
+    responses=errors(404),
+    summary="List assets or versions",
+)
 def list_assets(
     collection: Collection,
     workspace: WorkspaceDep,
@@ -143,44 +175,67 @@ def list_assets(
     return page(result.items, result.next_token)
 
 
-@router.get("/{collection}/{name}", response_model=AssetResource, summary="Show a version")
+@router.get(
+    "/{collection:ferry_collection}/{name}",
+    response_model=AssetResource,
+    responses=errors(404),
+    summary="Show a version",
+)
 def get_asset(
     collection: Collection,
-    name: str,
+    name: AssetName,
     workspace: WorkspaceDep,
     version: str | None = Query(default=None, description="The version; default the latest."),
-    label: str | None = Query(default=None, description="'latest'."),
+    # A Literal, so OpenAPI names the one label there is.
+    label: Literal["latest"] | None = Query(
+        default=None, description="'latest' (give it or a version, not both)."
+    ),
 ) -> dict[str, Any]:
     return workspace.assets.get(collection.kind, name, version, label)
 
 
 @router.patch(
-    "/{collection}/{name}/versions/{version}",
+    "/{collection:ferry_collection}/{name}/versions/{version}",
     response_model=AssetResource,
+    responses=errors(404, 413),
     summary="Update description or tags",
 )
 def update_asset(
-    collection: Collection, name: str, version: str, body: AssetUpdate, workspace: WorkspaceDep
+    collection: Collection,
+    name: AssetName,
+    version: Version,
+    body: AssetUpdate,
+    workspace: WorkspaceDep,
 ) -> dict[str, Any]:
     return workspace.assets.update(
         collection.kind, name, version, description=body.description, tags=body.tags
     )
 
 
-@router.post("/{collection}/{name}/archive", response_model=list[AssetResource], summary="Archive")
+@router.post(
+    "/{collection:ferry_collection}/{name}/archive",
+    response_model=list[AssetResource],
+    responses=errors(404),
+    summary="Archive",
+)
 def archive_asset(
     collection: Collection,
-    name: str,
+    name: AssetName,
     workspace: WorkspaceDep,
     version: str | None = Query(default=None, description="One version; default all."),
 ) -> list[dict[str, Any]]:
     return workspace.assets.set_archived(collection.kind, name, version, True)
 
 
-@router.post("/{collection}/{name}/restore", response_model=list[AssetResource], summary="Restore")
+@router.post(
+    "/{collection:ferry_collection}/{name}/restore",
+    response_model=list[AssetResource],
+    responses=errors(404),
+    summary="Restore",
+)
 def restore_asset(
     collection: Collection,
-    name: str,
+    name: AssetName,
     workspace: WorkspaceDep,
     version: str | None = Query(default=None, description="One version; default all."),
 ) -> list[dict[str, Any]]:
@@ -188,12 +243,13 @@ def restore_asset(
 
 
 @router.get(
-    "/{collection}/{name}/versions/{version}/download",
+    "/{collection:ferry_collection}/{name}/versions/{version}/download",
     response_class=FileResponse,
+    responses={**_GZIP, **errors(404)},
     summary="Download a version's files as tar.gz",
 )
 def download_asset(
-    collection: Collection, name: str, version: str, workspace: WorkspaceDep
+    collection: Collection, name: AssetName, version: Version, workspace: WorkspaceDep
 ) -> FileResponse:
     record = workspace.assets.record(collection.kind, name, version)
     tmp = Path(tempfile.mkdtemp(prefix="download-", dir=workspace.layout.tmp))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -10,7 +10,8 @@ from starlette.concurrency import run_in_threadpool
 
 from ferry.errors import InvalidInputError
 from ferry.server.routes.deps import Auth, WorkspaceDep
-from ferry.server.routes.params import path_names
+from ferry.server.routes.params import name_in_path, path_names
+from ferry.server.routes.responses import COMMON, errors
 from ferry.specs.batch import BatchDeploymentSpec, BatchEndpointSpec
 from ferry.specs.names import ENDPOINT_NAME
 
@@ -20,7 +21,12 @@ router = APIRouter(
     prefix="/api/v1/batch-endpoints",
     tags=["batch"],
     dependencies=[Auth, path_names(name=ENDPOINT_NAME, endpoint=ENDPOINT_NAME)],
+    responses=COMMON,
 )
+
+EndpointName = Annotated[str, name_in_path(ENDPOINT_NAME, "Batch endpoint name")]
+DeploymentName = Annotated[str, name_in_path(ENDPOINT_NAME, "Deployment name")]
+_UPDATED: dict[int | str, dict[str, Any]] = {200: {"description": "Updated: the name existed."}}
 
 
 class JobInput(BaseModel):
@@ -90,7 +96,12 @@ class InvokeRequest(BaseModel):
         return merged
 
 
-@router.post("", summary="Create or update a batch endpoint")
+@router.post(
+    "",
+    status_code=201,
+    responses={**_UPDATED, **errors(404, 409, 413)},
+    summary="Create or update a batch endpoint",
+)
 def put_endpoint(spec: BatchEndpointSpec, response: Response, workspace: WorkspaceDep) -> Any:
     view, created = workspace.batch.put_endpoint(spec)
     response.status_code = 201 if created else 200
@@ -102,19 +113,29 @@ def list_endpoints(workspace: WorkspaceDep) -> Any:
     return {"value": workspace.batch.list_endpoints(), "next_page_token": None}
 
 
-@router.get("/{name}", summary="Show a batch endpoint")
-def get_endpoint(name: str, workspace: WorkspaceDep) -> Any:
+@router.get("/{name}", responses=errors(404), summary="Show a batch endpoint")
+def get_endpoint(name: EndpointName, workspace: WorkspaceDep) -> Any:
     return workspace.batch.endpoint(name)
 
 
-@router.delete("/{name}", status_code=204, summary="Delete a batch endpoint and its deployments")
-def delete_endpoint(name: str, workspace: WorkspaceDep) -> None:
+@router.delete(
+    "/{name}",
+    status_code=204,
+    responses=errors(404, 409),
+    summary="Delete a batch endpoint and its deployments",
+)
+def delete_endpoint(name: EndpointName, workspace: WorkspaceDep) -> None:
     workspace.batch.delete_endpoint(name)
 
 
-@router.post("/{endpoint}/deployments", summary="Create or update a batch deployment")
+@router.post(
+    "/{endpoint}/deployments",
+    status_code=201,
+    responses={**_UPDATED, **errors(404, 409, 413)},
+    summary="Create or update a batch deployment",
+)
 def put_deployment(
-    endpoint: str,
+    endpoint: EndpointName,
     spec: BatchDeploymentSpec,
     response: Response,
     workspace: WorkspaceDep,
@@ -125,29 +146,49 @@ def put_deployment(
     return view
 
 
-@router.get("/{endpoint}/deployments", summary="List an endpoint's deployments")
-def list_deployments(endpoint: str, workspace: WorkspaceDep) -> Any:
+@router.get(
+    "/{endpoint}/deployments", responses=errors(404), summary="List an endpoint's deployments"
+)
+def list_deployments(endpoint: EndpointName, workspace: WorkspaceDep) -> Any:
     return {"value": workspace.batch.list_deployments(endpoint), "next_page_token": None}
 
 
-@router.get("/{endpoint}/deployments/{name}", summary="Show a batch deployment")
-def get_deployment(endpoint: str, name: str, workspace: WorkspaceDep) -> Any:
+@router.get(
+    "/{endpoint}/deployments/{name}", responses=errors(404), summary="Show a batch deployment"
+)
+def get_deployment(endpoint: EndpointName, name: DeploymentName, workspace: WorkspaceDep) -> Any:
     return workspace.batch.deployment(endpoint, name)
 
 
-@router.delete("/{endpoint}/deployments/{name}", status_code=204, summary="Delete a deployment")
-def delete_deployment(endpoint: str, name: str, workspace: WorkspaceDep) -> None:
+@router.delete(
+    "/{endpoint}/deployments/{name}",
+    status_code=204,
+    responses=errors(404, 409),
+    summary="Delete a deployment",
+)
+def delete_deployment(
+    endpoint: EndpointName, name: DeploymentName, workspace: WorkspaceDep
+) -> None:
     workspace.batch.delete_deployment(endpoint, name)
 
 
-@router.get("/{endpoint}/deployments/{name}/jobs", summary="Jobs of one deployment")
-def list_deployment_jobs(endpoint: str, name: str, workspace: WorkspaceDep) -> Any:
+@router.get(
+    "/{endpoint}/deployments/{name}/jobs", responses=errors(404), summary="Jobs of one deployment"
+)
+def list_deployment_jobs(
+    endpoint: EndpointName, name: DeploymentName, workspace: WorkspaceDep
+) -> Any:
     workspace.batch.deployment(endpoint, name)
     return {"value": workspace.jobs.list(endpoint, name), "next_page_token": None}
 
 
-@router.post("/{endpoint}/jobs", status_code=201, summary="Invoke: start a batch job")
-async def invoke(endpoint: str, body: InvokeRequest, workspace: WorkspaceDep) -> Any:
+@router.post(
+    "/{endpoint}/jobs",
+    status_code=201,
+    responses=errors(404, 409, 413),
+    summary="Invoke: start a batch job",
+)
+async def invoke(endpoint: EndpointName, body: InvokeRequest, workspace: WorkspaceDep) -> Any:
     request = {
         "endpoint_name": endpoint,
         "deployment_name": body.deployment_name,

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
 from ferry.environments import normalize_environment
 from ferry.server.routes.deps import Auth, WorkspaceDep
-from ferry.server.routes.params import path_names
+from ferry.server.routes.params import name_in_path, path_names
+from ferry.server.routes.responses import COMMON, errors
 from ferry.specs.assets import AssetKind, EnvironmentSpec
 from ferry.specs.names import ASSET_NAME
 
@@ -19,12 +20,17 @@ router = APIRouter(
     prefix="/api/v1/environments",
     tags=["assets"],
     dependencies=[Auth, path_names(name=ASSET_NAME)],
+    responses=COMMON,
 )
 
 
-@router.post("/{name}/build", summary="Build an environment now (jobs reuse the cache)")
+@router.post(
+    "/{name}/build",
+    responses=errors(404),
+    summary="Build an environment now (jobs reuse the cache)",
+)
 async def build_environment(
-    name: str,
+    name: Annotated[str, name_in_path(ASSET_NAME, "Environment name")],
     workspace: WorkspaceDep,
     version: str | None = Query(default=None, description="Version; default the latest."),
 ) -> Any:

@@ -5,24 +5,31 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, PlainTextResponse
 from starlette.background import BackgroundTask
 
 from ferry.archive import pack
-from ferry.errors import InvalidInputError, NotFoundError
+from ferry.errors import NotFoundError
 from ferry.server.paths import safe_child
 from ferry.server.routes.deps import Auth, WorkspaceDep
-from ferry.server.routes.params import path_names
+from ferry.server.routes.params import name_in_path, path_names
+from ferry.server.routes.responses import COMMON, COMMON_STATUSES, errors
 from ferry.specs.names import JOB_NAME
 
 __all__ = ["router"]
 
 router = APIRouter(
-    prefix="/api/v1/jobs", tags=["jobs"], dependencies=[Auth, path_names(name=JOB_NAME)]
+    prefix="/api/v1/jobs",
+    tags=["jobs"],
+    dependencies=[Auth, path_names(name=JOB_NAME)],
+    responses=COMMON,
 )
+
+JobName = Annotated[str, name_in_path(JOB_NAME, "Job name")]
 
 _PARTS = {"named-outputs", "logs"}
 
@@ -36,29 +43,45 @@ def list_jobs(
     return {"value": workspace.jobs.list(endpoint_name, deployment_name), "next_page_token": None}
 
 
-@router.get("/{name}", summary="Show a job with live progress")
-def get_job(name: str, workspace: WorkspaceDep) -> Any:
+@router.get("/{name}", responses=errors(404), summary="Show a job with live progress")
+def get_job(name: JobName, workspace: WorkspaceDep) -> Any:
     return workspace.jobs.get(name)
 
 
-@router.post("/{name}/cancel", summary="Cancel a job")
-def cancel_job(name: str, workspace: WorkspaceDep) -> Any:
+@router.post("/{name}/cancel", responses=errors(404, 409), summary="Cancel a job")
+def cancel_job(name: JobName, workspace: WorkspaceDep) -> Any:
     return workspace.jobs.cancel(name)
 
 
-@router.post("/{name}/resume", summary="Rerun only the mini-batches that did not succeed")
-def resume_job(name: str, workspace: WorkspaceDep) -> Any:
+@router.post(
+    "/{name}/resume",
+    responses=errors(404, 409),
+    summary="Rerun only the mini-batches that did not succeed",
+)
+def resume_job(name: JobName, workspace: WorkspaceDep) -> Any:
     return workspace.jobs.resume(name)
 
 
-@router.get("/{name}/download", response_class=FileResponse, summary="Download outputs or logs")
+@router.get(
+    "/{name}/download",
+    response_class=FileResponse,
+    responses={
+        200: {
+            "description": "A tar.gz archive of the part.",
+            "content": {"application/gzip": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **errors(404),
+    },
+    summary="Download outputs or logs",
+)
 def download_job(
-    name: str,
+    name: JobName,
     workspace: WorkspaceDep,
-    part: str = Query(default="named-outputs", description="named-outputs | logs."),
+    # A Literal, so OpenAPI lists the two parts (FastAPI answers 422 for any other).
+    part: Literal["named-outputs", "logs"] = Query(
+        default="named-outputs", description="named-outputs | logs."
+    ),
 ) -> FileResponse:
-    if part not in _PARTS:
-        raise InvalidInputError(f"part {part!r} is unknown; use named-outputs or logs.")
     workspace.jobs.get(name)
     source = workspace.jobs.folder(name) / part
     if not source.exists():
@@ -75,8 +98,8 @@ def download_job(
     )
 
 
-@router.get("/{name}/files", summary="List a job's log and output files")
-def list_files(name: str, workspace: WorkspaceDep) -> Any:
+@router.get("/{name}/files", responses=errors(404), summary="List a job's log and output files")
+def list_files(name: JobName, workspace: WorkspaceDep) -> Any:
     workspace.jobs.get(name)
     root = workspace.jobs.folder(name)
     files = []
@@ -91,10 +114,18 @@ def list_files(name: str, workspace: WorkspaceDep) -> Any:
     return {"value": files}
 
 
-@router.get("/{name}/files/{path:path}", response_class=PlainTextResponse, summary="Read a file")
+@router.get(
+    "/{name}/files/{path:path}",
+    response_class=PlainTextResponse,
+    responses=errors(*COMMON_STATUSES, 404, by_ref=True),
+    summary="Read a file",
+)
 def read_file(
-    name: str,
-    path: str,
+    name: JobName,
+    path: Annotated[
+        str,
+        PathParam(description="A file under logs/ or named-outputs/, as the listing names it."),
+    ],
     workspace: WorkspaceDep,
     offset: int = Query(default=0, ge=0, description="Start at this byte (for tailing)."),
 ) -> PlainTextResponse:

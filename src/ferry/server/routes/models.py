@@ -73,7 +73,11 @@ class SecretValue(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    value: str = Field(description="The secret value; stored encrypted, never shown again.")
+    value: str = Field(
+        description="The secret value; stored encrypted, never shown again.",
+        # The registry refuses an empty value (with the fix to use); say so in OpenAPI.
+        json_schema_extra={"minLength": 1},
+    )
 
 
 def page(items: list[Any], token: str | None) -> dict[str, Any]:

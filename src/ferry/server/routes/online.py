@@ -6,7 +6,7 @@ endpoint's ``scoring_uri`` (``/endpoints/<name>/score``) in front of the FastAPI
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse
@@ -15,7 +15,8 @@ from starlette.concurrency import run_in_threadpool
 
 from ferry.online.keys import issue_token
 from ferry.server.routes.deps import Auth, WorkspaceDep
-from ferry.server.routes.params import path_names
+from ferry.server.routes.params import name_in_path, path_names
+from ferry.server.routes.responses import COMMON, COMMON_STATUSES, errors
 from ferry.specs.names import ENDPOINT_NAME
 from ferry.specs.online import OnlineDeploymentSpec, OnlineEndpointSpec
 
@@ -25,7 +26,12 @@ router = APIRouter(
     prefix="/api/v1/online-endpoints",
     tags=["online"],
     dependencies=[Auth, path_names(name=ENDPOINT_NAME, endpoint=ENDPOINT_NAME)],
+    responses=COMMON,
 )
+
+EndpointName = Annotated[str, name_in_path(ENDPOINT_NAME, "Online endpoint name")]
+DeploymentName = Annotated[str, name_in_path(ENDPOINT_NAME, "Deployment name")]
+_UPDATED: dict[int | str, dict[str, Any]] = {200: {"description": "Updated: the name existed."}}
 
 
 class RegenerateRequest(BaseModel):
@@ -55,7 +61,12 @@ def _keys(workspace: Any, name: str) -> dict[str, Any]:
     return {"primary_key": credentials.primary_key, "secondary_key": credentials.secondary_key}
 
 
-@router.post("", summary="Create or update an online endpoint")
+@router.post(
+    "",
+    status_code=201,
+    responses={**_UPDATED, **errors(404, 409, 413)},
+    summary="Create or update an online endpoint",
+)
 async def put_endpoint(
     spec: OnlineEndpointSpec, request: Request, response: Response, workspace: WorkspaceDep
 ) -> Any:
@@ -71,32 +82,52 @@ async def list_endpoints(request: Request, workspace: WorkspaceDep) -> Any:
     return {"value": [_absolute(v, request) for v in views], "next_page_token": None}
 
 
-@router.get("/{name}", summary="Show an online endpoint")
-async def get_endpoint(name: str, request: Request, workspace: WorkspaceDep) -> Any:
+@router.get("/{name}", responses=errors(404), summary="Show an online endpoint")
+async def get_endpoint(name: EndpointName, request: Request, workspace: WorkspaceDep) -> Any:
     return _absolute(await run_in_threadpool(workspace.online.endpoint, name), request)
 
 
-@router.delete("/{name}", status_code=204, summary="Delete an endpoint and its deployments")
-async def delete_endpoint(name: str, workspace: WorkspaceDep) -> None:
+@router.delete(
+    "/{name}",
+    status_code=204,
+    responses=errors(404, 409),
+    summary="Delete an endpoint and its deployments",
+)
+async def delete_endpoint(name: EndpointName, workspace: WorkspaceDep) -> None:
     await run_in_threadpool(workspace.online.delete_endpoint, name)
     await workspace.online_service.remove_endpoint(name)
 
 
-@router.get("/{name}/keys", summary="Keys (auth_mode key) or a fresh token (aml_token)")
-async def get_keys(name: str, workspace: WorkspaceDep) -> Any:
+@router.get(
+    "/{name}/keys",
+    responses=errors(404),
+    summary="Keys (auth_mode key) or a fresh token (aml_token)",
+)
+async def get_keys(name: EndpointName, workspace: WorkspaceDep) -> Any:
     return await run_in_threadpool(_keys, workspace, name)
 
 
-@router.post("/{name}/keys/regenerate", summary="Replace the primary or secondary key")
-async def regenerate_keys(name: str, body: RegenerateRequest, workspace: WorkspaceDep) -> Any:
+@router.post(
+    "/{name}/keys/regenerate",
+    responses=errors(404, 409, 413),
+    summary="Replace the primary or secondary key",
+)
+async def regenerate_keys(
+    name: EndpointName, body: RegenerateRequest, workspace: WorkspaceDep
+) -> Any:
     await run_in_threadpool(workspace.online.regenerate_key, name, body.key_type)
     await workspace.online_service.refresh_endpoint(name)
     return await run_in_threadpool(_keys, workspace, name)
 
 
-@router.post("/{endpoint}/deployments", summary="Create or update an online deployment")
+@router.post(
+    "/{endpoint}/deployments",
+    status_code=201,
+    responses={**_UPDATED, **errors(404, 409, 413)},
+    summary="Create or update an online deployment",
+)
 async def put_deployment(
-    endpoint: str,
+    endpoint: EndpointName,
     spec: OnlineDeploymentSpec,
     response: Response,
     workspace: WorkspaceDep,
@@ -112,8 +143,10 @@ async def put_deployment(
     return view
 
 
-@router.get("/{endpoint}/deployments", summary="List an endpoint's deployments")
-async def list_deployments(endpoint: str, workspace: WorkspaceDep) -> Any:
+@router.get(
+    "/{endpoint}/deployments", responses=errors(404), summary="List an endpoint's deployments"
+)
+async def list_deployments(endpoint: EndpointName, workspace: WorkspaceDep) -> Any:
     views = await run_in_threadpool(workspace.online.list_deployments, endpoint)
     service = workspace.online_service
     return {
@@ -122,14 +155,25 @@ async def list_deployments(endpoint: str, workspace: WorkspaceDep) -> Any:
     }
 
 
-@router.get("/{endpoint}/deployments/{name}", summary="Show an online deployment")
-async def get_deployment(endpoint: str, name: str, workspace: WorkspaceDep) -> Any:
+@router.get(
+    "/{endpoint}/deployments/{name}", responses=errors(404), summary="Show an online deployment"
+)
+async def get_deployment(
+    endpoint: EndpointName, name: DeploymentName, workspace: WorkspaceDep
+) -> Any:
     view = await run_in_threadpool(workspace.online.deployment, endpoint, name)
     return {**view, **workspace.online_service.status(endpoint, name)}
 
 
-@router.delete("/{endpoint}/deployments/{name}", status_code=204, summary="Delete a deployment")
-async def delete_deployment(endpoint: str, name: str, workspace: WorkspaceDep) -> None:
+@router.delete(
+    "/{endpoint}/deployments/{name}",
+    status_code=204,
+    responses=errors(404, 409),
+    summary="Delete a deployment",
+)
+async def delete_deployment(
+    endpoint: EndpointName, name: DeploymentName, workspace: WorkspaceDep
+) -> None:
     await run_in_threadpool(workspace.online.delete_deployment, endpoint, name)
     await workspace.online_service.remove_deployment(endpoint, name)
 
@@ -137,11 +181,12 @@ async def delete_deployment(endpoint: str, name: str, workspace: WorkspaceDep) -
 @router.get(
     "/{endpoint}/deployments/{name}/logs",
     response_class=PlainTextResponse,
+    responses=errors(*COMMON_STATUSES, 404, by_ref=True),
     summary="The last lines of the deployment's logs",
 )
 async def get_logs(
-    endpoint: str,
-    name: str,
+    endpoint: EndpointName,
+    name: DeploymentName,
     workspace: WorkspaceDep,
     lines: int = Query(default=5000, ge=1, le=1_000_000, description="Lines per replica log."),
     container_type: str | None = Query(

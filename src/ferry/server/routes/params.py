@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
 from ferry.errors import InvalidInputError
 from ferry.specs.names import NameRule
 
-__all__ = ["MAX_NAME_LENGTH", "check_name", "path_names"]
+__all__ = ["MAX_NAME_LENGTH", "check_name", "name_in_path", "path_names"]
 
 # One path component on Linux and macOS; the patterns of some rules do not bound the length.
 MAX_NAME_LENGTH = 255
@@ -46,3 +46,15 @@ def path_names(**rules: NameRule) -> Any:
                 check_name(value, rule, field=param)
 
     return Depends(check)
+
+
+def name_in_path(rule: NameRule, description: str) -> Any:
+    """``Path(...)`` that documents ``rule`` (pattern and length) in OpenAPI.
+
+    Only documents: the check itself is :func:`path_names`, which runs first and answers 400
+    quoting the rule. A client (or a fuzzer) reading the schema knows which names are valid.
+    """
+    return Path(
+        description=f"{description} ({rule.sentence}).",
+        json_schema_extra=rule.json_schema(max_length=MAX_NAME_LENGTH),
+    )
