@@ -68,7 +68,7 @@ def test_unknown_endpoint_and_no_default(ml_client: MLClient, tmp_path: Path) ->
             endpoint_name="nope-endpoint", input=Input(path=str(tmp_path))
         )
     ml_client.batch_endpoints.begin_create_or_update(BatchEndpoint(name="empty-endpoint"))
-    with pytest.raises(InvalidInputError, match="No valid deployments to route to"):
+    with pytest.raises(ConflictError, match="No valid deployments to route to"):
         ml_client.batch_endpoints.invoke(
             endpoint_name="empty-endpoint", input=Input(path=str(tmp_path))
         )

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from ferry.launcher import server_status
@@ -40,8 +41,32 @@ CONFIG = Path(__file__).with_name("schemathesis.toml")
 
 @pytest.fixture
 def fresh_server(tmp_path: Path) -> Iterator[Settings]:
-    # Its own workspace: the fuzzer creates and deletes resources freely.
-    yield from running_server(tmp_path / "ws")
+    """A server of its own (the fuzzer creates and deletes freely) with one of each resource.
+
+    schemathesis.toml offers these names (with the built-in 'local' compute and
+    'workspaceblobstore' datastore) for half of the name path parameters, so operations on an
+    existing resource are tested, not only the 404 of a random name.
+    """
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.txt").write_text("weights\n")
+    for settings in running_server(tmp_path / "ws"):
+        with _api(settings) as api:
+            for path, body in [
+                ("/api/v1/online-endpoints", {"name": "seed-online"}),
+                ("/api/v1/batch-endpoints", {"name": "seed-batch"}),
+                ("/api/v1/models", {"name": "seed-model", "version": "1", "path": model.as_uri()}),
+            ]:
+                response = api.post(path, json=body)
+                assert response.status_code == 201, response.text
+        yield settings
+
+
+def _api(settings: Settings) -> httpx.Client:
+    info = server_status(settings)
+    assert info is not None
+    token = WorkspaceLayout(settings.resolved_workspace).read_token()
+    return httpx.Client(base_url=info["url"], headers={"Authorization": f"Bearer {token}"})
 
 
 def _run_schemathesis(settings: Settings, report: Path) -> tuple[dict[str, Any], str]:

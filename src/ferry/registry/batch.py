@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from ferry.errors import ConflictError, InvalidInputError, NotFoundError, SpecError
+from ferry.errors import ConflictError, NotFoundError, SpecError
 from ferry.registry.assets import AssetRegistry
 from ferry.registry.computes import ComputeRegistry
 from ferry.registry.references import SERVER_PYTHON, pin_references
@@ -99,7 +99,7 @@ class BatchRegistry:
     def _check_references(self, spec: BatchDeploymentSpec) -> None:
         pin_references(self._assets, spec)
         if spec.model is None and spec.code_configuration is None:
-            raise InvalidInputError(
+            raise SpecError(
                 "a batch deployment needs a model, a code_configuration, or both.",
                 details={"field": "model"},
             )
@@ -153,7 +153,8 @@ class BatchRegistry:
         spec = self.endpoint_spec(endpoint)
         name = deployment or spec.defaults.get("deployment_name")
         if not name:
-            raise InvalidInputError(
+            # 409: a valid request the endpoint's state (no default deployment) rules out.
+            raise ConflictError(
                 f"No valid deployments to route to: endpoint {endpoint!r} has no default "
                 "deployment; pass --deployment-name or set defaults.deployment_name.",
                 details={"field": "deployment_name"},

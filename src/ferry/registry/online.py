@@ -185,7 +185,7 @@ class OnlineRegistry:
             ("environment", spec.environment is None, _NEEDS_ENV),
         ):
             if missing:
-                raise InvalidInputError(fix, details={"field": field})
+                raise SpecError(fix, details={"field": field})
 
     def _check_script(self, record: Any, script: str) -> None:
         """Refuse now, not when replicas start, a scoring_script the code folder lacks."""

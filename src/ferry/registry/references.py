@@ -13,13 +13,10 @@ from ferry.errors import InvalidInputError, NotFoundError
 from ferry.registry.assets import AssetRegistry
 from ferry.specs.assets import AssetKind
 from ferry.specs.batch import CodeConfigurationSpec
-from ferry.specs.refs import is_asset_ref
+from ferry.specs.refs import SERVER_PYTHON, is_asset_ref
 from ferry.store.base import AssetRecord
 
 __all__ = ["SERVER_PYTHON", "pin_references"]
-
-#: The documented development option: run a deployment in the server's own interpreter.
-SERVER_PYTHON = "ferry:server-python"
 
 
 class _Deployable(Protocol):

@@ -9,7 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ferry.errors import SpecError
 
-__all__ = ["Resource", "Spec", "describe_errors", "spec_error", "stringify_values"]
+__all__ = [
+    "Resource",
+    "Spec",
+    "describe_errors",
+    "given_in_schema",
+    "spec_error",
+    "stringify_values",
+]
 
 
 class Spec(BaseModel):
@@ -36,6 +43,18 @@ class Resource(BaseModel):
     """A server-side view of an entity. Extra fields from newer servers are tolerated."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+def given_in_schema(*fields: str) -> dict[str, Any]:
+    """JSON Schema saying each of ``fields`` is present and not null.
+
+    For the OpenAPI document of fields the registry needs although the spec model lets them
+    default to None (YAML may omit them; the registry then refuses with the fix to use).
+    """
+    return {
+        "required": list(fields),
+        "properties": {field: {"not": {"type": "null"}} for field in fields},
+    }
 
 
 def describe_errors(

@@ -9,11 +9,12 @@ from __future__ import annotations
 import enum
 from typing import Any, ClassVar
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from ferry.specs.assets import EnvironmentSpec, ModelSpec
-from ferry.specs.base import Spec, stringify_values
+from ferry.specs.base import Spec, given_in_schema, stringify_values
 from ferry.specs.names import ENDPOINT_NAME
+from ferry.specs.refs import REF_PATTERN, ref_in_schema
 
 __all__ = [
     "TERMINAL_STATES",
@@ -73,7 +74,11 @@ class CodeConfigurationSpec(Spec):
 
     path_fields: ClassVar[tuple[str, ...]] = ("code",)
 
-    code: str = Field(description="Local folder, or azureml:<code>:<version>.")
+    code: str = Field(
+        description="Local folder, or azureml:<code>:<version>.",
+        # Over HTTP a reference: the CLI and SDK register a local folder first.
+        json_schema_extra={"pattern": REF_PATTERN},
+    )
     scoring_script: str = Field(description="Script path relative to the code folder.")
 
 
@@ -149,6 +154,13 @@ _LEGACY_FIELDS = set(BatchDeploymentSettings.model_fields) - {"schema_uri"}
 class BatchDeploymentSpec(Spec):
     """A batch deployment: model + code + environment + compute + settings."""
 
+    # The registry refuses one with neither (BatchRegistry._check_references).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [given_in_schema("model"), given_in_schema("code_configuration")]
+        }
+    )
+
     path_fields: ClassVar[tuple[str, ...]] = ()
 
     name: str = Field(
@@ -167,13 +179,17 @@ class BatchDeploymentSpec(Spec):
     tags: dict[str, str] = Field(default_factory=dict, description="Key/value labels.")
     properties: dict[str, str] = Field(default_factory=dict, description="Key/value metadata.")
     model: str | ModelSpec | None = Field(
-        default=None, description="azureml:<model>:<version> or @latest, or an inline model."
+        default=None,
+        description="azureml:<model>:<version> or @latest, or an inline model.",
+        json_schema_extra=ref_in_schema(),
     )
     code_configuration: CodeConfigurationSpec | None = Field(
         default=None, description="Scoring script; optional for MLflow models."
     )
     environment: str | EnvironmentSpec | None = Field(
-        default=None, description="azureml:<env>:<version> or @latest, or an inline environment."
+        default=None,
+        description="azureml:<env>:<version> or @latest, or an inline environment.",
+        json_schema_extra=ref_in_schema(),
     )
     compute: str = Field(
         default="local", description="Compute name (azureml:batch-cluster maps to local)."

@@ -11,13 +11,14 @@ from __future__ import annotations
 import enum
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ferry.errors import InvalidInputError
 from ferry.specs.assets import EnvironmentSpec, ModelSpec
-from ferry.specs.base import Spec
+from ferry.specs.base import Spec, given_in_schema
 from ferry.specs.batch import CodeConfigurationSpec
 from ferry.specs.names import ENDPOINT_NAME
+from ferry.specs.refs import SERVER_PYTHON, ref_in_schema
 
 __all__ = [
     "AUTH_MODES",
@@ -178,6 +179,11 @@ class BatchingSettings(Spec):
 class OnlineDeploymentSpec(Spec):
     """An online deployment: model + code + environment served by ``instance_count`` replicas."""
 
+    # The registry refuses a deployment without these (OnlineRegistry._check_references).
+    model_config = ConfigDict(
+        json_schema_extra={"allOf": [given_in_schema("code_configuration", "environment")]}
+    )
+
     path_fields: ClassVar[tuple[str, ...]] = ()
 
     name: str = Field(
@@ -190,7 +196,9 @@ class OnlineDeploymentSpec(Spec):
     tags: dict[str, str] = Field(default_factory=dict, description="Key/value labels.")
     properties: dict[str, str] = Field(default_factory=dict, description="Key/value metadata.")
     model: str | ModelSpec | None = Field(
-        default=None, description="azureml:<model>:<version> or @latest, or an inline model."
+        default=None,
+        description="azureml:<model>:<version> or @latest, or an inline model.",
+        json_schema_extra=ref_in_schema(),
     )
     code_configuration: CodeConfigurationSpec | None = Field(
         default=None, description="The scoring script (score.py with init() and run())."
@@ -198,6 +206,7 @@ class OnlineDeploymentSpec(Spec):
     environment: str | EnvironmentSpec | None = Field(
         default=None,
         description="azureml:<env>:<version>, an inline environment, or ferry:server-python.",
+        json_schema_extra=ref_in_schema(SERVER_PYTHON),
     )
     environment_variables: dict[str, str] = Field(
         default_factory=dict, description="Set in every replica's environment."

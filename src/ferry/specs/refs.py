@@ -3,14 +3,41 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ferry.errors import InvalidInputError
 from ferry.specs.names import ASSET_NAME, VERSION
 
-__all__ = ["LATEST", "AssetRef", "is_asset_ref", "parse_asset_ref"]
+__all__ = [
+    "LATEST",
+    "REF_PATTERN",
+    "SERVER_PYTHON",
+    "AssetRef",
+    "is_asset_ref",
+    "parse_asset_ref",
+    "ref_in_schema",
+]
 
 LATEST = "latest"
 _AZUREML = "azureml:"
+#: The environment that runs a deployment in the server's own Python, no build.
+SERVER_PYTHON = "ferry:server-python"
+#: The references the server resolves (``is_asset_ref`` and ``parse_asset_ref`` agree), as a
+#: JSON Schema pattern: ``azureml:<name>:<version>``, ``azureml:<name>@latest``, ``<name>@latest``.
+REF_PATTERN = (
+    f"^(azureml:{ASSET_NAME.pattern}(:{VERSION.pattern}|@{LATEST})|{ASSET_NAME.pattern}@{LATEST})$"
+)
+
+
+def ref_in_schema(*extra: str) -> dict[str, Any]:
+    """JSON Schema of a reference field as the HTTP API takes it: a reference, ``extra`` or null.
+
+    Specs also take inline assets and local paths, which the CLI and SDK register and replace
+    with references before they send the spec; the server refuses them.
+    """
+    choices: list[dict[str, Any]] = [{"type": "string", "pattern": REF_PATTERN}]
+    choices += [{"const": value} for value in extra]
+    return {"anyOf": [*choices, {"type": "null"}]}
 
 
 @dataclass(frozen=True)
