@@ -56,7 +56,7 @@ def test_token_and_key_files_are_private(server: Settings, api: httpx.Client) ->
 
 def test_openapi_fields_have_descriptions(api: httpx.Client) -> None:
     spec = api.get("/api/openapi.json").json()
-    assert "/api/v1/{collection}" in spec["paths"]
+    assert "/api/v1/{collection}/{name}" in spec["paths"]
     missing = []
     for name, schema in spec["components"]["schemas"].items():
         if name.startswith(("HTTPValidationError", "ValidationError", "Body_")):

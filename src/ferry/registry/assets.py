@@ -12,7 +12,7 @@ from typing import Any, BinaryIO
 import yaml
 
 from ferry.archive import ExtractLimits, content_hash, safe_extract
-from ferry.errors import InvalidInputError, NotFoundError, SpecError
+from ferry.errors import ConflictError, InvalidInputError, NotFoundError, SpecError
 from ferry.registry.datastores import DatastoreRegistry
 from ferry.specs.assets import (
     SPEC_BY_KIND,
@@ -199,7 +199,8 @@ class AssetRegistry:
         """Copy the asset's file or folder under ``dest`` (keeping its base name); return it."""
         uri = str(record.spec.get("path") or record.spec.get("build", {}).get("path", ""))
         if not uri.startswith("azureml://"):
-            raise InvalidInputError(
+            # 409: the version exists, but as a reference its bytes are not Ferry's to give.
+            raise ConflictError(
                 f"{record.kind.value} {record.name}:{record.version} references {uri!r}; Ferry "
                 "did not store its bytes, fetch them from there.",
                 details={"path": uri},

@@ -61,7 +61,14 @@ class AssetSpec(Spec):
     version: str | None = Field(
         default=None,
         description="Version; omitted means the next integer version.",
-        json_schema_extra=VERSION.json_schema(max_length=100),
+        # YAML's 'version: 1' is an integer; it is read as the string "1".
+        json_schema_extra={
+            "anyOf": [
+                {"type": "string", **VERSION.json_schema(max_length=100)},
+                {"type": "integer", "minimum": 0},
+                {"type": "null"},
+            ]
+        },
     )
     description: str | None = Field(default=None, description="Free text shown in listings.")
     tags: dict[str, str] = Field(default_factory=dict, description="Key/value labels.")
@@ -125,8 +132,30 @@ class BuildContext(Spec):
     )
 
 
+def _source(given: str, *absent: str) -> dict[str, Any]:
+    types = {"build": "object", "image": "string", "conda_file": ["string", "object"]}
+    return {
+        "required": [given],
+        "properties": {
+            given: {"type": types[given]},
+            **{field: {"type": "null"} for field in absent},
+        },
+    }
+
+
 class EnvironmentSpec(AssetSpec):
     """An environment: a conda file, an image, or a build context."""
+
+    # _one_source as JSON Schema, for OpenAPI.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                _source("build", "image", "conda_file"),
+                _source("image", "build"),
+                _source("conda_file", "build"),
+            ]
+        }
+    )
 
     path_fields: ClassVar[tuple[str, ...]] = ("conda_file", "build.path")
 

@@ -14,7 +14,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from ferry.specs.assets import EnvironmentSpec, ModelSpec
 from ferry.specs.base import Spec, given_in_schema, stringify_values
 from ferry.specs.names import ENDPOINT_NAME
-from ferry.specs.refs import REF_PATTERN, ref_in_schema
+from ferry.specs.refs import REF_PATTERN, SERVER_PYTHON, ref_in_schema
 
 __all__ = [
     "TERMINAL_STATES",
@@ -157,7 +157,10 @@ class BatchDeploymentSpec(Spec):
     # The registry refuses one with neither (BatchRegistry._check_references).
     model_config = ConfigDict(
         json_schema_extra={
-            "anyOf": [given_in_schema("model"), given_in_schema("code_configuration")]
+            "anyOf": [
+                given_in_schema(model="string"),
+                given_in_schema(code_configuration="object"),
+            ]
         }
     )
 
@@ -189,7 +192,7 @@ class BatchDeploymentSpec(Spec):
     environment: str | EnvironmentSpec | None = Field(
         default=None,
         description="azureml:<env>:<version> or @latest, or an inline environment.",
-        json_schema_extra=ref_in_schema(),
+        json_schema_extra=ref_in_schema(SERVER_PYTHON),
     )
     compute: str = Field(
         default="local", description="Compute name (azureml:batch-cluster maps to local)."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,6 +30,10 @@ _URI_PREFIXES = (
     "file://",
     "memory://",
 )
+
+
+#: ``is_uri`` as a JSON Schema pattern.
+URI_PATTERN = "^(" + "|".join(re.escape(prefix) for prefix in _URI_PREFIXES) + ")"
 
 
 def is_uri(text: str) -> bool:

@@ -34,6 +34,11 @@ __all__ = [
 AUTH_MODES = ("key", "aml_token")
 
 
+def _percents(most: int) -> dict[str, Any]:
+    """JSON Schema of a name -> percent mapping (what sums to what stays in the validators)."""
+    return {"additionalProperties": {"type": "integer", "minimum": 0, "maximum": most}}
+
+
 def check_endpoint_name(value: str, *, field: str = "name") -> str:
     """Azure's rule: 3-32 characters, ``^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$``."""
     try:
@@ -75,11 +80,13 @@ class OnlineEndpointSpec(Spec):
         default=None,
         description="Deployment name -> percent of live traffic; sums to 0 or 100. Omitted on "
         "update: the current split is kept.",
+        json_schema_extra=_percents(100),
     )
     mirror_traffic: dict[str, int] | None = Field(
         default=None,
         description="One deployment -> percent (<= 50) of live requests copied to it; its "
         "responses are discarded. Omitted on update: kept.",
+        json_schema_extra=_percents(50),
     )
     identity: dict[str, Any] | None = Field(
         default=None, description="Accepted for Azure compatibility; ignored."
@@ -181,7 +188,9 @@ class OnlineDeploymentSpec(Spec):
 
     # The registry refuses a deployment without these (OnlineRegistry._check_references).
     model_config = ConfigDict(
-        json_schema_extra={"allOf": [given_in_schema("code_configuration", "environment")]}
+        json_schema_extra={
+            "allOf": [given_in_schema(code_configuration="object", environment="string")]
+        }
     )
 
     path_fields: ClassVar[tuple[str, ...]] = ()

@@ -23,7 +23,8 @@ from ferry.server.routes.deps import Auth, WorkspaceDep
 from ferry.server.routes.models import AssetList, page
 from ferry.server.routes.params import name_in_path, path_names
 from ferry.server.routes.responses import COMMON, errors
-from ferry.specs.assets import AssetKind, AssetResource
+from ferry.specs.assets import SPEC_BY_KIND, AssetKind, AssetResource
+from ferry.specs.loader import URI_PATTERN
 from ferry.specs.names import ASSET_NAME, VERSION
 
 __all__ = ["UPLOAD_PATHS", "router"]
@@ -86,40 +87,137 @@ class AssetUpdate(BaseModel):
     tags: dict[str, str] | None = Field(default=None, description="Tags to set (merged).")
 
 
-_CREATE_DOC = {
-    "requestBody": {
-        "description": (
-            "Either a JSON spec whose path is a URI, or multipart/form-data with a 'spec' field "
-            "(the JSON spec) and an 'archive' file (tar.gz of the local file or folder)."
-        ),
-        "content": {
-            "application/json": {"schema": {"type": "object"}},
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "spec": {"type": "string", "description": "JSON spec."},
-                        "archive": {"type": "string", "format": "binary"},
-                    },
-                    "required": ["spec"],
+def _json_spec_schema(kind: AssetKind) -> dict[str, Any]:
+    """The JSON body of a create: the kind's spec, with what a spec without files must hold.
+
+    Without an upload the server has no files, so ``path`` must be a URI, anonymous code is
+    refused (its name comes from uploaded content) and a conda file is sent as its content.
+    """
+    schema = _inline(SPEC_BY_KIND[kind].model_json_schema())
+    properties = schema["properties"]
+    if kind is not AssetKind.ENVIRONMENT:
+        properties["path"] = {
+            "type": "string",
+            "pattern": URI_PATTERN,
+            "description": "A URI: azureml://datastores/<name>/paths/<path>, https://, s3://, ...",
+        }
+    if kind is AssetKind.CODE:
+        properties["name"] = {"type": "string", **ASSET_NAME.json_schema()}
+        schema["required"] = sorted({*schema.get("required", []), "name"})
+    if kind is AssetKind.ENVIRONMENT:
+        # What the registry reads of it (_inspect_environment): a dependencies list whose
+        # pip entry, if any, is a list.
+        conda = {
+            "type": "object",
+            "required": ["dependencies"],
+            "properties": {
+                "dependencies": {
+                    "type": "array",
+                    "items": {"properties": {"pip": {"type": "array"}}},
                 }
             },
-        },
+        }
+        properties["conda_file"] = {
+            "anyOf": [conda, {"type": "null"}],
+            "description": "The conda file's content (the CLI and SDK read the file for you).",
+        }
+    return schema
+
+
+def _inline(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with its ``$defs`` written in place (an OpenAPI document has no ``$defs``)."""
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return resolve(defs[ref.removeprefix("#/$defs/")])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
+
+def _create_doc(kind: AssetKind) -> dict[str, Any]:
+    spec = _json_spec_schema(kind)
+    return {
+        "requestBody": {
+            "required": True,
+            "description": (
+                f"Either the JSON {kind.value} spec (its path a URI), or multipart/form-data with "
+                "a 'spec' field (the JSON spec) and an 'archive' file (tar.gz of the local file "
+                "or folder)."
+            ),
+            "content": {
+                "application/json": {"schema": spec},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "spec": spec,
+                            "archive": {
+                                "type": "string",
+                                "format": "binary",
+                                "description": "tar.gz of one file or folder; its path is then "
+                                "the upload's.",
+                            },
+                        },
+                        "required": ["spec"],
+                    },
+                    "encoding": {"spec": {"contentType": "application/json"}},
+                },
+            },
+        }
     }
-}
 
 
-@router.post(
-    "/{collection:ferry_collection}",
-    response_model=AssetResource,
-    status_code=201,
-    responses={
-        200: {"model": AssetResource, "description": "The identical version existed already."},
-        **errors(404, 409, 413),
-    },
-    openapi_extra=_CREATE_DOC,
-    summary="Create an asset version (uploading local files atomically)",
-)
+def _collection_routes(collection: Collection) -> None:
+    """``POST`` and ``GET /api/v1/<collection>``: operations of their own per collection.
+
+    Each create documents its own spec; the listing follows so that no ``/{collection}``
+    template overlaps these paths (a client would read POST as undocumented there).
+    """
+
+    async def create(request: Request, response: Response, workspace: WorkspaceDep) -> Any:
+        return await create_asset(collection, request, response, workspace)
+
+    def list_(
+        workspace: WorkspaceDep,
+        name: str | None = Query(default=None, description="List the versions of this name."),
+        include_archived: bool = Query(default=False, description="Include archived versions."),
+        limit: int = Query(default=100, ge=1, le=1000, description="Page size."),
+        page_token: str | None = Query(default=None, description="Token from the previous page."),
+    ) -> dict[str, Any]:
+        return list_assets(collection, workspace, name, include_archived, limit, page_token)
+
+    router.add_api_route(
+        f"/{collection.value}",
+        create,
+        methods=["POST"],
+        name=f"create_{collection.value}",
+        response_model=AssetResource,
+        status_code=201,
+        responses={
+            200: {"model": AssetResource, "description": "The identical version existed already."},
+            **errors(404, 409, 413),
+        },
+        openapi_extra=_create_doc(collection.kind),
+        summary=f"Create a {collection.kind.value} version (uploading local files atomically)",
+    )
+    router.add_api_route(
+        f"/{collection.value}",
+        list_,
+        methods=["GET"],
+        name=f"list_{collection.value}",
+        response_model=AssetList,
+        summary=f"List {collection.value} or the versions of one",
+    )
+
+
 async def create_asset(
     collection: Collection, request: Request, response: Response, workspace: WorkspaceDep
 ) -> dict[str, Any]:
@@ -143,6 +241,10 @@ async def create_asset(
     return view
 
 
+for _collection in Collection:
+    _collection_routes(_collection)
+
+
 def _parse_spec(raw: Any) -> dict[str, Any]:
     if raw is None:
         raise InvalidInputError("the request has no spec; send a JSON object.")
@@ -155,19 +257,13 @@ def _parse_spec(raw: Any) -> dict[str, Any]:
     return data
 
 
-@router.get(
-    "/{collection:ferry_collection}",
-    response_model=AssetList,
-    responses=errors(404),
-    summary="List assets or versions",
-)
 def list_assets(
     collection: Collection,
     workspace: WorkspaceDep,
-    name: str | None = Query(default=None, description="List the versions of this name."),
-    include_archived: bool = Query(default=False, description="Include archived versions."),
-    limit: int = Query(default=100, ge=1, le=1000, description="Page size."),
-    page_token: str | None = Query(default=None, description="Token from the previous page."),
+    name: str | None,
+    include_archived: bool,
+    limit: int,
+    page_token: str | None,
 ) -> dict[str, Any]:
     result = workspace.assets.list(
         collection.kind, name, include_archived=include_archived, limit=limit, page_token=page_token
@@ -245,7 +341,7 @@ def restore_asset(
 @router.get(
     "/{collection:ferry_collection}/{name}/versions/{version}/download",
     response_class=FileResponse,
-    responses={**_GZIP, **errors(404)},
+    responses={**_GZIP, **errors(404, 409)},
     summary="Download a version's files as tar.gz",
 )
 def download_asset(

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
 from ferry.environments import normalize_environment
+from ferry.errors import ConflictError, SpecError
 from ferry.server.routes.deps import Auth, WorkspaceDep
 from ferry.server.routes.params import name_in_path, path_names
 from ferry.server.routes.responses import COMMON, errors
@@ -26,7 +27,7 @@ router = APIRouter(
 
 @router.post(
     "/{name}/build",
-    responses=errors(404),
+    responses=errors(404, 409),
     summary="Build an environment now (jobs reuse the cache)",
 )
 async def build_environment(
@@ -36,7 +37,12 @@ async def build_environment(
 ) -> Any:
     record = workspace.assets.record(AssetKind.ENVIRONMENT, name, version)
     fields = {k: v for k, v in record.spec.items() if k in EnvironmentSpec.model_fields}
-    resolved = normalize_environment(EnvironmentSpec.model_validate({**fields, "name": name}))
+    try:
+        resolved = normalize_environment(EnvironmentSpec.model_validate({**fields, "name": name}))
+    except SpecError as exc:
+        # What cannot be built is the stored version, not this request (it has no body): 409,
+        # resolved by registering a version that can be.
+        raise ConflictError(exc.message, details=exc.details) from exc
     built = await run_in_threadpool(workspace.environments.ensure, resolved)
     return {
         "name": record.name,
