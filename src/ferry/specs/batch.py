@@ -154,13 +154,16 @@ _LEGACY_FIELDS = set(BatchDeploymentSettings.model_fields) - {"schema_uri"}
 class BatchDeploymentSpec(Spec):
     """A batch deployment: model + code + environment + compute + settings."""
 
-    # The registry refuses one with neither (BatchRegistry._check_references).
+    # For OpenAPI: a model or code, or both (BatchRegistry._check_references), and the legacy
+    # root-level settings only without 'settings' (_one_schema).
     model_config = ConfigDict(
         json_schema_extra={
             "anyOf": [
                 given_in_schema(model="string"),
                 given_in_schema(code_configuration="object"),
-            ]
+            ],
+            "if": given_in_schema(settings="object"),
+            "then": {"properties": {field: {"type": "null"} for field in sorted(_LEGACY_FIELDS)}},
         }
     )
 
@@ -170,7 +173,11 @@ class BatchDeploymentSpec(Spec):
         description="Deployment name (3-32 letters, digits or '-').",
         json_schema_extra=ENDPOINT_NAME.json_schema(),
     )
-    endpoint_name: str | None = Field(default=None, description="The endpoint it belongs to.")
+    endpoint_name: str | None = Field(
+        default=None,
+        description="The endpoint it belongs to (the one in the URL, when given).",
+        json_schema_extra=ENDPOINT_NAME.json_schema(),
+    )
     # 'pipeline' passes the pattern only to get _one_schema's explanation; OpenAPI says 'model'.
     type: str = Field(
         default="model",

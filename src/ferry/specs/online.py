@@ -199,7 +199,11 @@ class OnlineDeploymentSpec(Spec):
         description="Deployment name: 3-32 letters, digits or '-', letter first.",
         json_schema_extra=ENDPOINT_NAME.json_schema(min_length=3, max_length=32),
     )
-    endpoint_name: str | None = Field(default=None, description="The endpoint it belongs to.")
+    endpoint_name: str | None = Field(
+        default=None,
+        description="The endpoint it belongs to (the one in the URL, when given).",
+        json_schema_extra=ENDPOINT_NAME.json_schema(),
+    )
     type: str | None = Field(default=None, description="managed | kubernetes; accepted.")
     description: str | None = Field(default=None, description="Free text.")
     tags: dict[str, str] = Field(default_factory=dict, description="Key/value labels.")
