@@ -11,10 +11,14 @@ from ferry.specs.assets import AssetResource
 
 __all__ = [
     "AssetList",
+    "BatchDeploymentResource",
+    "BatchEndpointResource",
     "ComputeResource",
     "DatastoreResource",
     "Health",
     "ListOf",
+    "OnlineDeploymentResource",
+    "OnlineEndpointResource",
     "SecretResource",
     "SecretValue",
 ]
@@ -58,6 +62,59 @@ class DatastoreResource(_Named):
 
 class ComputeResource(_Named):
     """A compute target."""
+
+
+class _Stamped(BaseModel):
+    """The spec's fields, flat (as extras), plus what the server adds.
+
+    Routes that return these set ``response_model_exclude_unset``: the body is what the
+    registry returned, unchanged; the model documents it and checks its core fields.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(description="Resource name.")
+    created_at: datetime = Field(description="Creation time (UTC).")
+    updated_at: datetime = Field(description="Last update time (UTC).")
+
+
+class BatchEndpointResource(_Stamped):
+    """A batch endpoint."""
+
+    scoring_uri: str = Field(description="Where to POST an invocation (starts a job).")
+    openapi_uri: str = Field(description="The control plane's OpenAPI document.")
+    provisioning_state: str = Field(description="'Succeeded' once stored.")
+    defaults: dict[str, str] = Field(
+        default_factory=dict, description="defaults.deployment_name: the default deployment."
+    )
+
+
+class BatchDeploymentResource(_Stamped):
+    """A batch deployment, its references pinned to versions."""
+
+    endpoint_name: str = Field(description="The endpoint it belongs to.")
+    provisioning_state: str = Field(description="'Succeeded' once stored.")
+
+
+class OnlineEndpointResource(_Stamped):
+    """An online endpoint with absolute scoring and swagger URLs."""
+
+    auth_mode: str = Field(description="key | aml_token.")
+    scoring_uri: str = Field(description="Where to POST scoring requests.")
+    openapi_uri: str = Field(description="The endpoint's swagger document.")
+    provisioning_state: str = Field(description="'Succeeded' once stored.")
+    traffic: dict[str, int] = Field(description="Deployment name -> percent of live traffic.")
+    mirror_traffic: dict[str, int] = Field(description="Deployment name -> percent mirrored.")
+
+
+class OnlineDeploymentResource(_Stamped):
+    """An online deployment; show and list add its live replicas."""
+
+    endpoint_name: str = Field(description="The endpoint it belongs to.")
+    provisioning_state: str = Field(description="Creating, Updating, Succeeded, Failed, ...")
+    replicas: list[dict[str, Any]] = Field(
+        default_factory=list, description="Live replicas (show and list only)."
+    )
 
 
 class SecretResource(BaseModel):

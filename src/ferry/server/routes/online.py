@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ferry.online.keys import issue_token
 from ferry.server.routes.deps import Auth, WorkspaceDep
+from ferry.server.routes.models import ListOf, OnlineDeploymentResource, OnlineEndpointResource
 from ferry.server.routes.params import name_in_path, path_names
 from ferry.server.routes.responses import COMMON, COMMON_STATUSES, errors
 from ferry.specs.names import ENDPOINT_NAME
@@ -31,7 +32,10 @@ router = APIRouter(
 
 EndpointName = Annotated[str, name_in_path(ENDPOINT_NAME, "Online endpoint name")]
 DeploymentName = Annotated[str, name_in_path(ENDPOINT_NAME, "Deployment name")]
-_UPDATED: dict[int | str, dict[str, Any]] = {200: {"description": "Updated: the name existed."}}
+
+
+def _updated(model: type[Any]) -> dict[int | str, dict[str, Any]]:
+    return {200: {"model": model, "description": "Updated: the name existed."}}
 
 
 class RegenerateRequest(BaseModel):
@@ -64,7 +68,9 @@ def _keys(workspace: Any, name: str) -> dict[str, Any]:
 @router.post(
     "",
     status_code=201,
-    responses={**_UPDATED, **errors(404, 409, 413)},
+    response_model=OnlineEndpointResource,
+    response_model_exclude_unset=True,  # the view as the registry made it (models._Stamped)
+    responses={**_updated(OnlineEndpointResource), **errors(404, 409, 413)},
     summary="Create or update an online endpoint",
 )
 async def put_endpoint(
@@ -76,13 +82,24 @@ async def put_endpoint(
     return _absolute(view, request)
 
 
-@router.get("", summary="List online endpoints")
+@router.get(
+    "",
+    response_model=ListOf[OnlineEndpointResource],
+    response_model_exclude_unset=True,  # the view as the registry made it (models._Stamped)
+    summary="List online endpoints",
+)
 async def list_endpoints(request: Request, workspace: WorkspaceDep) -> Any:
     views = await run_in_threadpool(workspace.online.list_endpoints)
     return {"value": [_absolute(v, request) for v in views], "next_page_token": None}
 
 
-@router.get("/{name}", responses=errors(404), summary="Show an online endpoint")
+@router.get(
+    "/{name}",
+    response_model=OnlineEndpointResource,
+    response_model_exclude_unset=True,  # the view as the registry made it (models._Stamped)
+    responses=errors(404),
+    summary="Show an online endpoint",
+)
 async def get_endpoint(name: EndpointName, request: Request, workspace: WorkspaceDep) -> Any:
     return _absolute(await run_in_threadpool(workspace.online.endpoint, name), request)
 
@@ -123,7 +140,9 @@ async def regenerate_keys(
 @router.post(
     "/{endpoint}/deployments",
     status_code=201,
-    responses={**_UPDATED, **errors(404, 409, 413)},
+    response_model=OnlineDeploymentResource,
+    response_model_exclude_unset=True,  # the view as the registry made it (models._Stamped)
+    responses={**_updated(OnlineDeploymentResource), **errors(404, 409, 413)},
     summary="Create or update an online deployment",
 )
 async def put_deployment(
@@ -144,7 +163,11 @@ async def put_deployment(
 
 
 @router.get(
-    "/{endpoint}/deployments", responses=errors(404), summary="List an endpoint's deployments"
+    "/{endpoint}/deployments",
+    response_model=ListOf[OnlineDeploymentResource],
+    response_model_exclude_unset=True,  # the view as the registry made it (models._Stamped)
+    responses=errors(404),
+    summary="List an endpoint's deployments",
 )
 async def list_deployments(endpoint: EndpointName, workspace: WorkspaceDep) -> Any:
     views = await run_in_threadpool(workspace.online.list_deployments, endpoint)
@@ -156,7 +179,11 @@ async def list_deployments(endpoint: EndpointName, workspace: WorkspaceDep) -> A
 
 
 @router.get(
-    "/{endpoint}/deployments/{name}", responses=errors(404), summary="Show an online deployment"
+    "/{endpoint}/deployments/{name}",
+    response_model=OnlineDeploymentResource,
+    response_model_exclude_unset=True,  # the view as the registry made it (models._Stamped)
+    responses=errors(404),
+    summary="Show an online deployment",
 )
 async def get_deployment(
     endpoint: EndpointName, name: DeploymentName, workspace: WorkspaceDep
