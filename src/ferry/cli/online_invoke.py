@@ -11,7 +11,8 @@ import click
 
 from ferry.cli.context import client, global_options, state
 from ferry.cli.output import render
-from ferry.errors import FerryError
+from ferry.client.online import is_text
+from ferry.errors import FerryError, InvalidInputError
 from ferry.online.errors import GatewayError
 
 __all__ = ["invoke"]
@@ -50,23 +51,50 @@ def _print_body(ctx: click.Context, text: str) -> None:
     "--deployment-name",
     help="Send it to this deployment, whatever the traffic split (azureml-model-deployment).",
 )
+@click.option(
+    "--output-file",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the response's bytes to this file, untouched (an image, audio ...). Ferry's "
+    "own option: az ml prints the answer as text.",
+)
 @global_options
 @click.pass_context
-def invoke(ctx: click.Context, name: str, request_file: Path, deployment_name: str | None) -> None:
+def invoke(
+    ctx: click.Context,
+    name: str,
+    request_file: Path,
+    deployment_name: str | None,
+    output_file: Path | None,
+) -> None:
     """Send a request to an endpoint with its key and print the response.
 
-    A JSON response is printed indented (--query and -o apply to it); anything else is printed
-    as it came. An error status exits 1 with ERROR: HTTP <status>: <message>.
+    A JSON response is printed indented (--query and -o apply to it); other text is printed
+    as it came. A binary response (e.g. image/png) goes to --output-file, or to stdout when that
+    is not a terminal. An error status exits 1 with ERROR: HTTP <status>: <message>.
 
     \b
     Examples:
       ferry online-endpoint invoke --name my-endpoint --request-file sample-request.json
       ferry online-endpoint invoke -n my-endpoint -r sample-request.json -d green
+      ferry online-endpoint invoke -n painter -r prompt.json --output-file out.png
     """
     try:
-        text = client(ctx).online_endpoints.invoke(
+        response = client(ctx).online_endpoints.invoke_raw(
             name, request_file=request_file, deployment_name=deployment_name
         )
     except GatewayError as exc:
         raise InvokeError(f"HTTP {exc.status}: {exc.message}", details=exc.details) from exc
-    _print_body(ctx, text)
+    media = response.headers.get("content-type", "unknown type")
+    if output_file is not None:
+        output_file.write_bytes(response.content)
+        click.echo(f"wrote {len(response.content)} bytes ({media}) to {output_file}", err=True)
+    elif is_text(response):
+        _print_body(ctx, response.text)
+    elif sys.stdout.isatty():
+        raise InvalidInputError(
+            f"the answer is binary ({media}, {len(response.content)} bytes); pass "
+            "--output-file <path> to save it, or redirect stdout to a file."
+        )
+    else:
+        sys.stdout.buffer.write(response.content)
+        sys.stdout.buffer.flush()

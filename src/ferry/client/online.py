@@ -2,7 +2,8 @@
 
 ``begin_*`` calls return a :class:`Poller` whose ``result()`` waits like Azure's ``LROPoller``
 (a deployment's waits until every replica's ``init()`` finished, and raises if it failed).
-``invoke`` posts to the endpoint's ``scoring_uri`` with its key, as Azure's does.
+``invoke`` posts to the endpoint's ``scoring_uri`` with its key, as Azure's does; a binary answer
+comes back as ``bytes`` (Azure returns ``str`` whatever the answer is).
 """
 
 from __future__ import annotations
@@ -118,11 +119,35 @@ class OnlineEndpointOperations:
         body: bytes | str | dict[str, Any] | builtins.list[Any] | None = None,
         headers: dict[str, str] | None = None,
         local: bool = False,
-    ) -> str:
-        """POST ``request_file`` (or ``body``) to the scoring URI; returns the response text.
+    ) -> str | bytes:
+        """POST ``request_file`` (or ``body``) to the scoring URI and return the answer.
+
+        The answer is ``str`` when its content type is text (``text/*``, JSON, XML, or any with
+        a ``charset``) and ``bytes`` otherwise, e.g. ``image/png``. This differs from Azure on
+        purpose: Azure's ``invoke`` always returns ``str``, which mangles binary answers.
+        :meth:`invoke_raw` gives the HTTP response itself (exact bytes and headers).
 
         Raises GatewayError (status 401, 404, 408, 413, 424, 429, 503 ...) with the message.
         """
+        response = self.invoke_raw(
+            endpoint_name,
+            request_file=request_file,
+            deployment_name=deployment_name,
+            body=body,
+            headers=headers,
+        )
+        return response.text if is_text(response) else response.content
+
+    def invoke_raw(
+        self,
+        endpoint_name: str,
+        *,
+        request_file: str | Path | None = None,
+        deployment_name: str | None = None,
+        body: bytes | str | dict[str, Any] | builtins.list[Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """Like :meth:`invoke`, but the whole HTTP response (its bytes untouched, headers)."""
         if request_file is not None:
             content = Path(request_file).read_bytes()
         elif isinstance(body, (dict, builtins.list)):
@@ -144,10 +169,33 @@ class OnlineEndpointOperations:
             raise ServerError(f"cannot reach {endpoint.scoring_uri} ({exc}).") from exc
         if response.status_code >= 400:
             raise _gateway_error(response)
-        return response.text
+        return response
 
     def close(self) -> None:
         self._http.close()
+
+
+#: Media types that are text although not ``text/*``.
+_TEXT_TYPES = {"application/json", "application/xml", "application/javascript", "application/yaml"}
+
+
+def is_text(response: httpx.Response) -> bool:
+    """Whether an answer is text by its content type; with none, whether it decodes as UTF-8."""
+    header = response.headers.get("content-type")
+    if header is None:
+        try:
+            response.content.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return True
+    media, _, params = header.partition(";")
+    media = media.strip().lower()
+    return (
+        media.startswith("text/")
+        or media in _TEXT_TYPES
+        or media.endswith(("+json", "+xml"))
+        or "charset=" in params.lower()
+    )
 
 
 def _gateway_error(response: httpx.Response) -> GatewayError:
