@@ -44,7 +44,15 @@ class JobDefinition:
     program_arguments: list[str] = field(default_factory=list)
     #: Seconds a worker may take to load the script and finish ``init()`` (PRS:
     #: ``first_task_creation_timeout``); past it the worker is killed and counts as an init failure.
+    #: The deployment's ``settings.init_timeout`` sets it; 600 is for job.json files from before.
     init_timeout: float = 600.0
+    #: Secrets the script may read through the ``azureml.core`` Key Vault shim (names only: the
+    #: values reach the workers in memory, see :mod:`ferry.server.secret_env`).
+    secret_names: list[str] = field(default_factory=list)
+    #: The deployment, ``<endpoint>/<deployment>``, for messages that say how to change it.
+    deployment: str = ""
+    #: The input's name (``Run.input_datasets``); Azure calls a model deployment's one input so.
+    input_name: str = "input_data"
 
     @property
     def worker_count(self) -> int:

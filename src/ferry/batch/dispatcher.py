@@ -117,6 +117,7 @@ class Dispatcher:
                 if now - last_sync >= _SYNC_EVERY:
                     syncer.request()
                     last_sync = now
+                self._note_init(now)
                 self.meter.tick()
         except BaseException:
             self.close()
@@ -254,13 +255,26 @@ class Dispatcher:
                 )
                 self._lose(w, "timeout", {"type": "Timeout", "message": message})
             elif not w.ready and now - w.started_at > self.d.init_timeout:
-                message = f"{w.id} was not ready within init_timeout ({self.d.init_timeout:g} s)"
+                message = (
+                    f"{w.id} was not ready within init_timeout ({self.d.init_timeout:g} s): the "
+                    f"script's load or init() did not return; see {self.pool.stderr_path(w.id)}. "
+                    "If init() needs longer, raise settings.init_timeout in the deployment or "
+                    "pass --set init_timeout=<seconds> at invoke"
+                )
                 self._lose(w, "init", {"type": "InitTimeout", "message": message})
             elif poll and w.proc.poll() is not None:
                 for event in self.hub.drain(w):  # what it sent before exiting comes first
                     self._on_event(event)
                 if w.id in self.pool.workers:
                     self._lose(w, "worker_crashed")
+
+    def _note_init(self, now: float) -> None:
+        """Tell the progress how many workers wait in ``init()`` while none is ready."""
+        waiting = [w for w in self.pool.workers.values() if not w.ready]
+        if len(waiting) < len(self.pool.workers) or not waiting:
+            self.meter.set_in_init(0, 0.0)
+        else:
+            self.meter.set_in_init(len(waiting), now - min(w.started_at for w in waiting))
 
     def _stop(self, *, graceful: bool) -> None:
         """Ask ready workers to shut down (graceful), kill every other worker now."""
@@ -304,7 +318,8 @@ class Dispatcher:
         seconds = float(header.get("elapsed_ms", 0.0)) / 1000.0
         if header["kind"] == m.RESULT:
             n_items = int(header.get("n_items", 0))
-            ok = self.scheduler.succeeded(task, n_items, body, seconds)
+            outputs = [str(o) for o in header.get("outputs") or ()]
+            ok = self.scheduler.succeeded(task, n_items, body, seconds, outputs)
         else:
             error = dict(header.get("error") or {})
             self.scheduler.failed(task, "script_error", error, seconds=seconds)

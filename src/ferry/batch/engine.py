@@ -287,6 +287,7 @@ class _Session:
     def _finish(self, books: _Books, verdict: Verdict) -> JobOutcome:
         d, layout, plan, ledger, rows = self.d, self.layout, books.plan, books.ledger, books.rows
         journal, meter = books.journal, books.meter
+        meter.in_init = (0, 0.0)  # whatever waited in init() has been stopped
         meter.set_state("Finalizing")
         output: str | None = None
         size = 0

@@ -9,7 +9,9 @@ Journal events::
     session {n, t}                          an engine run began
     worker  {w, pid?, state, ...}           started | ready | init_failed | lost | stopped
     start   {mb, try, w}                    handed to a worker (no verdict yet = still pending)
-    ok      {mb, try, n, at, bytes, s, w}   rows appended at offset ``at``; n items succeeded
+    ok      {mb, try, n, at, bytes, s, w, out?}
+                                            rows appended at offset ``at``; n items succeeded;
+                                            ``out``: files it wrote in the output folder
     fail    {mb, try, kind, final, error, n?, at?, bytes?, s?, w}
                                             kind: script_error | worker_crashed | timeout |
                                             too_few_rows; a final too_few_rows keeps its n rows
@@ -24,7 +26,15 @@ from array import array
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["FAILED", "PARTIAL", "PENDING", "STATUS_NAMES", "SUCCEEDED", "Ledger"]
+__all__ = [
+    "FAILED",
+    "PARTIAL",
+    "PENDING",
+    "STATUS_NAMES",
+    "SUCCEEDED",
+    "Ledger",
+    "overwrite_warning",
+]
 
 PENDING, SUCCEEDED, FAILED, PARTIAL = 0, 1, 2, 3
 STATUS_NAMES = ("pending", "succeeded", "failed", "partial")
@@ -56,6 +66,10 @@ class Ledger:
         #: Workers started and not known to be gone: ``{worker_id: pid}`` (for reclaiming).
         self.workers_unended: dict[str, int | None] = {}
         self.end: dict[str, Any] | None = None
+        #: Output files (relative to the output folder) and the mini-batch that wrote each first.
+        self.written: dict[str, int] = {}
+        #: ``(file, first mini-batch, later mini-batch)``: a later one replaced the file.
+        self.overwrites: list[tuple[str, int, int]] = []
 
     # -- queries -----------------------------------------------------------------------------
     def pending(self) -> list[int]:
@@ -73,6 +87,8 @@ class Ledger:
         """Apply one journal event; unknown kinds are ignored (newer engines may add some)."""
         kind = event.get("ev")
         if kind == "ok":
+            if self.status[int(event["mb"])] == PENDING:
+                self._note_outputs(int(event["mb"]), event.get("out") or ())
             self._settle(event, SUCCEEDED, int(event.get("n", 0)))
         elif kind == "fail":
             mb = int(event["mb"])
@@ -101,6 +117,13 @@ class Ledger:
                 self.workers_unended.pop(worker, None)
         elif kind == "end":
             self.end = event
+
+    def _note_outputs(self, mb: int, names: Any) -> None:
+        for name in names:
+            first = self.written.setdefault(str(name), mb)
+            if first != mb:
+                self.overwrites.append((str(name), first, mb))
+                self.written[str(name)] = mb  # the next writer replaces this one's file
 
     def _worker_id(self, name: str | None) -> int:
         if not name:
@@ -148,3 +171,12 @@ class Ledger:
         if not keep_attempts:
             self.attempts[mb] = 0
             self.errors.pop(mb, None)
+
+
+def overwrite_warning(name: str, first: int, second: int) -> str:
+    """The warning for two mini-batches that wrote the same output file."""
+    return (
+        f"output file {name} was written by mini-batch {first} and again by mini-batch {second}; "
+        "the later write replaced the earlier one. Every worker shares AZUREML_BI_OUTPUT_PATH: "
+        "name each output file after its input (e.g. os.path.basename(path)) so that none is lost"
+    )

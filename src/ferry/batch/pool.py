@@ -8,6 +8,7 @@ load, whose ``init()`` raises, or that dies or hangs before it is ready is an *i
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections import deque
@@ -94,6 +95,8 @@ class WorkerPool:
             env["AZUREML_MODEL_DIR"] = d.model_dir
         env["FERRY_LOG_DIR"] = str(self.layout.entry_script_log(worker_id))
         env["FERRY_JOB_DIR"] = str(self.layout.root)  # identifies it if an engine dies
+        if d.inputs:  # Run.input_datasets of the azureml.core shim
+            env["FERRY_INPUT_DATASETS"] = json.dumps({d.input_name: d.inputs[0]})
         env.update(d.environment_variables)
         launch = WorkerLaunch(
             worker_id=worker_id,

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ferry.batch.ledger import Ledger
+from ferry.batch.ledger import Ledger, overwrite_warning
 
-__all__ = ["Progress", "ProgressMeter", "earlier_seconds", "read_progress"]
+__all__ = ["Progress", "ProgressMeter", "earlier_seconds", "init_activity", "read_progress"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,14 @@ class Progress:
     #: Seconds the job has run, all of its engine sessions together (a server that restarts
     #: resumes the job in a new session); each session counts from when it started dispatching.
     elapsed_seconds: float = 0.0
+    #: Workers started and not ready yet (loading the script or in ``init()``) while none is
+    #: ready: the job waits on them; with ``init_seconds`` the longest such wait so far.
+    workers_in_init: int = 0
+    init_seconds: float = 0.0
+    #: What the job is waiting on, in words ("2 workers in init() for 40 s"), else None.
+    activity: str | None = None
+    #: Problems that do not fail the job: two mini-batches that wrote the same output file.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def items_done(self) -> int:
@@ -101,6 +109,8 @@ class ProgressMeter:
         self._done0 = self._done()
         self._last = float("-inf")
         self._last_overview = float("-inf")
+        #: ``(workers, seconds)`` still in ``init()`` while none is ready (the dispatcher's).
+        self.in_init: tuple[int, float] = (0, 0.0)
 
     def _done(self) -> int:
         return self.ledger.items_succeeded + self.ledger.items_failed
@@ -128,7 +138,18 @@ class ProgressMeter:
             items_per_second=round(rate, 3),
             eta_seconds=None if eta is None else round(eta, 3),
             elapsed_seconds=round(self.earlier_seconds + elapsed, 3),
+            workers_in_init=self.in_init[0],
+            init_seconds=round(self.in_init[1], 1),
+            activity=init_activity(*self.in_init),
+            warnings=_warnings(led),
         )
+
+    def set_in_init(self, workers: int, seconds: float) -> None:
+        """Publish at once when workers start or stop waiting in ``init()``."""
+        changed = (workers == 0) != (self.in_init[0] == 0)
+        self.in_init = (workers, seconds)
+        if changed:
+            self.publish(overview=True)
 
     def tick(self) -> None:
         """Publish if ``interval`` has passed since the last publication."""
@@ -159,13 +180,33 @@ class ProgressMeter:
 
     def _write_overview(self, snap: Progress) -> None:
         eta = "unknown" if snap.eta_seconds is None else f"{snap.eta_seconds:.0f} s"
+        waiting = f"; {snap.activity}" if snap.activity else ""
         line = (
             f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {snap.state}: "
             f"{snap.mini_batches_done} of {snap.mini_batches_total} mini-batches processed "
             f"({snap.mini_batches_failed} failed); items {snap.items_succeeded} succeeded, "
             f"{snap.items_failed} failed, {snap.items_total} total; "
-            f"{snap.items_per_second:.1f} items/s; ETA {eta}\n"
+            f"{snap.items_per_second:.1f} items/s; ETA {eta}{waiting}\n"
         )
         self.overview.parent.mkdir(parents=True, exist_ok=True)
         with self.overview.open("a", encoding="utf-8") as f:
             f.write(line)
+
+
+#: Overwrite warnings listed in progress.json at most (job_result.txt lists them all).
+_WARNINGS_SHOWN = 20
+
+
+def init_activity(workers: int, seconds: float) -> str | None:
+    """``2 workers in init() for 40 s`` (None when no worker waits in ``init()``)."""
+    if workers <= 0:
+        return None
+    return f"{workers} worker{'s' if workers != 1 else ''} in init() for {seconds:.0f} s"
+
+
+def _warnings(ledger: Ledger) -> list[str]:
+    shown = [overwrite_warning(*o) for o in ledger.overwrites[:_WARNINGS_SHOWN]]
+    if len(ledger.overwrites) > _WARNINGS_SHOWN:
+        more = len(ledger.overwrites) - _WARNINGS_SHOWN
+        shown.append(f"... and {more} more overwritten output files: see logs/job_result.txt")
+    return shown

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ferry.batch.definition import JobDefinition, JobLayout
-from ferry.batch.ledger import PENDING, STATUS_NAMES, Ledger
+from ferry.batch.ledger import PENDING, STATUS_NAMES, Ledger, overwrite_warning
 from ferry.batch.plan import Plan
 
 __all__ = ["JobSummary", "completed_message", "status_name", "write_reports"]
@@ -168,6 +168,7 @@ def _result_text(d: JobDefinition, plan: Plan, ledger: Ledger, s: JobSummary) ->
         lines.append(f"Output: {s.output} ({s.output_bytes} bytes)")
     elif d.output_action == "summary_only":
         lines.append("Output: none (output_action summary_only)")
+    lines += [f"Warning: {overwrite_warning(*o)}" for o in ledger.overwrites]
     return "\n".join(line for line in lines if line is not None) + "\n"
 
 

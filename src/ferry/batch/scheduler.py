@@ -25,7 +25,7 @@ from typing import Any
 from ferry.batch.definition import JobDefinition
 from ferry.batch.eventlog import EventLog
 from ferry.batch.journal import Journal
-from ferry.batch.ledger import Ledger
+from ferry.batch.ledger import Ledger, overwrite_warning
 from ferry.batch.outputs import RowStore
 from ferry.batch.plan import Plan
 
@@ -96,9 +96,17 @@ class Scheduler:
         """Return a task that never started; it keeps its place near the front of the queue."""
         self.queue.appendleft(task.mb)
 
-    def succeeded(self, task: Task, n_items: int, rows: bytes, seconds: float) -> bool:
+    def succeeded(
+        self,
+        task: Task,
+        n_items: int,
+        rows: bytes,
+        seconds: float,
+        outputs: list[str] | None = None,
+    ) -> bool:
         """``run()`` returned ``n_items`` results; ``rows`` are their encoded output lines
-        (see :func:`ferry.runtime.batch.encode_rows`), kept for ``append_row``.
+        (see :func:`ferry.runtime.batch.encode_rows`), kept for ``append_row``; ``outputs`` are
+        the files it wrote under ``AZUREML_BI_OUTPUT_PATH`` (journaled, to find overwrites).
 
         Returns:
             False when that is fewer than the mini-batch's files (a ``too_few_rows`` failure).
@@ -115,18 +123,22 @@ class Scheduler:
             self.failed(task, "too_few_rows", error, seconds=seconds, rows=rows, n_items=n_items)
             return False
         data = rows if self.append_row else b""
-        self.record(
-            {
-                "ev": "ok",
-                "mb": task.mb,
-                "try": task.attempt,
-                "n": n_items,
-                "at": self.rows.append(data),
-                "bytes": len(data),
-                "s": round(seconds, 6),
-                "w": task.worker,
-            }
-        )
+        event: dict[str, Any] = {
+            "ev": "ok",
+            "mb": task.mb,
+            "try": task.attempt,
+            "n": n_items,
+            "at": self.rows.append(data),
+            "bytes": len(data),
+            "s": round(seconds, 6),
+            "w": task.worker,
+        }
+        if outputs:
+            event["out"] = outputs
+        before = len(self.ledger.overwrites)
+        self.record(event)
+        for name, first, second in self.ledger.overwrites[before:]:
+            self.log.warning(overwrite_warning(name, first, second))
         return True
 
     def failed(

@@ -50,12 +50,14 @@ def describe(progress: dict[str, Any]) -> str:
     """``12/20 items (1 failed), mini-batches 4/7 (0 failed), 5.2 items/s, ETA 2s``."""
     p = progress
     done = int(p.get("items_succeeded", 0)) + int(p.get("items_failed", 0))
-    return (
+    text = (
         f"{done}/{p.get('items_total', '?')} items ({p.get('items_failed', 0)} failed), "
         f"mini-batches {p.get('mini_batches_done', 0)}/{p.get('mini_batches_total', '?')} "
         f"({p.get('mini_batches_failed', 0)} failed), "
         f"{float(p.get('items_per_second') or 0):.1f} items/s, ETA {_eta(p.get('eta_seconds'))}"
     )
+    # "2 workers in init() for 40 s": why nothing moves yet.
+    return f"{text}; {p['activity']}" if p.get("activity") else text
 
 
 class PlainDisplay:
@@ -80,6 +82,9 @@ class PlainDisplay:
             job.status,
             *(progress.get(k) for k in ("items_total", "items_succeeded", "items_failed")),
             *(progress.get(k) for k in ("mini_batches_done", "mini_batches_failed")),
+            # A line every 10 s while workers wait in init(), not one per poll.
+            progress.get("workers_in_init"),
+            int(progress.get("init_seconds") or 0) // 10,
         )
         if key != self._last:
             self._last = key
@@ -137,11 +142,16 @@ def make_display() -> Display:
 def stream_job(ml: MLClient, name: str, display: Display) -> BatchJob:
     """Show ``name``'s progress and logs until it ends, then its result; return the final job."""
     tail = LogTail(ml.jobs, name)
+    warned: set[str] = set()
     with display:
         while True:
             job = ml.jobs.get(name)  # before the logs: once it is finished, they are complete
             for line in tail.poll():
                 display.log(line)
+            for warning in (job.progress or {}).get("warnings") or ():
+                if warning not in warned:  # e.g. two mini-batches wrote the same output file
+                    warned.add(warning)
+                    display.log(f"[warning] {warning}")
             display.update(job)
             if job.finished:
                 break

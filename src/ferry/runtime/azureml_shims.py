@@ -7,7 +7,7 @@ Scripts written for Azure ML import::
     from azureml.contrib.services.aml_request import rawhttp, AMLRequest      # legacy path
     from azureml.contrib.services.aml_response import AMLResponse              # legacy path
     from azureml_user.parallel_run import EntryScript                           # batch (PRS)
-    from azureml.core import Model, Run                     # v1: get_model_path, get_context
+    from azureml.core import Model, Run, Workspace          # v1: model path, run, Key Vault
 
 :func:`install_shims` appends a finder to the *end* of ``sys.meta_path``: it is asked only after
 every real finder failed, so an installed package always wins and nothing is imported up front.
@@ -261,7 +261,12 @@ def _response_attrs() -> dict[str, Any]:
 def _core_attrs() -> dict[str, Any]:
     from . import azureml_core
 
-    return {"Model": azureml_core.Model, "Run": azureml_core.Run}
+    return {
+        "Model": azureml_core.Model,
+        "Run": azureml_core.Run,
+        "Workspace": azureml_core.Workspace,
+        "Keyvault": azureml_core.Keyvault,
+    }
 
 
 _PACKAGES = (
@@ -282,6 +287,8 @@ _MODULES: dict[str, Callable[[], dict[str, Any]]] = {
     "azureml.core": _core_attrs,
     "azureml.core.model": _core_attrs,
     "azureml.core.run": _core_attrs,
+    "azureml.core.workspace": _core_attrs,
+    "azureml.core.keyvault": _core_attrs,
 }
 
 

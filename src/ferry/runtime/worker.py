@@ -22,13 +22,14 @@ import socket
 import sys
 import time
 
-from . import logs
+from . import keyvault, logs
 from . import messages as m
 from .azureml_shims import install_shims
 from .batch import run_mini_batch
 from .frames import ConnectionClosedError, FrameError, recv_frame, send_frame
 from .loader import LoadedScript, load_entry_script, set_argv
 from .logs import ERROR, INFO, log
+from .output_watch import OutputWatch
 
 TYPE_CHECKING = False  # not typing's: see messages.py
 if TYPE_CHECKING:
@@ -158,11 +159,18 @@ def _log_model_dir() -> None:
     log(ERROR, f"AZUREML_MODEL_DIR={model_dir} holds: {shown[:50] or 'no files'}")
 
 
-def _run_batch(header: dict[str, Any], script: LoadedScript, start: float) -> Reply:
+def _run_batch(
+    header: dict[str, Any], script: LoadedScript, start: float, watch: OutputWatch | None
+) -> Reply:
     req_id, items = header.get("id"), header["items"]
     if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
         raise TypeError('run_batch needs "items": a list of file paths')
-    outcome = run_mini_batch(script, items, bool(header.get("tabular", False)))
+    if watch is not None:
+        watch.start()
+    try:
+        outcome = run_mini_batch(script, items, bool(header.get("tabular", False)))
+    finally:
+        written = watch.stop() if watch is not None else []
     elapsed = (time.perf_counter() - start) * 1000
     if outcome.error is not None:
         log(ERROR, f"mini-batch {req_id} failed:\n{outcome.error['traceback']}")
@@ -176,12 +184,19 @@ def _run_batch(header: dict[str, Any], script: LoadedScript, start: float) -> Re
         "n_lines": outcome.n_lines,
         "elapsed_ms": elapsed,
     }
+    if written:  # the engine warns when two mini-batches write the same file
+        reply["outputs"] = written
     return reply, outcome.rows
 
 
 def _batch_handler(script: LoadedScript) -> Handler:
+    output_dir = os.environ.get("AZUREML_BI_OUTPUT_PATH")
+    watch = OutputWatch(output_dir) if output_dir else None
+
     def handle(header: dict[str, Any], body: bytes, start: float) -> Reply | None:
-        return _run_batch(header, script, start) if header["kind"] == m.RUN_BATCH else None
+        if header["kind"] != m.RUN_BATCH:
+            return None
+        return _run_batch(header, script, start, watch)
 
     return handle
 
@@ -251,6 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     entry_script = os.path.abspath(args.entry_script)
     code_dir = os.path.abspath(args.code_dir or os.path.dirname(entry_script))
     os.environ["FERRY_WORKER_ID"] = worker_id
+    keyvault.take_from_environ()  # before any user code: the script reads them via the shim
     os.environ.setdefault("AZUREML_ENTRY_SCRIPT", entry_script)
     os.environ.setdefault("AML_APP_ROOT", code_dir)
     if sys.path and sys.path[0] == os.getcwd() != code_dir:

@@ -23,6 +23,7 @@ from ferry.specs.assets import AssetKind, AssetTypes
 from ferry.specs.base import stringify_values
 from ferry.specs.batch import BatchDeploymentSettings, BatchDeploymentSpec
 from ferry.specs.refs import is_asset_ref
+from ferry.specs.scoring import granted_secrets, split_arguments
 
 if TYPE_CHECKING:
     from ferry.server.workspace import Workspace
@@ -40,6 +41,9 @@ OVERRIDABLE = {
     "output_file_name",
     "logging_level",
     "environment_variables",
+    "arguments",
+    "program_arguments",
+    "init_timeout",
 }
 
 #: The built-in scorer for MLflow models deployed without code (stdlib file run in the env).
@@ -108,6 +112,14 @@ def prepare_job(
         output_file_name=settings["output_file_name"],
         logging_level=settings["logging_level"],
         environment_variables=dict(settings["environment_variables"]),
+        program_arguments=list(settings["arguments"]),
+        init_timeout=float(settings["init_timeout"]),
+        secret_names=granted_secrets(
+            spec.properties,
+            [spec.effective_settings().environment_variables, settings["environment_variables"]],
+        ),
+        deployment=f"{job['endpoint_name']}/{job['deployment_name']}",
+        input_name=str(job["input"].get("name") or "input_data"),
     )
     return Prepared(definition, notices, fingerprint)
 
@@ -125,6 +137,8 @@ def apply_overrides(spec: BatchDeploymentSpec, overrides: dict[str, Any]) -> dic
         "output_file_name": base.file_name,
         "logging_level": base.logging_level,
         "environment_variables": dict(base.environment_variables),
+        "arguments": list(base.arguments),
+        "init_timeout": base.init_timeout,
     }
     unknown = set(overrides) - OVERRIDABLE
     if unknown:
@@ -143,8 +157,32 @@ def apply_overrides(spec: BatchDeploymentSpec, overrides: dict[str, Any]) -> dic
                 details={"field": "environment_variables"},
             )
         merged["environment_variables"] = {**merged["environment_variables"], **extra}
+    _script_overrides(overrides)
     merged.update(overrides)
     return merged
+
+
+def _script_overrides(overrides: dict[str, Any]) -> None:
+    """``arguments`` (or v2's ``program_arguments``) as argv words, ``init_timeout`` as seconds."""
+    for key in ("program_arguments", "arguments"):
+        if key in overrides:
+            try:
+                overrides["arguments"] = split_arguments(overrides.pop(key), field=key)
+            except ValueError as exc:
+                raise InvalidInputError(str(exc), details={"field": key}) from exc
+    if "init_timeout" in overrides:
+        value = overrides["init_timeout"]
+        try:
+            seconds = int(value)
+        except (TypeError, ValueError):
+            seconds = 0
+        if seconds <= 0 or isinstance(value, bool):
+            raise InvalidInputError(
+                f"override init_timeout={value!r} must be a whole number of seconds above 0, "
+                "e.g. --set init_timeout=300.",
+                details={"field": "init_timeout"},
+            )
+        overrides["init_timeout"] = seconds
 
 
 def _inputs(workspace: Workspace, job_input: dict[str, Any], job_dir: Path) -> list[str]:

@@ -22,7 +22,7 @@ from ferry.batch.definition import JobDefinition, JobLayout
 from ferry.batch.engine import resume_job, run_job
 from ferry.errors import ConflictError, FerryError, InvalidInputError, NotFoundError
 from ferry.server.job_prepare import apply_overrides, prepare_job
-from ferry.server.secret_env import SecretAwareCompute, resolve_secret_refs
+from ferry.server.secret_env import SecretAwareCompute, keyvault_env, resolve_secret_refs
 from ferry.specs.batch import TERMINAL_STATES, JobState
 from ferry.specs.names import ENDPOINT_NAME
 from ferry.specs.workspace import DEFAULT_DATASTORE
@@ -206,6 +206,12 @@ class JobService:
         engine = resume_job if reset else run_job
         definition = JobDefinition.load(layout.definition)
         secret_env = resolve_secret_refs(definition.environment_variables, self._ws.secrets)
+        # The Key Vault shim's secrets, and the command its refusal quotes to grant another.
+        grant = (
+            f"ferry batch-deployment update --endpoint-name {job['endpoint_name']} "
+            f"--name {job['deployment_name']}"
+        )
+        secret_env |= keyvault_env(definition.secret_names, self._ws.secrets, grant)
         outcome = engine(folder, compute=SecretAwareCompute(secret_env), cancel=cancel)
         if outcome.state == JobState.COMPLETED.value and job.get("output_path"):
             self._publish(job, layout)

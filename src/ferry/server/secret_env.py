@@ -6,18 +6,20 @@ they are never written into job folders, specs or logs.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from ferry.backends.local import LocalCompute, LocalWorker
 from ferry.batch.compute import WorkerLaunch
 from ferry.errors import NotFoundError
 from ferry.registry.secrets import SecretService
+from ferry.runtime.keyvault import GRANT_ENV, SECRETS_ENV
+from ferry.specs.scoring import FERRY_SECRETS, SECRET_REF
 
-__all__ = ["SecretAwareCompute", "resolve_secret_refs"]
+__all__ = ["SecretAwareCompute", "keyvault_env", "resolve_secret_refs"]
 
-_REF = re.compile(r"^\$\{\{\s*secrets\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}$")
+_REF = SECRET_REF
 
 
 def resolve_secret_refs(env: Mapping[str, str], secrets: SecretService) -> dict[str, str]:
@@ -36,6 +38,34 @@ def resolve_secret_refs(env: Mapping[str, str], secrets: SecretService) -> dict[
                 details={"field": f"environment_variables.{var}"},
             ) from exc
     return resolved
+
+
+def keyvault_env(names: Sequence[str], secrets: SecretService, grant: str) -> dict[str, str]:
+    """What a worker needs for ``get_default_keyvault().get_secret()``: the granted secrets'
+    values (``FERRY_KEYVAULT``, JSON; the worker takes it out of its environment before the
+    script loads) and the command that grants more (``FERRY_SECRETS_GRANT``).
+
+    Args:
+        names: the secrets the deployment grants (:func:`ferry.specs.scoring.granted_secrets`).
+        secrets: the workspace's secret store.
+        grant: the command that changes the deployment, e.g. ``ferry batch-deployment update
+            --endpoint-name E --name D``; the worker's refusal adds ``--set properties...``.
+
+    Raises:
+        NotFoundError: a granted secret does not exist (the message says how to create it).
+    """
+    values: dict[str, str] = {}
+    for name in names:
+        try:
+            values[name] = secrets.reveal(name)
+        except NotFoundError as exc:
+            raise NotFoundError(
+                f"the deployment grants secret {name!r} (properties.{FERRY_SECRETS} or a "
+                f"${{{{secrets.{name}}}}} variable), which does not exist; create it with "
+                f"`ferry secret set {name} --value ...` or remove it from the deployment.",
+                details={"field": f"properties.{FERRY_SECRETS}"},
+            ) from exc
+    return {SECRETS_ENV: json.dumps(values), GRANT_ENV: grant}
 
 
 class SecretAwareCompute(LocalCompute):

@@ -9,14 +9,16 @@ from __future__ import annotations
 import enum
 from typing import Any, ClassVar
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasChoices, ConfigDict, Field, field_validator, model_validator
 
 from ferry.specs.assets import EnvironmentSpec, ModelSpec
 from ferry.specs.base import Spec, given_in_schema, stringify_values
 from ferry.specs.names import ENDPOINT_NAME
 from ferry.specs.refs import REF_PATTERN, SERVER_PYTHON, ref_in_schema
+from ferry.specs.scoring import join_secret_names, split_arguments
 
 __all__ = [
+    "DEFAULT_INIT_TIMEOUT",
     "TERMINAL_STATES",
     "BatchDeploymentSettings",
     "BatchDeploymentSpec",
@@ -96,6 +98,11 @@ class ResourceSettings(Spec):
     instance_type: str | None = Field(default=None, description="Accepted; ignored locally.")
 
 
+#: Seconds a batch worker may spend loading its script and in ``init()`` unless the deployment
+#: says otherwise: long enough for a large model, short enough that a hung ``init()`` ends.
+DEFAULT_INIT_TIMEOUT = 180
+
+
 class BatchDeploymentSettings(Spec):
     """``settings:`` of a ``type: model`` batch deployment; defaults as Azure's."""
 
@@ -125,11 +132,30 @@ class BatchDeploymentSettings(Spec):
     environment_variables: dict[str, str] = Field(
         default_factory=dict, description="Set in every worker's environment."
     )
+    arguments: list[str] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("arguments", "program_arguments"),
+        description="The scoring script's own arguments (ParallelRunStep's arguments, v2's "
+        "program_arguments): a list of words or one line; init() reads them from sys.argv "
+        "with argparse's parse_known_args().",
+    )
+    init_timeout: int = Field(
+        default=DEFAULT_INIT_TIMEOUT,
+        gt=0,
+        description="Seconds a worker may take to load the script and finish init() (PRS's "
+        "first_task_creation_timeout); past it the worker is stopped and counts as an init "
+        "failure.",
+    )
 
     @field_validator("environment_variables", mode="before")
     @classmethod
     def _stringify(cls, value: object) -> object:
         return stringify_values(value)
+
+    @field_validator("arguments", mode="before")
+    @classmethod
+    def _words(cls, value: object) -> object:
+        return split_arguments(value)
 
     @model_validator(mode="after")
     def _output_rules(self) -> BatchDeploymentSettings:
@@ -220,11 +246,29 @@ class BatchDeploymentSpec(Spec):
     error_threshold: int | None = Field(default=None, description="Legacy field.")
     logging_level: str | None = Field(default=None, description="Legacy field.")
     environment_variables: dict[str, str] | None = Field(default=None, description="Legacy.")
+    arguments: list[str] | None = Field(
+        default=None,
+        validation_alias=AliasChoices("arguments", "program_arguments"),
+        description="Legacy place of settings.arguments.",
+    )
+    init_timeout: int | None = Field(
+        default=None, gt=0, description="Legacy place of settings.init_timeout."
+    )
 
     @field_validator("environment_variables", mode="before")
     @classmethod
     def _stringify(cls, value: object) -> object:
         return stringify_values(value)
+
+    @field_validator("arguments", mode="before")
+    @classmethod
+    def _words(cls, value: object) -> object:
+        return None if value is None else split_arguments(value)
+
+    @field_validator("properties", mode="before")
+    @classmethod
+    def _secret_list(cls, value: object) -> object:
+        return join_secret_names(value)
 
     @field_validator("name")
     @classmethod
