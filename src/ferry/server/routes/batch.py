@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ferry.errors import InvalidInputError
 from ferry.server.routes.deps import Auth, WorkspaceDep
+from ferry.server.routes.models import BatchDeploymentResource, BatchEndpointResource, ListOf
 from ferry.server.routes.params import name_in_path, path_names
 from ferry.server.routes.responses import COMMON, errors
 from ferry.specs.batch import BatchDeploymentSpec, BatchEndpointSpec
@@ -26,7 +27,10 @@ router = APIRouter(
 
 EndpointName = Annotated[str, name_in_path(ENDPOINT_NAME, "Batch endpoint name")]
 DeploymentName = Annotated[str, name_in_path(ENDPOINT_NAME, "Deployment name")]
-_UPDATED: dict[int | str, dict[str, Any]] = {200: {"description": "Updated: the name existed."}}
+
+
+def _updated(model: type[Any]) -> dict[int | str, dict[str, Any]]:
+    return {200: {"model": model, "description": "Updated: the name existed."}}
 
 
 class JobInput(BaseModel):
@@ -99,7 +103,9 @@ class InvokeRequest(BaseModel):
 @router.post(
     "",
     status_code=201,
-    responses={**_UPDATED, **errors(404, 409, 413)},
+    response_model=BatchEndpointResource,
+    response_model_exclude_unset=True,  # the view as the registry made it (models._Stamped)
+    responses={**_updated(BatchEndpointResource), **errors(404, 409, 413)},
     summary="Create or update a batch endpoint",
 )
 def put_endpoint(spec: BatchEndpointSpec, response: Response, workspace: WorkspaceDep) -> Any:
@@ -108,12 +114,23 @@ def put_endpoint(spec: BatchEndpointSpec, response: Response, workspace: Workspa
     return view
 
 
-@router.get("", summary="List batch endpoints")
+@router.get(
+    "",
+    response_model=ListOf[BatchEndpointResource],
+    response_model_exclude_unset=True,  # the view as the registry made it (models._Stamped)
+    summary="List batch endpoints",
+)
 def list_endpoints(workspace: WorkspaceDep) -> Any:
     return {"value": workspace.batch.list_endpoints(), "next_page_token": None}
 
 
-@router.get("/{name}", responses=errors(404), summary="Show a batch endpoint")
+@router.get(
+    "/{name}",
+    response_model=BatchEndpointResource,
+    response_model_exclude_unset=True,  # the view as the registry made it (models._Stamped)
+    responses=errors(404),
+    summary="Show a batch endpoint",
+)
 def get_endpoint(name: EndpointName, workspace: WorkspaceDep) -> Any:
     return workspace.batch.endpoint(name)
 
@@ -131,7 +148,9 @@ def delete_endpoint(name: EndpointName, workspace: WorkspaceDep) -> None:
 @router.post(
     "/{endpoint}/deployments",
     status_code=201,
-    responses={**_UPDATED, **errors(404, 409, 413)},
+    response_model=BatchDeploymentResource,
+    response_model_exclude_unset=True,  # the view as the registry made it (models._Stamped)
+    responses={**_updated(BatchDeploymentResource), **errors(404, 409, 413)},
     summary="Create or update a batch deployment",
 )
 def put_deployment(
@@ -147,14 +166,22 @@ def put_deployment(
 
 
 @router.get(
-    "/{endpoint}/deployments", responses=errors(404), summary="List an endpoint's deployments"
+    "/{endpoint}/deployments",
+    response_model=ListOf[BatchDeploymentResource],
+    response_model_exclude_unset=True,  # the view as the registry made it (models._Stamped)
+    responses=errors(404),
+    summary="List an endpoint's deployments",
 )
 def list_deployments(endpoint: EndpointName, workspace: WorkspaceDep) -> Any:
     return {"value": workspace.batch.list_deployments(endpoint), "next_page_token": None}
 
 
 @router.get(
-    "/{endpoint}/deployments/{name}", responses=errors(404), summary="Show a batch deployment"
+    "/{endpoint}/deployments/{name}",
+    response_model=BatchDeploymentResource,
+    response_model_exclude_unset=True,  # the view as the registry made it (models._Stamped)
+    responses=errors(404),
+    summary="Show a batch deployment",
 )
 def get_deployment(endpoint: EndpointName, name: DeploymentName, workspace: WorkspaceDep) -> Any:
     return workspace.batch.deployment(endpoint, name)
