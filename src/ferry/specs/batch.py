@@ -270,6 +270,31 @@ class BatchDeploymentSpec(Spec):
     def _secret_list(cls, value: object) -> object:
         return join_secret_names(value)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _script_fields_into_settings(cls, data: Any) -> Any:
+        """``--set arguments=...`` (or ``init_timeout``) on a deployment with ``settings:`` goes
+        into its settings: these are Ferry's own fields, so no Azure file puts them at the root
+        to mean something else."""
+        if not isinstance(data, dict) or not isinstance(data.get("settings"), dict):
+            return data
+        moved = [k for k in ("arguments", "program_arguments", "init_timeout") if k in data]
+        if not moved:
+            return data
+        data, settings = dict(data), dict(data["settings"])
+        for key in moved:
+            inner = "init_timeout" if key == "init_timeout" else "arguments"
+            clash = (
+                ("init_timeout",) if key == "init_timeout" else ("arguments", "program_arguments")
+            )
+            if any(k in settings for k in clash):
+                raise ValueError(
+                    f"{key} is given both at the root and under settings; keep one of them"
+                )
+            settings[inner] = data.pop(key)
+        data["settings"] = settings
+        return data
+
     @field_validator("name")
     @classmethod
     def _name_rule(cls, value: str) -> str:
