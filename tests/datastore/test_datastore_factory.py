@@ -159,3 +159,19 @@ def test_azure_endpoint_and_protocol_become_a_connection_string() -> None:
         "EndpointSuffix=core.chinacloudapi.cn"
     )
     assert WRONG_KEY not in repr(store)
+
+
+def test_azure_account_name_the_client_refuses_is_a_clear_400() -> None:
+    # adlfs raises ValueError for an account name it cannot use; that was a 500 at the server.
+    spec = DatastoreSpec(name="az", type="azure_blob", account_name="ab/cd", container_name="c")
+
+    with pytest.raises(InvalidInputError) as err:
+        open_datastore(spec, {"account_key": WRONG_KEY})
+
+    assert err.value.message.startswith(
+        "datastore 'az': the Azure Blob client refused its settings ("
+    )
+    assert err.value.message.endswith(
+        "check account_name (3-24 lowercase letters and digits), endpoint and the credential"
+    )
+    assert WRONG_KEY not in err.value.message

@@ -35,7 +35,15 @@ def open_azure_blob(spec: DatastoreSpec, credentials: dict[str, str]) -> Datasto
         options["account_name"] = spec.account_name
         options["account_key"] = credentials.get("account_key")
         options["sas_token"] = credentials.get("sas_token")
-    fs = fs_class(**options)
+    try:
+        fs = fs_class(**options)
+    except ValueError as exc:
+        # adlfs refuses some settings (e.g. an account_name with '/') before any request is made.
+        raise InvalidInputError(
+            f"datastore '{spec.name}': the Azure Blob client refused its settings ({exc}); "
+            "check account_name (3-24 lowercase letters and digits), endpoint and the credential",
+            details={"datastore": spec.name, "field": "account_name"},
+        ) from exc
     root = "/".join(p for p in (spec.container_name, spec.prefix.strip("/")) if p)
     secrets = [*credentials.values(), *_connection_string_secrets(conn)]
     errors = ErrorContext(
