@@ -284,7 +284,8 @@ def test_v1_azureml_core_script_runs_unchanged(ml_client: MLClient, tmp_path: Pa
 def test_missing_python_version_notice_or_strict_error(ml_client: MLClient, tmp_path: Path) -> None:
     from ferry import Environment
 
-    conda = {"dependencies": ["python=3.8", "pip", {"pip": ["six==1.16.0"]}]}
+    # 3.5 is never used (older than Ferry's worker runtime supports), installed or not
+    conda = {"dependencies": ["python=3.5", "pip", {"pip": ["six==1.16.0"]}]}
     env = ml_client.environments.create_or_update(Environment(name="py38", conda_file=conda))
     for strict in (False, True):
         name = f"py38-{'strict' if strict else 'closest'}"
@@ -308,10 +309,10 @@ def test_missing_python_version_notice_or_strict_error(ml_client: MLClient, tmp_
         notices = (done.model_extra or {}).get("notices", [])
         if strict:
             assert done.status == "Failed"
-            assert done.error and "3.8" in done.error
+            assert done.error and "3.5" in done.error and "ferry_python is strict" in done.error
         else:
             assert done.status == "Completed", done.error
-            assert any("3.8" in n for n in notices), notices
+            assert any("for python=3.5: " in n for n in notices), notices
 
 
 def test_latest_is_pinned_when_the_deployment_is_created(

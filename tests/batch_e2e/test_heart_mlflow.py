@@ -1,8 +1,10 @@
 """The shared heart-classifier MLflow model, as Azure's samples deploy it, end to end.
 
-The model pins scikit-learn==1.1.2, which has no wheel for this Python and whose sdist fails to
-build; the opt-in resolution policy (``ferry_resolution: relaxed``) gets it running and the job
-reports every change it made. This builds a real uv environment (cached across runs).
+The model asks for python=3.8.5 and pins scikit-learn==1.1.2, which has no wheel for newer
+Pythons and whose sdist fails to build. Unchanged, with no property set, Ferry builds it on the
+nearest installed 3.8 (or repairs the pins on another Python), resolves the unpinned mlflow as of
+the model's save date, and the job reports each change; ``ferry_resolution: strict`` refuses the
+same spec. This builds a real uv environment (cached across runs).
 """
 
 from __future__ import annotations
@@ -78,8 +80,8 @@ def _rows(client: MLClient, job_name: str, dest: Path, names: list[str]) -> pd.D
 def test_no_code_mlflow_deployment(heart: tuple[MLClient, Path], tmp_path: Path) -> None:
     client, base = heart
     yml = base / "deployment-simple" / "deployment.yml"
-    data = apply_overrides(read_yaml(yml), ["properties.ferry_resolution=relaxed"])
-    deployment = spec_from_data(BatchDeployment, data, base_dir=yml.parent)
+    deployment = spec_from_data(BatchDeployment, read_yaml(yml), base_dir=yml.parent)
+    assert not deployment.properties  # unchanged: no property set
     client.batch_deployments.begin_create_or_update(deployment, set_default=True)
     job = client.batch_endpoints.invoke(
         endpoint_name="heart-classifier-batch",
@@ -90,8 +92,37 @@ def test_no_code_mlflow_deployment(heart: tuple[MLClient, Path], tmp_path: Path)
     assert len(frame) == expected
     assert set(frame["prediction"]) <= {0, 1}
     assert set(frame["file"]) == {f.name for f in (base / "data").glob("*.csv")}
-    notices = client.jobs.get(job.name).model_extra or {}
-    assert any("scikit-learn" in n for n in notices.get("notices", [])), notices.get("notices")
+    notices = (client.jobs.get(job.name).model_extra or {}).get("notices", [])
+    print("\nnotices:", *notices, sep="\n  ")
+    # each change is reported: the interpreter chosen for python=3.8.5 and why, the date
+    # unpinned packages were resolved as of, and any pin moved
+    assert any(n.startswith("Python 3.") and "for python=3.8.5: " in n for n in notices), notices
+    assert any("unpinned packages resolve as of 2022-10-13" in n for n in notices), notices
+    if not any("for python=3.8.5: " in n and n.startswith("Python 3.8.") for n in notices):
+        assert any(n.startswith("environment repair: scikit-learn 1.1.2 → ") for n in notices)
+
+
+def test_strict_resolution_refuses_the_same_spec(heart: tuple[MLClient, Path]) -> None:
+    client, base = heart
+    yml = base / "deployment-simple" / "deployment.yml"
+    data = apply_overrides(
+        read_yaml(yml), ["name=classifier-strict", "properties.ferry_resolution=strict"]
+    )
+    client.batch_deployments.begin_create_or_update(
+        spec_from_data(BatchDeployment, data, base_dir=yml.parent)
+    )
+    job = client.batch_endpoints.invoke(
+        endpoint_name="heart-classifier-batch",
+        deployment_name="classifier-strict",
+        input=Input(type="uri_folder", path="azureml:heart-dataset-unlabeled@latest"),
+    )
+    done = client.jobs.wait(job.name, timeout=1200)
+    assert done.status == "Failed"
+    message = str(done.error)
+    print("\n" + message)
+    assert "ferry_resolution is strict" in message
+    assert "Fix:" in message and "ferry_resolution: strict" in message.split("Fix:")[1]
+    assert "ResolutionPolicy" not in message and "strict_python" not in message
 
 
 def test_custom_driver_on_the_same_model(heart: tuple[MLClient, Path], tmp_path: Path) -> None:

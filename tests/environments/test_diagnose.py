@@ -92,7 +92,7 @@ def test_plan_moves_direct_pins_and_constrains_dependencies(tmp_path: Path) -> N
     plan = Plan.start(("mlflow", "scikit-learn==1.1.2; python_version>'3'", "xgboost==1.3.3"))
     assert plan.exempt == {"scikit-learn", "xgboost"}
     direct = plan.move("scikit-learn", "1.1.2", "1.1.3", "no wheel for Python 3.11")
-    assert direct == "scikit-learn==1.1.2 → 1.1.3: no wheel for Python 3.11"
+    assert direct == "scikit-learn 1.1.2 → 1.1.3: no wheel for Python 3.11"
     assert plan.requirements[1] == "scikit-learn==1.1.3; python_version>'3'"
     dep = plan.move("markupsafe", "2.1.1", "2.1.2", "no wheel")
     assert dep == "markupsafe 2.1.1 → 2.1.2 (a dependency, not pinned by the spec): no wheel"

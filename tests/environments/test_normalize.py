@@ -34,7 +34,9 @@ def conda(*deps: object, pip: list[str] | None = None) -> dict[str, object]:
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [
-        ("numpy=1.26.4", "numpy==1.26.4"),
+        # conda's `=` is a prefix match whatever the number of components: 1.2.2 and 1.2.2.post1
+        ("numpy=1.26.4", "numpy==1.26.4.*"),
+        ("scikit-learn=1.2.2", "scikit-learn==1.2.2.*"),
         ("numpy==1.26.4", "numpy==1.26.4"),
         ("numpy=1.26", "numpy==1.26.*"),
         ("numpy=1.26.*", "numpy==1.26.*"),
@@ -42,10 +44,9 @@ def conda(*deps: object, pip: list[str] | None = None) -> dict[str, object]:
         ("numpy >=1.2,<2", "numpy<2,>=1.2"),
         ("numpy=1.26.4=py311h64a7726_0", "numpy==1.26.4"),
         ("numpy 1.26.4 py311h64a7726_0", "numpy==1.26.4"),
-        ("conda-forge::numpy=1.26.4", "numpy==1.26.4"),
-        ("pytorch=2.1.0", "torch==2.1.0"),
-        ("py-xgboost=1.7.6", "xgboost==1.7.6"),
-        ("scikit-learn=1.7.0", "scikit-learn==1.7.0"),
+        ("conda-forge::numpy=1.26.4", "numpy==1.26.4.*"),
+        ("pytorch=2.1.0", "torch==2.1.0.*"),
+        ("py-xgboost=1.7.6", "xgboost==1.7.6.*"),
         ("pillow", "pillow"),
         ("Scikit_Learn", "scikit-learn"),
     ],
@@ -220,9 +221,9 @@ def test_online_example_conda_file() -> None:
     assert resolved.requirements == (
         "inference-schema[numpy-support]",
         "joblib",
-        "numpy==2.3.1",
-        "scikit-learn==1.7.0",
-        "scipy==1.16.0",
+        "numpy==2.3.1.*",  # conda's "=" is a prefix pin
+        "scikit-learn==1.7.0.*",
+        "scipy==1.16.0.*",
         "werkzeug",
     )
 
@@ -288,12 +289,14 @@ def test_environment_spec(tmp_path: Path) -> None:
 def test_hash_is_stable_across_spelling_order_and_notices() -> None:
     one = normalize_requirements(["six==1.16.0", "tomli==2.0.1"], python_version="3.11")
     two = normalize_requirements(["Tomli == 2.0.1", "SIX==1.16.0"], python_version="3.11")
-    three = normalize_conda(conda("python=3.11", "six=1.16.0", "cudatoolkit", pip=["tomli==2.0.1"]))
+    three = normalize_conda(
+        conda("python=3.11", "six==1.16.0", "cudatoolkit", pip=["tomli==2.0.1"])
+    )
     assert one.requirements == two.requirements == three.requirements
     assert three.notices  # cudatoolkit skipped: noticed, but not part of the hash
     assert env_hash(one) == env_hash(two) == env_hash(three)
     # a golden value: a change here invalidates every cached environment, so make it on purpose
-    assert env_hash(one) == "851cc002670fb0cef6d1e1a6"
+    assert env_hash(one) == "9b0307550d030f5608e47ca1"  # schema 2: conda prefix pins, repair
 
 
 def test_hash_covers_python_options_and_policy() -> None:
@@ -307,11 +310,12 @@ def test_hash_covers_python_options_and_policy() -> None:
     hashes = {env_hash(base)} | {env_hash(v) for v in variants}
     moment = datetime(2022, 10, 13, tzinfo=timezone.utc)
     hashes |= {
-        env_hash(base, ResolutionPolicy(relax_pins=True)),
+        env_hash(base, ResolutionPolicy(relax_pins=False)),
         env_hash(base, ResolutionPolicy(exclude_newer=moment)),
         env_hash(base, ResolutionPolicy(strict_python=True)),
+        env_hash(base, ResolutionPolicy.strict()),
     }
-    assert len(hashes) == 8
+    assert len(hashes) == 9
     assert env_hash(base, ResolutionPolicy()) == env_hash(base)
     naive = ResolutionPolicy(exclude_newer=datetime(2022, 10, 13))
     assert env_hash(base, naive) == env_hash(base, ResolutionPolicy(exclude_newer=moment))

@@ -46,10 +46,14 @@ def install(
         InstallFailedError: uv failed and the policy could not (or may not) fix it.
     """
     plan = Plan.start(requirements)
-    if policy.relax_pins:
+    if policy.relax_pins or policy.refuse_changes:
         prefer_wheels(
             uv, venv_python, plan, policy, options=options, python=python, workdir=workdir, log=log
         )
+    moved = [change for change in plan.changes if " → " in change]
+    if policy.refuse_changes and moved:
+        # strict: refuse before uv spends minutes compiling a release that has no wheel
+        raise InstallFailedError(Failure("strict", None, None, ()), moved)
     tried: set[tuple[str, str]] = set()
     for _ in range(_MAX_ROUNDS):
         result = uv.run(install_args(plan, venv_python, policy, options, workdir), log)
@@ -66,17 +70,17 @@ def install(
         ):
             raise InstallFailedError(failure, plan.changes)
         tried.add((name, version))
-        log.note(f"relax_pins: looking for a release of {name} {series(version)}* that installs")
+        log.note(f"repair: looking for a release of {name} {series(version)}* that installs")
         found = nearest(uv, venv_python, name, version, options, same=False, source=True, log=log)
         if found is None:
             note = (
-                f"relax_pins found no release of {name} {series(version)}* "
+                f"repair found no release of {name} {series(version)}* "
                 f"that installs on Python {python}"
             )
             raise InstallFailedError(failure, plan.changes, note)
         new, has_wheel = found
         log.note(
-            "relax_pins: " + plan.move(name, version, new, _reason(failure, python, new, has_wheel))
+            "repair: " + plan.move(name, version, new, _reason(failure, python, new, has_wheel))
         )
     raise InstallFailedError(failure, plan.changes, f"gave up after {_MAX_ROUNDS} attempts")
 

@@ -10,12 +10,21 @@ from ferry.environments.errors import EnvironmentBuildError
 __all__ = ["build_error"]
 
 
+# The user-level ways out, as the README spells them (deployment properties and --set).
+_OVERRIDE = "or use another environment ('--set environment=azureml:my-env@latest')"
+_UNSTRICT = (
+    "remove 'ferry_resolution: strict' from the deployment's properties (by default Ferry moves "
+    "such pins to the nearest release with a wheel and reports each change)"
+)
+
+
 def build_error(
     exc: InstallFailedError, *, python: str, log_path: Path, relaxed: bool
 ) -> EnvironmentBuildError:
     """Turn an internal install failure into the :class:`EnvironmentBuildError` users see.
 
-    ``relaxed`` says whether the policy already relaxed pins (then it is not offered as a fix).
+    ``relaxed`` says whether the policy already repaired pins; otherwise the spec asked for
+    ``ferry_resolution: strict``, and dropping it is offered as a fix.
     """
     failure = exc.failure
     py = ".".join(python.split(".")[:2]) or "this Python"
@@ -26,18 +35,24 @@ def build_error(
             f"could not install {pinned} on Python {py}: there is no wheel for it and "
             "building it from source failed",
             f"pin a release of {pkg} that ships a wheel for Python {py}, or ask for a Python "
-            "version that release supports"
-            + ("" if relaxed else ", or build with ResolutionPolicy(relax_pins=True)"),
+            f"version that release supports, {_OVERRIDE}"
+            + ("" if relaxed else f", or {_UNSTRICT}"),
+        ),
+        "strict": (
+            f"the environment cannot be built as written on Python {py} and "
+            "ferry_resolution is strict: these pins have no wheel for it and would have to move",
+            f"{_UNSTRICT}, or pin those releases yourself, {_OVERRIDE}",
         ),
         "no-wheels": (
             f"could not install {pinned} on Python {py}: it has no wheel for this Python "
             "or platform and no source distribution",
             f"pin a release of {pkg} that ships a wheel for Python {py}, or ask for a Python "
-            "version it supports",
+            f"version it supports, {_OVERRIDE}",
         ),
         "python": (
             f"could not install {pinned}: it does not support Python {py}",
-            f"pin a release of {pkg} that supports Python {py}, or ask for a Python it supports",
+            f"pin a release of {pkg} that supports Python {py}, or ask for a Python it supports "
+            "(python=X.Y in the conda file)",
         ),
         "not-found": (
             f"package '{pkg}' was not found in the package index",
@@ -55,11 +70,15 @@ def build_error(
             "read uv's message below; the full log has everything uv printed",
         ),
     )
-    lines = [f"{headline}.", "uv said:", *(f"  {line}" for line in failure.excerpt)]
+    lines = [f"{headline}."]
+    if failure.excerpt:
+        lines += ["uv said:", *(f"  {line}" for line in failure.excerpt)]
     if exc.note:
         lines.append(f"{exc.note}.")
-    if exc.changes:
-        lines.append("the resolution policy had already changed: " + "; ".join(exc.changes))
+    if failure.kind == "strict":
+        lines += [f"  {change}" for change in exc.changes]
+    elif exc.changes:
+        lines.append("Ferry had already changed: " + "; ".join(exc.changes))
     lines.append(f"Fix: {fix}. Full build log: {log_path}")
     return EnvironmentBuildError(
         "\n".join(lines),

@@ -1,4 +1,4 @@
-"""The pin-relaxing half of :class:`~ferry.environments.ResolutionPolicy`.
+"""The pin-repairing half of :class:`~ferry.environments.ResolutionPolicy` (on by default).
 
 ``relax_pins`` moves a package only inside its ``X.Y.*`` series, and in two situations:
 
@@ -27,8 +27,9 @@ __all__ = ["Plan", "install_args", "nearest", "prefer_wheels", "series"]
 
 # A package exempt from --exclude-newer gets this cut-off, far past any upload.
 _NO_CUTOFF = "2100-01-01T00:00:00Z"
+# an exact pin, or conda's prefix pin of a full version (`scikit-learn=1.2.2` -> `==1.2.2.*`)
 _EXACT_PIN = re.compile(
-    r"^(?P<name>[a-z0-9-]+)(?:\[[^\]]*\])?==(?P<version>[A-Za-z0-9_.+!-]+)(;|$)"
+    r"^(?P<name>[a-z0-9-]+)(?:\[[^\]]*\])?==(?P<version>[A-Za-z0-9_.+!-]+?)(?:\.\*)?(;|$)"
 )
 _PLANNED = re.compile(r"^ \+ (?P<name>[A-Za-z0-9._-]+)==(?P<version>\S+)$", re.MULTILINE)
 
@@ -56,7 +57,7 @@ class Plan:
         for index, req in enumerate(self.requirements):
             match = _EXACT_PIN.match(req)
             if match is not None and match["name"] == name:
-                pattern = rf"=={re.escape(old)}(?=[,;]|$)"
+                pattern = rf"=={re.escape(match['version'])}(?:\.\*)?(?=[,;]|$)"
                 self.requirements[index] = re.sub(pattern, f"=={new}", req, count=1)
                 direct = True
                 break
@@ -66,7 +67,7 @@ class Plan:
         if new == old:
             line = f"{name}=={old}: {reason}"
         elif direct:
-            line = f"{name}=={old} → {new}: {reason}"
+            line = f"{name} {old} → {new}: {reason}"
         else:
             line = f"{name} {old} → {new} (a dependency, not pinned by the spec): {reason}"
         self.exempt.add(name)
@@ -131,7 +132,7 @@ def prefer_wheels(
         same = policy.exclude_newer is not None
         found = nearest(uv, venv_python, name, version, options, same=same, source=False, log=log)
         if found is None:
-            log.note(f"relax_pins: no wheel for {name} {series(version)}*; it is built from source")
+            log.note(f"repair: no wheel for {name} {series(version)}*; it is built from source")
             continue
         new = found[0]
         if new == version:
@@ -140,7 +141,7 @@ def prefer_wheels(
             why = (
                 f"no wheel for Python {python} ({new} has one; {version} was not built from source)"
             )
-        log.note("relax_pins: " + plan.move(name, version, new, why))
+        log.note("repair: " + plan.move(name, version, new, why))
 
 
 def nearest(

@@ -80,9 +80,10 @@ class CondaSpec:
 def parse_conda_spec(spec: str) -> CondaSpec:
     """Parse a conda match spec such as ``conda-forge::numpy=1.26.4=py311h_0`` or ``numpy >=1.2``.
 
-    Conda's ``=`` is a prefix match: ``numpy=1.26`` means any 1.26.x, so it becomes
-    ``==1.26.*``; a full ``=1.26.4`` becomes ``==1.26.4`` (the build string after a second ``=``
-    is dropped, it names a conda build, not a version).
+    Conda's ``=`` is a prefix match, as conda reads it: ``numpy=1.26`` means ``1.26.*`` and
+    ``scikit-learn=1.2.2`` means ``1.2.2.*`` (so ``1.2.2`` and its post releases); ``==`` is exact.
+    With a build string (``numpy=1.26.4=py311h_0``, or ``numpy 1.26.4 py311h_0``) the version
+    is exact; the build string is dropped, it names a conda build, not a version.
     """
     text = spec.strip().split("::")[-1].strip()
     match = _CONDA_SPEC.match(text)
@@ -102,10 +103,16 @@ def parse_conda_spec(spec: str) -> CondaSpec:
         return CondaSpec(name, f"=={version}", version)
     if raw.startswith("=") or _VERSION.match(raw.split()[0]):
         # `name=1.2.3=build` and the space form `name 1.2.3 build` both put the version first
-        version = raw.lstrip("=").split("=")[0].split()[0]
+        parts = raw.lstrip("=").split("=") if raw.startswith("=") else raw.split()
+        version = parts[0].split()[0]
         if not _VERSION.match(version):
             raise ValueError(f"{spec!r}: {version!r} is not a version")
-        return CondaSpec(name, f"=={_fuzzy(version)}", version)
+        # `name=V` alone is conda's fuzzy (prefix) match; with a build string, or in the
+        # space-separated form, the version is matched exactly, as conda's MatchSpec does
+        fuzzy = raw.startswith("=") and len(parts) == 1
+        if fuzzy or version.endswith("*"):
+            return CondaSpec(name, f"=={_fuzzy(version)}", version)
+        return CondaSpec(name, f"=={version}", version)
     specs = []
     for part in (p.strip() for p in raw.split(",")):
         match_spec = _SPECIFIER.match(part)
@@ -116,7 +123,5 @@ def parse_conda_spec(spec: str) -> CondaSpec:
 
 
 def _fuzzy(version: str) -> str:
-    """Conda ``=1.26`` means 1.26.x; three or more components are taken as an exact pin."""
-    if version.endswith("*"):
-        return version.rstrip(".*") + ".*"
-    return version if version.count(".") >= 2 else f"{version}.*"
+    """Conda ``=V`` means the prefix ``V.*``, whatever the number of components."""
+    return version.rstrip(".*") + ".*"

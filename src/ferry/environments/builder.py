@@ -29,13 +29,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ferry.environments._dates import newest_pin_date
 from ferry.environments._diagnose import diagnose
 from ferry.environments._install import InstallFailedError, install
 from ferry.environments._messages import build_error
 from ferry.environments._uv import BuildLog, Uv, find_uv, select_python
 from ferry.environments.errors import EnvironmentBuildError
 from ferry.environments.normalize import ResolvedRequirements, env_hash
-from ferry.environments.policy import ResolutionPolicy
+from ferry.environments.policy import ResolutionPolicy, uv_timestamp
 
 __all__ = ["BuiltEnvironment", "EnvironmentBuilder"]
 
@@ -205,7 +206,9 @@ class EnvironmentBuilder:
         uv = Uv(self._uv_bin or find_uv(), cache_dir=self.uv_cache_dir, cwd=self.root)
         request = resolved.python_version or f"{sys.version_info.major}.{sys.version_info.minor}"
         log.note(f"requirements: {', '.join(resolved.requirements) or '(none)'}")
-        base, notices = select_python(uv, request, strict=policy.strict_python, log=log)
+        base, notices = select_python(
+            request, strict=policy.strict_python, exact=policy.refuse_changes, log=log
+        )
         # relocatable: the venv is built under .tmp/ and renamed into place, so its entry-point
         # scripts must not hard-code the build path
         venv_args = ["venv", "--relocatable", "--allow-existing", "--python", base, str(venv)]
@@ -214,6 +217,8 @@ class EnvironmentBuilder:
             raise InstallFailedError(diagnose(created.output), [])
         version = _venv_version(venv) or request
         python = venv / "bin" / "python"
+        policy, dated = _date_cutoff(resolved, policy, log)
+        notices += dated
         changes = install(
             uv,
             python,
@@ -235,6 +240,7 @@ class EnvironmentBuilder:
             "notices": [*resolved.notices, *notices],
             "changes": changes,
             "policy": policy.fingerprint(),
+            "exclude_newer": uv_timestamp(policy.exclude_newer) if policy.exclude_newer else None,
             "built_at": datetime.now(timezone.utc).isoformat(),
         }
 
@@ -248,6 +254,26 @@ class EnvironmentBuilder:
         except OSError:
             kept.write_text("(the build log could not be kept)\n", encoding="utf-8")
         return kept
+
+
+def _date_cutoff(
+    resolved: ResolvedRequirements, policy: ResolutionPolicy, log: BuildLog
+) -> tuple[ResolutionPolicy, list[str]]:
+    """The policy with its ``exclude_newer`` cut-off filled in, and the notice that says why."""
+    if policy.exclude_newer is not None:
+        reason = (
+            f"unpinned packages resolve as of {uv_timestamp(policy.exclude_newer)[:10]}, "
+            "when the model was saved"
+        )
+        log.note(reason)
+        return policy, [reason]
+    if not policy.date_from_pins:
+        return policy, []
+    cutoff, line = newest_pin_date(resolved.requirements, resolved.pip_options)
+    log.note(line)
+    if cutoff is None:
+        return policy, []
+    return replace(policy, exclude_newer=cutoff.moment), [cutoff.reason]
 
 
 def _venv_version(venv: Path) -> str:

@@ -31,7 +31,7 @@ __all__ = [
     "normalize_requirements",
 ]
 
-_HASH_SCHEMA = 1
+_HASH_SCHEMA = 2  # 2: conda "=" is a prefix pin; default policy repairs and dates pins
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ferry.online.errors import GatewayError
 from ferry.online.metrics import CONTENT_TYPE
-from ferry.online.pool import DeploymentPool
+from ferry.online.pool import DeploymentPool, hang_grace_s
 from ferry.online.work import Outcome, Single
 from ferry.runtime import messages as m
 
@@ -73,7 +73,8 @@ def _expire(future: asyncio.Future[Outcome], pool: DeploymentPool) -> None:
                 "request_timeout",
                 f"deployment {pool.name!r} did not answer within request_timeout_ms "
                 f"{pool.timeout_s * 1000:.0f}; raise request_settings.request_timeout_ms (at most "
-                "180000) or make run() faster.",
+                "180000) or make run() faster. A replica whose run() has not returned "
+                f"{hang_grace_s(pool.timeout_s) * 1000:.0f} ms later is restarted.",
             )
         )
 

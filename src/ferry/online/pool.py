@@ -5,6 +5,11 @@ instance`` spread over its ``WORKER_COUNT`` processes). Work goes to the ready r
 fewest in flight; when all are full it waits in a FIFO queue for at most ``max_queue_wait_ms``
 (429 after). With no ready replica at all, work fails at once with 503: nothing waits on a
 replica that is down. A unit is one request, or with ``batching`` a batch of requests.
+
+A unit still unanswered ``request_timeout_ms`` after it was sent (its client already got 408)
+marks the replica *overdue*: it gets no new work. If ``run()`` has still not returned after a
+further grace (:func:`hang_grace_s`), the replica is killed and the supervisor restarts it, so a
+``run()`` that never returns costs one restart instead of 429s until the liveness probe fails.
 """
 
 from __future__ import annotations
@@ -23,10 +28,32 @@ from ferry.online.replica import Replica, ReplicaState
 from ferry.online.work import Batch, Single
 from ferry.specs.online import OnlineDeploymentSpec
 
-__all__ = ["DeploymentPool"]
+__all__ = ["DeploymentPool", "hang_grace_s"]
 
 Work = Single | Batch
 _SERVING = (ReplicaState.READY,)
+_MAX_GRACE_S = 30.0
+
+
+def hang_grace_s(timeout_s: float) -> float:
+    """How long past its timeout ``run()`` may take before its replica is restarted.
+
+    One more timeout (at most 30 s): a slow ``run()`` that finishes soon after is not worth
+    a restart (``init()`` again), one that takes twice its budget is treated as hung.
+    """
+    return min(timeout_s, _MAX_GRACE_S)
+
+
+class _Watch:
+    """The deadline of one unit sent to a replica (cancelled by its answer)."""
+
+    __slots__ = ("answered", "generation", "overdue", "timer")
+
+    def __init__(self, generation: int) -> None:
+        self.generation = generation
+        self.answered = False
+        self.overdue = False
+        self.timer: asyncio.TimerHandle | None = None
 
 
 class DeploymentPool:
@@ -108,6 +135,7 @@ class DeploymentPool:
         for replica in self.replicas:
             if (
                 replica.state is ReplicaState.READY
+                and not replica.overdue
                 and replica.in_flight < replica.capacity
                 and (best is None or replica.in_flight < best.in_flight)
             ):
@@ -117,7 +145,8 @@ class DeploymentPool:
     def _has_idle_replica(self) -> bool:
         """A ready replica with nothing in flight (and no queued work waiting for it)."""
         return not self._queue and any(
-            r.state is ReplicaState.READY and r.in_flight == 0 for r in self.replicas
+            r.state is ReplicaState.READY and r.in_flight == 0 and not r.overdue
+            for r in self.replicas
         )
 
     def _send(self, replica: Replica, work: Work) -> None:
@@ -127,9 +156,18 @@ class DeploymentPool:
                 return
             self.metrics.batch(self.endpoint, self.name, len(work.items))
         replica.in_flight += 1
+        watch = _Watch(replica.generation)
+        watch.timer = asyncio.get_running_loop().call_later(
+            self.timeout_s, self._overdue, replica, watch
+        )
 
         def reply(answer: dict[str, object] | None, data: bytes) -> None:
             replica.in_flight -= 1
+            watch.answered = True
+            if watch.timer is not None:
+                watch.timer.cancel()
+            if watch.overdue and replica.generation == watch.generation:
+                replica.overdue -= 1
             work.complete(answer, data, replica.name)
             if self._queue:
                 self._drain()
@@ -137,6 +175,27 @@ class DeploymentPool:
                 self._batcher.replica_idle()
 
         replica.send(header, body, reply)
+
+    def _overdue(self, replica: Replica, watch: _Watch) -> None:
+        """A unit passed request_timeout_ms on ``replica``: no new work there, restart if hung."""
+        if watch.answered or replica.generation != watch.generation:
+            return
+        watch.overdue = True
+        replica.overdue += 1
+        grace = hang_grace_s(self.timeout_s)
+        watch.timer = asyncio.get_running_loop().call_later(grace, self._hung, replica, watch)
+
+    def _hung(self, replica: Replica, watch: _Watch) -> None:
+        if watch.answered or replica.generation != watch.generation:
+            return
+        if replica.state not in (ReplicaState.READY, ReplicaState.UNREADY):
+            return
+        waited = self.timeout_s + hang_grace_s(self.timeout_s)
+        replica.hang(
+            f"run() did not return within {waited * 1000:.0f} ms (request_timeout_ms "
+            f"{self.timeout_s * 1000:.0f} + the same again as grace); the replica was restarted. "
+            "Make run() return within request_timeout_ms, or raise it (at most 180000)."
+        )
 
     def _drain(self) -> None:
         while self._queue:

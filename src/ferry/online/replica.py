@@ -49,6 +49,7 @@ class Replica:
         self.capacity = capacity
         self.state = ReplicaState.STOPPED
         self.in_flight = 0
+        self.overdue = 0  # units past request_timeout_ms (see DeploymentPool): no new work
         self.restarts = 0
         self.generation = 0
         self.error: dict[str, Any] | None = None
@@ -80,6 +81,7 @@ class Replica:
         # generation while the old one stops, and the hub must tell their connections apart.
         self._worker_id = f"{self.name}.{self.generation}.{uuid.uuid4().hex[:8]}"
         self._hub.expect(self._worker_id, self)
+        self.overdue = 0
         self._plan.log_dir.mkdir(parents=True, exist_ok=True)
         argv = worker_command(
             self._plan.python,
@@ -141,6 +143,16 @@ class Replica:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
         self._drop_channel()
+
+    def hang(self, message: str) -> None:
+        """``run()`` does not return: kill the process and leave it to be restarted."""
+        self.error = {"type": "RunTimeout", "message": message, "traceback": "", "where": "run"}
+        with contextlib.suppress(OSError), self.log_file.open("ab") as log:
+            stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            log.write(f"--- {stamp} ferry: {message} ---\n".encode())
+        self.kill()  # fails whatever else waits on this process with 503 replica_lost
+        self.state = ReplicaState.DEAD
+        self.on_change(self)
 
     def request_shutdown(self) -> None:
         """Ask the worker to call shutdown() and exit (it does once it is idle)."""

@@ -15,7 +15,8 @@ import io
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import typing
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import parse_qsl
@@ -25,7 +26,9 @@ from .wsgi import headers_dict
 __all__ = ["FallbackRequest", "FallbackResponse", "FileStorage", "Headers", "MultiDict"]
 
 
-class MultiDict(Mapping[str, Any]):
+# typing.Mapping, not collections.abc's: the user's Python may be 3.8, where only typing's
+# generic aliases can be subscripted at run time
+class MultiDict(typing.Mapping[str, Any]):
     """A mapping whose keys may repeat: ``md[k]`` is the first value, ``getlist(k)`` all of them."""
 
     def __init__(self, pairs: Iterable[tuple[str, Any]] = ()) -> None:

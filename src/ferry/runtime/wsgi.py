@@ -5,9 +5,8 @@ so building one here lets ``AMLRequest`` be a real ``werkzeug.wrappers.Request``
 stdlib fallback read the same fields.
 """
 
-# This module runs on the user's interpreter (Python 3.9+), hence no zip(strict=) and no X | Y
-# outside annotations.
-# ruff: noqa: UP007
+# This module runs on the user's interpreter (Python 3.8+), hence no zip(strict=), no X | Y
+# outside annotations and no subscripted collections.abc classes at run time.
 from __future__ import annotations
 
 import io
@@ -18,7 +17,7 @@ from urllib.parse import unquote
 
 __all__ = ["HeaderItems", "build_environ", "header_pairs", "headers_dict"]
 
-HeaderItems = Union[Mapping[str, str], Iterable["tuple[str, str] | list[str]"]]
+HeaderItems = Union["Mapping[str, str]", "Iterable[tuple[str, str] | list[str]]"]
 """Headers as a mapping or as (name, value) pairs (pairs keep repeated headers)."""
 
 

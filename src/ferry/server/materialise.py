@@ -52,19 +52,40 @@ class Deployable(Protocol):
     def properties(self) -> dict[str, str]: ...
 
 
-def resolution_policy(spec: Deployable, model_path: Path | None) -> ResolutionPolicy:
-    """How strictly a deployment's environment follows its spec, from deployment properties.
+_RESOLUTION = ("relaxed", "strict")
+_PYTHON = ("closest", "strict")
 
-    ``ferry_resolution: relaxed`` (opt-in, for old models) moves exact pins that no longer
-    install to the nearest patch release and resolves unpinned packages as of the model's save
-    date; every change is reported. ``ferry_python: strict`` makes a missing Python version an
-    error instead of a notice that the closest installed one was used.
+
+def resolution_policy(spec: Deployable, model_path: Path | None) -> ResolutionPolicy:
+    """How closely a deployment's environment follows its spec, from deployment properties.
+
+    By default (``ferry_resolution: relaxed``, also when unset) Ferry builds what conda would:
+    unpinned packages resolve as of the MLflow model's save date, else the newest exact pin's
+    release date, and an exact pin with no installable wheel moves to the nearest release that
+    has one; every change is reported. ``ferry_resolution: strict`` makes any change an error.
+    ``ferry_python: strict`` makes a missing Python version an error instead of a notice that
+    the closest installed one was used.
+
+    Raises:
+        InvalidInputError: a property has a value other than those above.
     """
-    strict_python = spec.properties.get("ferry_python", "closest") == "strict"
-    if spec.properties.get("ferry_resolution", "exact") != "relaxed":
-        return ResolutionPolicy(strict_python=strict_python)
+    resolution = _choice(spec, "ferry_resolution", _RESOLUTION)
+    strict_python = _choice(spec, "ferry_python", _PYTHON) == "strict"
     created = model_created_at(model_path) if model_path and model_path.is_dir() else None
-    return ResolutionPolicy(relax_pins=True, exclude_newer=created, strict_python=strict_python)
+    if resolution == "strict":
+        return ResolutionPolicy.strict(exclude_newer=created)
+    return ResolutionPolicy(exclude_newer=created, strict_python=strict_python)
+
+
+def _choice(spec: Deployable, name: str, allowed: tuple[str, ...]) -> str:
+    value = str(spec.properties.get(name, allowed[0]))
+    if value not in allowed:
+        raise InvalidInputError(
+            f"properties.{name} is {value!r}; it must be one of {', '.join(allowed)} "
+            f"(e.g. --set properties.{name}={allowed[-1]}), or left out for {allowed[0]}",
+            details={"field": f"properties.{name}"},
+        )
+    return value
 
 
 def materialise(workspace: Workspace, record: Any, cache: Path) -> Path:
@@ -130,7 +151,7 @@ def environment_python(
     policy = resolution_policy(spec, model_path)
     built = workspace.environments.ensure(resolved, policy=policy, log=log)
     notices.extend(built.notices)
-    notices.extend(f"resolution policy: {change}" for change in built.changes)
+    notices.extend(f"environment repair: {change}" for change in built.changes)
     fingerprint["environment"] = built.hash
     return str(built.python)
 

@@ -1,0 +1,150 @@
+"""Finding the Python interpreters installed on this machine, where a user would look for them.
+
+``uv python find`` only sees interpreters on PATH and its own; a pyenv install puts shims on PATH
+that answer for one version at a time, so a machine with 3.6 to 3.13 under pyenv looks to uv as
+if it had one. Ferry looks in every usual place itself, in this order (the first place that
+holds a version wins a tie):
+
+1. ``FERRY_PYTHONS``: a search path (``:``-separated) of interpreters, of folders holding
+   ``bin/python3`` or ``python3``, or of folders of such folders (a ``versions/`` folder);
+2. pyenv's ``$PYENV_ROOT/versions/*`` (not its shims, which break when the user switches);
+3. uv-managed Pythons (``$UV_PYTHON_INSTALL_DIR``, else ``~/.local/share/uv/python``);
+4. conda environments (``$CONDA_PREFIX``, ``~/.conda/environments.txt``, the usual roots);
+5. ``python3`` and ``python3.X`` on PATH;
+6. ``/usr/bin/python3.X`` and ``/usr/local/bin/python3.X``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["RUNTIME_MIN", "Interpreter", "discover"]
+
+# Ferry's worker runtime (ferry.runtime, stdlib only) runs on the chosen interpreter; it uses
+# dataclasses and typing generics that need 3.8 (tests/environments/test_pythons.py imports it
+# on the oldest installed interpreter to keep this true).
+RUNTIME_MIN = (3, 8)
+_MINORS = range(6, 20)
+_PROBE = "import sys; print('%d.%d.%d' % sys.version_info[:3])"
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    """One installed CPython: its version, its path and where it was found (for messages)."""
+
+    major: int
+    minor: int
+    patch: int
+    path: str
+    source: str
+
+    @property
+    def version(self) -> str:
+        return f"{self.major}.{self.minor}.{self.patch}"
+
+    @property
+    def supported(self) -> bool:
+        """Whether Ferry's worker runtime runs on it."""
+        return (self.major, self.minor) >= RUNTIME_MIN
+
+
+def discover(environ: Mapping[str, str] | None = None) -> list[Interpreter]:
+    """Every distinct interpreter found, in search order (see the module docstring)."""
+    env = os.environ if environ is None else environ
+    seen: set[str] = set()
+    found: list[Interpreter] = []
+    for source, candidate in _candidates(env):
+        if "/shims/" in str(candidate) or not os.access(candidate, os.X_OK):
+            continue
+        try:
+            real = str(candidate.resolve())
+        except OSError:
+            continue
+        if real in seen or not Path(real).is_file():
+            continue
+        seen.add(real)
+        version = _version_of(candidate)
+        if version is not None:
+            found.append(Interpreter(*version, path=str(candidate), source=source))
+    return found
+
+
+def _candidates(env: Mapping[str, str]) -> Iterator[tuple[str, Path]]:
+    for entry in filter(None, env.get("FERRY_PYTHONS", "").split(os.pathsep)):
+        path = Path(entry).expanduser()
+        if path.is_file():
+            yield "FERRY_PYTHONS", path
+        else:
+            yield from (("FERRY_PYTHONS", p) for p in _in_prefix(path))
+            for child in _children(path):
+                yield from (("FERRY_PYTHONS", p) for p in _in_prefix(child))
+    home = Path(env.get("HOME") or Path.home())
+    pyenv = Path(env.get("PYENV_ROOT") or home / ".pyenv")
+    for prefix in _children(pyenv / "versions"):
+        yield from (("pyenv", p) for p in _in_prefix(prefix))
+    uv_dir = Path(env.get("UV_PYTHON_INSTALL_DIR") or home / ".local/share/uv/python")
+    for prefix in _children(uv_dir):
+        yield from (("uv", p) for p in _in_prefix(prefix))
+    for prefix in _conda_prefixes(env, home):
+        yield from (("conda", p) for p in _in_prefix(prefix))
+    for folder in filter(None, env.get("PATH", "").split(os.pathsep)):
+        for name in ("python3", *(f"python3.{m}" for m in _MINORS)):
+            yield "PATH", Path(folder) / name
+    for folder in ("/usr/bin", "/usr/local/bin"):
+        for minor in _MINORS:
+            yield folder, Path(folder) / f"python3.{minor}"
+
+
+def _in_prefix(prefix: Path) -> Iterator[Path]:
+    """The interpreter of an installation or environment folder (``bin/python3`` or ``python3``)."""
+    for name in ("bin/python3", "bin/python", "python3"):
+        path = prefix / name
+        if path.is_file():
+            yield path
+            return
+
+
+def _children(folder: Path) -> list[Path]:
+    try:
+        return sorted((p for p in folder.iterdir() if p.is_dir()), reverse=True)
+    except OSError:
+        return []
+
+
+def _conda_prefixes(env: Mapping[str, str], home: Path) -> Iterator[Path]:
+    if env.get("CONDA_PREFIX"):
+        yield Path(env["CONDA_PREFIX"])
+    try:
+        listed = (home / ".conda" / "environments.txt").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        listed = []
+    yield from (Path(line.strip()) for line in listed if line.strip())
+    roots = [Path(env["CONDA_ROOT"])] if env.get("CONDA_ROOT") else []
+    roots += [home / n for n in ("miniconda3", "anaconda3", "miniforge3", "mambaforge")]
+    roots += [Path("/opt/conda")]
+    for root in roots:
+        yield root
+        yield from _children(root / "envs")
+
+
+def _version_of(python: Path) -> tuple[int, int, int] | None:
+    try:
+        done = subprocess.run(
+            [str(python), "-c", _PROBE],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)", done.stdout.strip())
+    if done.returncode != 0 or match is None:
+        return None
+    return int(match[1]), int(match[2]), int(match[3])
