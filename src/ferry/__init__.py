@@ -15,7 +15,9 @@ __version__ = "0.1.0"
 __all__ = [
     "AssetTypes",
     "BatchDeployment",
+    "BatchDeploymentOutputAction",
     "BatchEndpoint",
+    "BatchEndpointDefaults",
     "BatchRetrySettings",
     "BatchingSettings",
     "BuildContext",
@@ -39,6 +41,8 @@ __all__ = [
     "OnlineEndpoint",
     "OnlineRequestSettings",
     "ProbeSettings",
+    "ResourceConfiguration",
+    "SystemData",
 ]
 
 if TYPE_CHECKING:
@@ -47,7 +51,9 @@ if TYPE_CHECKING:
     from ferry.client import (
         AssetTypes,
         BatchDeployment,
+        BatchDeploymentOutputAction,
         BatchEndpoint,
+        BatchEndpointDefaults,
         BatchingSettings,
         BatchRetrySettings,
         BuildContext,
@@ -71,6 +77,8 @@ if TYPE_CHECKING:
         OnlineEndpoint,
         OnlineRequestSettings,
         ProbeSettings,
+        ResourceConfiguration,
+        SystemData,
     )
 
 

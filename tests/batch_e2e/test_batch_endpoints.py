@@ -333,8 +333,8 @@ def test_latest_is_pinned_when_the_deployment_is_created(
             environment="ferry:server-python",
         )
     ).result()
-    assert stored["model"] == "azureml:pinned-model:1"
+    assert stored.model == "azureml:pinned-model:1"
     weights.write_bytes(b"two")
     ml_client.models.create_or_update(Model(name="pinned-model", path=str(weights)))
     shown = ml_client.batch_deployments.get("pin", endpoint_name="pin-endpoint")
-    assert shown["model"] == "azureml:pinned-model:1"
+    assert shown.model == "azureml:pinned-model:1"

@@ -234,7 +234,7 @@ def test_computes(ml_client: MLClient) -> None:
     assert "local" in names
     ray = ml_client.compute.begin_create_or_update(
         Compute(name="ray1", type="ray", address="ray://127.0.0.1:10001", max_instances=4)
-    )
+    ).result()
     assert ray.max_instances == 4
     with pytest.raises(ConflictError, match="cannot be deleted"):
         ml_client.compute.delete("local")

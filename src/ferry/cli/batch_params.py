@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
+from ferry.client.entities import Tracked
 from ferry.specs.base import Spec
 from ferry.specs.loader import apply_overrides, spec_from_data
 
@@ -43,8 +44,10 @@ def confirm_delete(what: str, yes: bool) -> None:
         click.confirm(f"Delete {what}?", abort=True, err=True)
 
 
-def spec_from_view(cls: type[S], view: dict[str, Any], sets: Sequence[str]) -> S:
+def spec_from_view(cls: type[S], view: dict[str, Any] | Tracked, sets: Sequence[str]) -> S:
     """The spec behind a server view (its computed fields dropped), with ``--set`` applied."""
+    if isinstance(view, Tracked):
+        view = view.raw
     known = set(cls.model_fields) | {f.alias for f in cls.model_fields.values() if f.alias}
     data = {key: value for key, value in view.items() if key in known}
     return spec_from_data(

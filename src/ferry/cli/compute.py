@@ -60,7 +60,7 @@ def create(
         "tags": dict(tags),
     }
     spec = build_spec(Compute, file, fields, sets)
-    emit(ctx, client(ctx).compute.begin_create_or_update(spec))
+    emit(ctx, client(ctx).compute.create_or_update(spec))
 
 
 @compute.command()
@@ -89,4 +89,4 @@ def delete(ctx: click.Context, name: str, yes: bool) -> None:
     """Delete a compute target's registration."""
     if not yes:
         click.confirm(f"Delete compute {name!r}?", abort=True, err=True)
-    client(ctx).compute.begin_delete(name)
+    client(ctx).compute.delete(name)

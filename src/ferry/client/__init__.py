@@ -1,12 +1,15 @@
 """Ferry's Python SDK, mirroring ``azure.ai.ml``: ``from ferry import MLClient, Model``."""
 
-from ferry.client.batch import (
+from ferry.client.batch import BatchRetrySettings
+from ferry.client.batch_entities import (
     BatchDeployment,
+    BatchDeploymentOutputAction,
     BatchEndpoint,
+    BatchEndpointDefaults,
     BatchJob,
-    BatchRetrySettings,
     ModelBatchDeployment,
     ModelBatchDeploymentSettings,
+    ResourceConfiguration,
 )
 from ferry.client.entities import (
     AssetTypes,
@@ -19,6 +22,7 @@ from ferry.client.entities import (
     Environment,
     Input,
     Model,
+    SystemData,
 )
 from ferry.client.ml_client import MLClient
 from ferry.client.online import (
@@ -38,7 +42,9 @@ from ferry.client.online import (
 __all__ = [
     "AssetTypes",
     "BatchDeployment",
+    "BatchDeploymentOutputAction",
     "BatchEndpoint",
+    "BatchEndpointDefaults",
     "BatchJob",
     "BatchRetrySettings",
     "BatchingSettings",
@@ -64,4 +70,6 @@ __all__ = [
     "OnlineEndpoint",
     "OnlineRequestSettings",
     "ProbeSettings",
+    "ResourceConfiguration",
+    "SystemData",
 ]

@@ -9,18 +9,22 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from ferry.archive import safe_extract
-from ferry.client.entities import Code, Data, Environment, Input, Model
+from ferry.client.batch_entities import (
+    BatchDeployment,
+    BatchEndpoint,
+    BatchJob,
+    ModelBatchDeployment,
+    ModelBatchDeploymentSettings,
+    spec_body,
+)
+from ferry.client.entities import Code, Data, Environment, Input, Model, from_server
 from ferry.client.inline_assets import InlineAssets
 from ferry.client.operations import AssetOperations
 from ferry.client.poller import Poller
 from ferry.client.transport import Transport
 from ferry.errors import FerryError, InvalidInputError, NotFoundError
 from ferry.specs.batch import (
-    TERMINAL_STATES,
-    BatchDeploymentSettings,
     BatchDeploymentSpec,
     BatchEndpointSpec,
     BatchRetrySettings,
@@ -40,27 +44,11 @@ __all__ = [
     "ModelBatchDeploymentSettings",
 ]
 
-BatchEndpoint = BatchEndpointSpec
-BatchDeployment = BatchDeploymentSpec
-ModelBatchDeployment = BatchDeploymentSpec
-ModelBatchDeploymentSettings = BatchDeploymentSettings
 
-
-class BatchJob(BaseModel):
-    """A batch job as the server reports it (``status``, ``progress``, ``outputs`` ...)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    name: str = Field(description="Job name.")
-    status: str = Field(description="Queued, Preparing, Running, Completed, Failed or Canceled.")
-    endpoint_name: str | None = Field(default=None, description="Endpoint it ran on.")
-    deployment_name: str | None = Field(default=None, description="Deployment it ran on.")
-    error: str | None = Field(default=None, description="Why it failed.")
-    progress: dict[str, Any] | None = Field(default=None, description="Live counts.")
-
-    @property
-    def finished(self) -> bool:
-        return JobState(self.status) in TERMINAL_STATES
+def _job(data: dict[str, Any]) -> BatchJob:
+    job = BatchJob.model_validate(data)
+    job._raw = dict(data)
+    return job
 
 
 class BatchEndpointOperations:
@@ -70,17 +58,19 @@ class BatchEndpointOperations:
         self._t = transport
         self._data = data
 
-    def begin_create_or_update(self, endpoint: BatchEndpointSpec) -> Poller[dict[str, Any]]:
-        body = endpoint.to_json()
-        result: dict[str, Any] = self._t.json("POST", "/api/v1/batch-endpoints", json=body)
-        return Poller.completed(result)
+    def begin_create_or_update(self, endpoint: BatchEndpointSpec) -> Poller[BatchEndpoint]:
+        """Create or update; an endpoint from :meth:`get`, changed, may be sent back."""
+        body = spec_body(endpoint, BatchEndpointSpec)
+        data = self._t.json("POST", "/api/v1/batch-endpoints", json=body)
+        return Poller.completed(from_server(BatchEndpoint, data))
 
-    def get(self, name: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._t.json("GET", f"/api/v1/batch-endpoints/{name}")
-        return result
+    def get(self, name: str) -> BatchEndpoint:
+        data = self._t.json("GET", f"/api/v1/batch-endpoints/{name}")
+        return from_server(BatchEndpoint, data)
 
-    def list(self) -> builtins.list[dict[str, Any]]:
-        return list(self._t.json("GET", "/api/v1/batch-endpoints")["value"])
+    def list(self) -> builtins.list[BatchEndpoint]:
+        data = self._t.json("GET", "/api/v1/batch-endpoints")["value"]
+        return [from_server(BatchEndpoint, item) for item in data]
 
     def begin_delete(self, name: str) -> Poller[None]:
         self._t.request("DELETE", f"/api/v1/batch-endpoints/{name}")
@@ -130,11 +120,11 @@ class BatchEndpointOperations:
             "allow_reuse": allow_reuse,
         }
         data = self._t.json("POST", f"/api/v1/batch-endpoints/{endpoint_name}/jobs", json=body)
-        return BatchJob.model_validate(data)
+        return _job(data)
 
     def list_jobs(self, endpoint_name: str) -> builtins.list[BatchJob]:
         data = self._t.json("GET", "/api/v1/jobs", params={"endpoint_name": endpoint_name})
-        return [BatchJob.model_validate(j) for j in data["value"]]
+        return [_job(j) for j in data["value"]]
 
 
 class BatchDeploymentOperations:
@@ -152,29 +142,30 @@ class BatchDeploymentOperations:
 
     def begin_create_or_update(
         self, deployment: BatchDeploymentSpec, *, set_default: bool = False
-    ) -> Poller[dict[str, Any]]:
+    ) -> Poller[BatchDeployment]:
+        """Register inline assets (a registered Model, Environment or Code is referred to, not
+        uploaded again), then create or update the deployment."""
         if not deployment.endpoint_name:
             raise InvalidInputError(
                 "the deployment has no endpoint_name; set it or pass --endpoint-name.",
                 details={"field": "endpoint_name"},
             )
-        body = self._inline.register(deployment.model_copy(deep=True)).to_json()
-        result: dict[str, Any] = self._t.json(
+        registered = self._inline.register(deployment.model_copy(deep=True))
+        data = self._t.json(
             "POST",
             f"/api/v1/batch-endpoints/{deployment.endpoint_name}/deployments",
-            json=body,
+            json=spec_body(registered, BatchDeploymentSpec),
             params={"set_default": set_default},
         )
-        return Poller.completed(result)
+        return Poller.completed(from_server(BatchDeployment, data))
 
-    def get(self, name: str, endpoint_name: str) -> dict[str, Any]:
+    def get(self, name: str, endpoint_name: str) -> BatchDeployment:
         path = f"/api/v1/batch-endpoints/{endpoint_name}/deployments/{name}"
-        result: dict[str, Any] = self._t.json("GET", path)
-        return result
+        return from_server(BatchDeployment, self._t.json("GET", path))
 
-    def list(self, endpoint_name: str) -> builtins.list[dict[str, Any]]:
+    def list(self, endpoint_name: str) -> builtins.list[BatchDeployment]:
         path = f"/api/v1/batch-endpoints/{endpoint_name}/deployments"
-        return list(self._t.json("GET", path)["value"])
+        return [from_server(BatchDeployment, item) for item in self._t.json("GET", path)["value"]]
 
     def begin_delete(self, name: str, endpoint_name: str) -> Poller[None]:
         self._t.request("DELETE", f"/api/v1/batch-endpoints/{endpoint_name}/deployments/{name}")
@@ -185,7 +176,7 @@ class BatchDeploymentOperations:
         if name:
             params["deployment_name"] = name
         data = self._t.json("GET", "/api/v1/jobs", params=params)
-        return [BatchJob.model_validate(j) for j in data["value"]]
+        return [_job(j) for j in data["value"]]
 
 
 class JobOperations:
@@ -195,7 +186,7 @@ class JobOperations:
         self._t = transport
 
     def get(self, name: str) -> BatchJob:
-        return BatchJob.model_validate(self._t.json("GET", f"/api/v1/jobs/{name}"))
+        return _job(self._t.json("GET", f"/api/v1/jobs/{name}"))
 
     def list(
         self,
@@ -211,19 +202,16 @@ class JobOperations:
             for k, v in (("endpoint_name", endpoint_name), ("deployment_name", deployment_name))
             if v
         }
-        jobs = [
-            BatchJob.model_validate(j)
-            for j in self._t.json("GET", "/api/v1/jobs", params=params)["value"]
-        ]
+        jobs = [_job(j) for j in self._t.json("GET", "/api/v1/jobs", params=params)["value"]]
         return [j for j in jobs if parent_job_name in (None, j.name)]
 
     def begin_cancel(self, name: str) -> BatchJob:
-        return BatchJob.model_validate(self._t.json("POST", f"/api/v1/jobs/{name}/cancel"))
+        return _job(self._t.json("POST", f"/api/v1/jobs/{name}/cancel"))
 
     cancel = begin_cancel
 
     def resume(self, name: str) -> BatchJob:
-        return BatchJob.model_validate(self._t.json("POST", f"/api/v1/jobs/{name}/resume"))
+        return _job(self._t.json("POST", f"/api/v1/jobs/{name}/resume"))
 
     def wait(self, name: str, *, timeout: float | None = None, poll: float = 0.5) -> BatchJob:
         """Block until the job finishes (or ``timeout`` seconds pass) and return it."""

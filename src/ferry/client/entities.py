@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import PurePath
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
+from ferry.errors import InvalidInputError
 from ferry.specs.assets import (
     AssetTypes,
     BuildContext,
@@ -15,6 +17,7 @@ from ferry.specs.assets import (
     EnvironmentSpec,
     ModelSpec,
 )
+from ferry.specs.batch import CodeConfigurationSpec
 from ferry.specs.workspace import ComputeSpec, DatastoreSpec
 
 __all__ = [
@@ -28,18 +31,33 @@ __all__ = [
     "Environment",
     "Input",
     "Model",
+    "SystemData",
+    "Tracked",
     "from_server",
 ]
 
 E = TypeVar("E", bound=BaseModel)
 
 
-class _ServerFields(BaseModel):
-    """Read-only fields the server fills in; ``None`` on an entity built locally."""
+class SystemData(BaseModel):
+    """``creation_context`` of an entity, as ``azure.ai.ml.entities.SystemData``.
 
-    id: str | None = Field(default=None, description="azureml:<name>:<version>.")
-    content_hash: str | None = Field(default=None, description="sha256 of the uploaded files.")
-    archived: bool = Field(default=False, description="Whether the version is archived.")
+    A workspace has one token rather than users, so the ``*_by`` fields stay ``None``.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    created_at: datetime | None = Field(default=None, description="Creation time (UTC).")
+    created_by: str | None = Field(default=None, description="Always None on Ferry.")
+    created_by_type: str | None = Field(default=None, description="Always None on Ferry.")
+    last_modified_at: datetime | None = Field(default=None, description="Last change (UTC).")
+    last_modified_by: str | None = Field(default=None, description="Always None on Ferry.")
+    last_modified_by_type: str | None = Field(default=None, description="Always None on Ferry.")
+
+
+class Tracked(BaseModel):
+    """What every entity the server returns carries: times, ``creation_context`` and ``raw``."""
+
     created_at: datetime | None = Field(default=None, description="Creation time (UTC).")
     updated_at: datetime | None = Field(default=None, description="Last update time (UTC).")
     _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
@@ -49,9 +67,43 @@ class _ServerFields(BaseModel):
         """Everything the server returned, including fields this SDK version does not model."""
         return self._raw
 
+    @property
+    def creation_context(self) -> SystemData | None:
+        """When it was created and last changed (Azure's ``SystemData``); None before saving."""
+        if self.created_at is None:
+            return None
+        return SystemData(created_at=self.created_at, last_modified_at=self.updated_at)
+
+
+class _ServerFields(Tracked):
+    """Read-only fields the server fills in; ``None`` on an entity built locally."""
+
+    id: str | None = Field(default=None, description="azureml:<name>:<version>.")
+    content_hash: str | None = Field(default=None, description="sha256 of the uploaded files.")
+    archived: bool = Field(default=False, description="Whether the version is archived.")
+
+    def reference(self) -> str | None:
+        """``azureml:<name>:<version>`` of a version the registry holds; None for a new one.
+
+        A Model, Environment or Data obtained from ``get`` (or returned by ``create_or_update``)
+        is a reference wherever it is used: a deployment or an Input refers to that version and
+        nothing is uploaded again.
+        """
+        name, version = getattr(self, "name", None), getattr(self, "version", None)
+        if self.id is None or not name or not version:
+            return None
+        return f"azureml:{name}:{version}"
+
 
 class Model(ModelSpec, _ServerFields):
-    """A model asset: ``Model(name="m", path="./model", type=AssetTypes.CUSTOM_MODEL)``."""
+    """A model asset: ``Model(name="m", path="./model", type=AssetTypes.CUSTOM_MODEL)``.
+
+    Inside a deployment a model may go without a name: it is registered anonymously.
+    """
+
+    name: str | None = Field(  # type: ignore[assignment]
+        default=None, description="Asset name; needed to register it on its own."
+    )
 
     signature: dict[str, Any] | None = Field(default=None, description="MLflow signature.")
 
@@ -61,7 +113,14 @@ class Data(DataSpec, _ServerFields):
 
 
 class Environment(EnvironmentSpec, _ServerFields):
-    """An environment: ``Environment(name="e", conda_file="conda.yaml", image="...")``."""
+    """An environment: ``Environment(name="e", conda_file="conda.yaml", image="...")``.
+
+    Inside a deployment an environment may go without a name: it is registered anonymously.
+    """
+
+    name: str | None = Field(  # type: ignore[assignment]
+        default=None, description="Asset name; needed to register it on its own."
+    )
 
     pip_requirements: list[str] | None = Field(
         default=None, description="The conda file's pip section, as the server read it."
@@ -79,33 +138,68 @@ class Datastore(DatastoreSpec):
     updated_at: datetime | None = Field(default=None, description="Last update time (UTC).")
 
 
-class Compute(ComputeSpec):
+class Compute(ComputeSpec, Tracked):
     """A compute target: ``Compute(name="ray1", type="ray", address="ray://host:10001")``."""
 
-    created_at: datetime | None = Field(default=None, description="Creation time (UTC).")
-    updated_at: datetime | None = Field(default=None, description="Last update time (UTC).")
 
+class CodeConfiguration(CodeConfigurationSpec):
+    """Where a deployment's scoring script lives; every deployment class takes it.
 
-class CodeConfiguration(BaseModel):
-    """Where a deployment's scoring script lives.
-
-    ``CodeConfiguration(code="./src", scoring_script="score.py")``.
+    ``CodeConfiguration(code="./src", scoring_script="score.py")``; ``code`` may also be a
+    ``pathlib.Path`` or a registered :class:`Code`.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    @field_validator("code", "scoring_script", mode="before")
+    @classmethod
+    def _paths(cls, value: Any) -> Any:
+        if isinstance(value, Code):
+            return value.reference() or value.path
+        return str(value) if isinstance(value, PurePath) else value
 
-    code: str = Field(description="Local folder or code asset reference.")
-    scoring_script: str = Field(description="Script path relative to the code folder.")
+
+#: The ``type`` values an :class:`Input` may have.
+INPUT_TYPES = (AssetTypes.URI_FOLDER, AssetTypes.URI_FILE, AssetTypes.MLTABLE)
 
 
 class Input(BaseModel):
-    """A job input: ``Input(type=AssetTypes.URI_FOLDER, path="azureml:data@latest")``."""
+    """A job input: ``Input(type=AssetTypes.URI_FOLDER, path="azureml:data@latest")``.
 
-    model_config = ConfigDict(extra="forbid")
+    ``path`` is a local path (``str`` or ``pathlib.Path``), a data asset reference, a datastore
+    URI, or a registered :class:`Data` (used as the reference to that version).
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     type: str = Field(default=AssetTypes.URI_FOLDER, description="uri_folder | uri_file | mltable.")
     path: str = Field(description="Local path, data asset reference or datastore URI.")
     mode: str | None = Field(default=None, description="ro_mount | download | direct.")
+    description: str | None = Field(default=None, description="Free text; not sent.")
+
+    def __init__(self, *, type: str = AssetTypes.URI_FOLDER, path: Any = None, **rest: Any):
+        # Checked here rather than by a validator, so the error is Ferry's InvalidInputError
+        # naming the valid types instead of pydantic's ValidationError.
+        _check_input_type(type)
+        if path is None:
+            raise InvalidInputError(
+                "Input needs path=...: a local path, azureml:<data>:<version> or a datastore URI.",
+                details={"field": "path"},
+            )
+        super().__init__(type=type, path=_input_path(path), **rest)
+
+
+def _check_input_type(value: str) -> None:
+    if value not in INPUT_TYPES:
+        raise InvalidInputError(
+            f"Input type {value!r} is not valid; use one of {', '.join(INPUT_TYPES)} "
+            "(AssetTypes.URI_FOLDER, AssetTypes.URI_FILE, AssetTypes.MLTABLE).",
+            details={"field": "type", "value": value},
+        )
+
+
+def _input_path(value: Any) -> Any:
+    if isinstance(value, Data):
+        return value.reference() or value.path
+    return str(value) if isinstance(value, PurePath) else value
 
 
 def from_server(cls: type[E], data: dict[str, Any]) -> E:
@@ -116,6 +210,6 @@ def from_server(cls: type[E], data: dict[str, Any]) -> E:
     if "credentials" in known and isinstance(known["credentials"], list):
         known["credentials"] = dict.fromkeys(known["credentials"], "***")
     entity = cls.model_validate(known)
-    if isinstance(entity, _ServerFields):
+    if isinstance(entity, Tracked):
         entity._raw = dict(data)
     return entity

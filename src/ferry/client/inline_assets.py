@@ -12,7 +12,7 @@ import hashlib
 import json
 from typing import Any, Protocol, TypeVar
 
-from ferry.client.entities import Code, Environment, Model
+from ferry.client.entities import Code, Environment, Model, _ServerFields
 from ferry.client.operations import AssetOperations
 from ferry.specs.assets import EnvironmentSpec, ModelSpec
 from ferry.specs.batch import CodeConfigurationSpec
@@ -46,8 +46,24 @@ class InlineAssets:
         self._code = code
         self._environments = environments
 
+    @staticmethod
+    def pin(spec: D) -> D:
+        """``spec`` with registered entities (a Model from ``models.get`` ...) replaced by their
+        ``azureml:<name>:<version>`` references, so nothing is uploaded again (changed in place).
+        """
+        for field in ("model", "environment"):
+            value = getattr(spec, field)
+            if isinstance(value, _ServerFields) and value.reference():
+                setattr(spec, field, value.reference())
+        return spec
+
     def register(self, spec: D) -> D:
-        """``spec`` with references in place of inline assets (it is changed in place)."""
+        """``spec`` with references in place of inline assets (it is changed in place).
+
+        An inline model or environment without a name is registered anonymously, named after
+        the deployment (Azure names such assets itself, too).
+        """
+        self.pin(spec)
         prefix = f"{spec.endpoint_name}-{spec.name}"
         if isinstance(spec.model, ModelSpec):
             data = spec.model.model_dump(exclude={"schema_uri"}, exclude_none=True)

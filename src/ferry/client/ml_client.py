@@ -8,7 +8,7 @@ from typing import Any
 
 from ferry.client.batch import BatchDeploymentOperations, BatchEndpointOperations, JobOperations
 from ferry.client.connect import connect_info
-from ferry.client.entities import Code, Data, Environment, Model
+from ferry.client.entities import Code, Compute, Data, Datastore, Environment, Model
 from ferry.client.online import OnlineDeploymentOperations, OnlineEndpointOperations
 from ferry.client.operations import (
     AssetOperations,
@@ -16,10 +16,13 @@ from ferry.client.operations import (
     DatastoreOperations,
     SecretOperations,
 )
+from ferry.client.poller import Poller
 from ferry.client.transport import Transport
 from ferry.errors import InvalidInputError, NotFoundError
 from ferry.settings import Settings
 from ferry.specs.assets import AssetKind
+from ferry.specs.batch import BatchDeploymentSpec, BatchEndpointSpec
+from ferry.specs.online import OnlineDeploymentSpec, OnlineEndpointSpec
 
 __all__ = ["MLClient"]
 
@@ -85,6 +88,40 @@ class MLClient:
             "POST", f"/api/v1/environments/{name}/build", params=params
         )
         return result
+
+    def begin_create_or_update(self, entity: Any) -> Poller[Any]:
+        """Create or update any entity (``AmlCompute``, ``Model``, ``BatchEndpoint`` ...) through
+        its operation group, as ``azure.ai.ml``'s ``MLClient.begin_create_or_update``."""
+        if isinstance(entity, Compute):
+            return self.compute.begin_create_or_update(entity)
+        if isinstance(entity, BatchEndpointSpec):
+            return self.batch_endpoints.begin_create_or_update(entity)
+        if isinstance(entity, BatchDeploymentSpec):
+            return self.batch_deployments.begin_create_or_update(entity)
+        if isinstance(entity, OnlineEndpointSpec):
+            return self.online_endpoints.begin_create_or_update(entity)
+        if isinstance(entity, OnlineDeploymentSpec):
+            return self.online_deployments.begin_create_or_update(entity)
+        if isinstance(entity, Datastore):
+            return Poller.completed(self.datastores.create_or_update(entity))
+        assets: tuple[tuple[type[Any], AssetOperations[Any]], ...] = (
+            (Model, self.models),
+            (Data, self.data),
+            (Environment, self.environments),
+            (Code, self.code),
+        )
+        for cls, operations in assets:
+            if isinstance(entity, cls):
+                return Poller.completed(operations.create_or_update(entity))
+        raise InvalidInputError(
+            f"begin_create_or_update takes an entity such as AmlCompute, Model, Data, "
+            f"Environment, BatchEndpoint or ManagedOnlineDeployment, not {type(entity).__name__}.",
+            details={"field": "entity"},
+        )
+
+    def create_or_update(self, entity: Any) -> Any:
+        """:meth:`begin_create_or_update`, waiting for the result."""
+        return self.begin_create_or_update(entity).result()
 
     @property
     def server_url(self) -> str:

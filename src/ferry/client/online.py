@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
-from ferry.client.entities import Code, Environment, Model
+from ferry.client.entities import Code, Environment, Model, from_server
 from ferry.client.inline_assets import InlineAssets
 from ferry.client.online_entities import (
     EndpointAuthKeys,
@@ -59,13 +59,12 @@ __all__ = [
     "ProbeSettings",
 ]
 
-T = TypeVar("T")
+E = TypeVar("E", bound=BaseModel)
 _BASE = "/api/v1/online-endpoints"
 
 
-def _entity(cls: type[T], data: dict[str, Any]) -> T:
-    fields = cls.model_fields  # type: ignore[attr-defined]
-    return cls.model_validate({k: v for k, v in data.items() if k in fields})  # type: ignore[attr-defined,no-any-return]
+def _entity(cls: type[E], data: dict[str, Any]) -> E:
+    return from_server(cls, data)
 
 
 def _spec_json(entity: BaseModel, spec_cls: type[BaseModel]) -> dict[str, Any]:
@@ -237,7 +236,9 @@ class OnlineDeploymentOperations:
                 "the deployment has no endpoint_name; set it or pass --endpoint-name.",
                 details={"field": "endpoint_name"},
             )
-        copy = OnlineDeploymentSpec.model_validate(_spec_json(deployment, OnlineDeploymentSpec))
+        # Registered entities become references first: the JSON copy below would lose their id.
+        pinned = self._inline.pin(deployment.model_copy(deep=True))
+        copy = OnlineDeploymentSpec.model_validate(_spec_json(pinned, OnlineDeploymentSpec))
         body = _spec_json(self._inline.register(copy), OnlineDeploymentSpec)
         self._t.json(
             "POST",

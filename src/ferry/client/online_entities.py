@@ -6,11 +6,11 @@ server fills in; :class:`Poller` stands in for azure-core's ``LROPoller``.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ferry.client.entities import Tracked
 from ferry.client.poller import Poller
 from ferry.specs.online import OnlineDeploymentSpec, OnlineEndpointSpec
 
@@ -29,25 +29,26 @@ __all__ = [
 T = TypeVar("T")
 
 
-class OnlineEndpoint(OnlineEndpointSpec):
+class OnlineEndpoint(OnlineEndpointSpec, Tracked):
     """``ManagedOnlineEndpoint(name="my-endpoint", auth_mode="key")``, plus server fields."""
 
+    location: str | None = Field(default=None, description="Accepted; not sent.")
     scoring_uri: str | None = Field(default=None, description="POST requests here.")
     openapi_uri: str | None = Field(default=None, description="The swagger document.")
     provisioning_state: str | None = Field(default=None, description="Succeeded.")
-    created_at: datetime | None = Field(default=None, description="Creation time (UTC).")
-    updated_at: datetime | None = Field(default=None, description="Last update time (UTC).")
 
 
-class OnlineDeployment(OnlineDeploymentSpec):
-    """``ManagedOnlineDeployment(name="blue", endpoint_name=..., model=..., ...)``."""
+class OnlineDeployment(OnlineDeploymentSpec, Tracked):
+    """``ManagedOnlineDeployment(name="blue", endpoint_name=..., model=..., ...)``.
+
+    ``model`` and ``environment`` may be registered entities (referred to, not uploaded again),
+    inline ones (registered first, anonymously when they have no name) or references.
+    """
 
     provisioning_state: str | None = Field(default=None, description="Creating ... Succeeded.")
     error: str | None = Field(default=None, description="Why it failed (with the traceback).")
     replicas: list[dict[str, Any]] = Field(default_factory=list, description="Live replicas.")
     notices: list[str] = Field(default_factory=list, description="How it was prepared.")
-    created_at: datetime | None = Field(default=None, description="Creation time (UTC).")
-    updated_at: datetime | None = Field(default=None, description="Last update time (UTC).")
 
 
 ManagedOnlineEndpoint = OnlineEndpoint

@@ -17,6 +17,7 @@ from ferry.client.entities import (
     _ServerFields,
     from_server,
 )
+from ferry.client.poller import Poller
 from ferry.client.transport import Transport
 from ferry.errors import InvalidInputError, NotFoundError
 from ferry.specs.assets import AssetKind, EnvironmentSpec
@@ -43,6 +44,14 @@ class AssetOperations(Generic[A]):
 
     def create_or_update(self, asset: A) -> A:
         """Register a version; a local ``path`` (or build context) is uploaded atomically."""
+        if not getattr(asset, "name", None) and self._kind is not AssetKind.CODE:
+            kind = self._kind.value
+            raise InvalidInputError(
+                f"a {kind} registered on its own needs a name: {type(asset).__name__}(name=..., "
+                "...); only one placed inside a deployment may go without (it is registered "
+                "anonymously, named after the deployment).",
+                details={"field": "name"},
+            )
         spec = asset.model_dump(mode="json", exclude_none=True, by_alias=False)
         for key in ("schema_uri", "id", "content_hash", "archived", "created_at", "updated_at"):
             spec.pop(key, None)
@@ -165,13 +174,15 @@ class ComputeOperations:
     def __init__(self, transport: Transport) -> None:
         self._t = transport
 
-    def begin_create_or_update(self, compute: Compute) -> Compute:
+    def begin_create_or_update(self, compute: Compute) -> Poller[Compute]:
+        """Create or update; ``.result()`` is the stored compute (as Azure's LROPoller)."""
+        return Poller.completed(self.create_or_update(compute))
+
+    def create_or_update(self, compute: Compute) -> Compute:
         body = compute.model_dump(mode="json", exclude_none=True)
         for key in ("schema_uri", "created_at", "updated_at"):
             body.pop(key, None)
         return from_server(Compute, self._t.json("POST", "/api/v1/computes", json=body))
-
-    create_or_update = begin_create_or_update
 
     def get(self, name: str) -> Compute:
         return from_server(Compute, self._t.json("GET", f"/api/v1/computes/{name}"))
@@ -180,10 +191,12 @@ class ComputeOperations:
         for item in _pages(self._t, "/api/v1/computes", {}):
             yield from_server(Compute, item)
 
-    def begin_delete(self, name: str) -> None:
-        self._t.request("DELETE", f"/api/v1/computes/{name}")
+    def begin_delete(self, name: str) -> Poller[None]:
+        self.delete(name)
+        return Poller.completed(None)
 
-    delete = begin_delete
+    def delete(self, name: str) -> None:
+        self._t.request("DELETE", f"/api/v1/computes/{name}")
 
 
 class SecretOperations:
