@@ -25,7 +25,7 @@ from ferry.online.pool import DeploymentPool
 from ferry.online.replica import Replica
 from ferry.online.routing import EndpointRoute
 from ferry.online.supervisor import Supervisor
-from ferry.online.swagger import read_schemas, swagger_document, swagger_version
+from ferry.online.swagger import read_schemas, swagger_document, swagger_version, user_swagger
 from ferry.registry.online import OnlineRegistry
 from ferry.specs.online import DeploymentState, OnlineDeploymentSpec
 
@@ -258,6 +258,9 @@ class OnlineService:
 
     async def swagger(self, pool: DeploymentPool, query: str) -> dict[str, Any]:
         version = swagger_version(query)
+        own = await asyncio.to_thread(user_swagger, pool.plan.code_dir, version)
+        if own is not None:
+            return own[1]
         schemas = self._schemas.get(id(pool))
         if schemas is None:
             schemas = await asyncio.to_thread(read_schemas, pool.plan)

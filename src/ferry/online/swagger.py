@@ -1,8 +1,12 @@
-"""``/swagger.json`` of an endpoint: built from the scoring script's inference-schema decorators.
+"""``/swagger.json`` of an endpoint: the user's own file, or built from the script's decorators.
 
-The schemas live in the user's environment, so they are read by importing the script once in a
-short-lived process with the deployment's interpreter (``init()`` is not called) and cached per
-running deployment. Undecorated scripts have no swagger document, as on azmlinfsrv.
+As azmlinfsrv does, a document the user put in the code folder (``AML_APP_ROOT``) is served as
+is: ``swagger.json`` or ``swagger2.json`` for version 2, ``swagger3.json`` for 3 and
+``swagger3.1.json`` for 3.1. Otherwise the document is built from the inference-schema
+decorators of ``run()``. Those schemas live in the user's environment, so they are read by
+importing the script once in a short-lived process with the deployment's interpreter
+(``init()`` is not called) and cached per running deployment. An undecorated script with no
+file for the version asked has no swagger document (404), as on azmlinfsrv.
 """
 
 from __future__ import annotations
@@ -18,22 +22,66 @@ from ferry.online.errors import GatewayError
 from ferry.online.plan import LaunchPlan
 from ferry.runtime.launch import worker_env
 
-__all__ = ["read_schemas", "swagger_document", "swagger_version"]
+__all__ = [
+    "USER_SWAGGER_FILES",
+    "read_schemas",
+    "swagger_document",
+    "swagger_version",
+    "user_swagger",
+]
 
 _PROBE = str(Path(__file__).with_name("_schema_probe.py"))
 _MARK = "@@FERRY-SCHEMA@@"
+# azmlinfsrv's version aliases, and the user files it looks for per version, in order.
+_VERSIONS = {"2": "2", "2.0": "2", "3": "3", "3.0": "3", "3.1": "3.1"}
+USER_SWAGGER_FILES = {
+    "2": ("swagger.json", "swagger2.json"),
+    "3": ("swagger3.json",),
+    "3.1": ("swagger3.1.json",),
+}
 
 
 def swagger_version(query: str) -> str:
-    """``?version=2|3`` (default 2, as azmlinfsrv); 404 for others."""
-    version = (parse_qs(query).get("version") or ["2"])[0]
-    if version not in ("2", "3"):
+    """``?version=2|3|3.1`` (default 2; 2.0 and 3.0 are aliases, as azmlinfsrv); 404 for others."""
+    asked = (parse_qs(query).get("version") or ["2"])[0]
+    version = _VERSIONS.get(asked)
+    if version is None:
         raise GatewayError(
             404,
             "not_found",
-            f"swagger version {version!r} is not served; use ?version=2 (default) or ?version=3.",
+            f"swagger version {asked!r} is not served; use ?version=2 (default), ?version=3 or "
+            "?version=3.1.",
         )
     return version
+
+
+def user_swagger(code_dir: str | Path, version: str) -> tuple[str, dict[str, Any]] | None:
+    """The user's own document for ``version`` from the code folder: (file name, document).
+
+    Raises:
+        GatewayError: the file is there but is not a JSON object (500, naming the file).
+    """
+    for name in USER_SWAGGER_FILES[version]:
+        path = Path(code_dir) / name
+        if not path.is_file():
+            continue
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise _invalid(name, f"is not valid JSON ({exc})") from exc
+        if not isinstance(document, dict):
+            raise _invalid(name, f"holds a JSON {type(document).__name__}, not an object")
+        return name, document
+    return None
+
+
+def _invalid(name: str, why: str) -> GatewayError:
+    return GatewayError(
+        500,
+        "swagger_invalid",
+        f"{name} in the deployment's code folder {why}; fix it (a Swagger/OpenAPI document is a "
+        "JSON object) or remove it to use the document built from run()'s decorators.",
+    )
 
 
 def read_schemas(plan: LaunchPlan, timeout_s: float = 120.0) -> dict[str, Any]:
@@ -74,19 +122,20 @@ def swagger_document(
         raise GatewayError(
             404,
             "swagger_not_found",
-            f"deployment {deployment!r} has no swagger document: its run() has no "
-            "@input_schema/@output_schema decorators (package inference-schema); add them to "
-            "describe the API.",
+            f"deployment {deployment!r} has no swagger document for version {version}: its run() "
+            "has no @input_schema/@output_schema decorators (package inference-schema); add them "
+            f"to describe the API, or put {' or '.join(USER_SWAGGER_FILES[version])} in the code "
+            "folder.",
         )
     supported = [str(v)[0] for v in schemas.get("versions") or []]
-    if supported and version not in supported:
+    if supported and version[0] not in supported:
         raise GatewayError(404, "not_found", f"the script's schemas support versions {supported}")
     inputs, outputs = schemas.get("input") or {}, schemas.get("output") or {}
     title = f"{endpoint}/{deployment}"
-    if version == "3":
+    if version in ("3", "3.1"):
         ref = "#/components/schemas/"
         return {
-            "openapi": "3.0.1",
+            "openapi": "3.1.0" if version == "3.1" else "3.0.1",
             "info": {"title": title, "version": "1.0"},
             "paths": _paths(ref, openapi3=True),
             "components": {"schemas": {"ServiceInput": inputs, "ServiceOutput": outputs}},

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ferry.online.plan import LaunchPlan
+from ferry.online.swagger import USER_SWAGGER_FILES, user_swagger
 from ferry.server.materialise import code_folder, environment_python, materialise
 from ferry.server.secret_env import resolve_secret_refs
 from ferry.specs.assets import AssetKind
@@ -46,6 +47,11 @@ def prepare_deployment(
     entry_script, code_dir = code_folder(workspace, spec, folder, fingerprint)
     assert entry_script is not None  # the registry refuses deployments without code
     log(f"scoring script {entry_script}")
+    for version in USER_SWAGGER_FILES:
+        # Read now so that a broken file fails the deployment, as it stops azmlinfsrv starting.
+        own = user_swagger(code_dir, version)
+        if own is not None:
+            notices.append(f"swagger version {version}: serving {own[0]} from the code folder")
     python = environment_python(workspace, spec, model_path, log, notices, fingerprint)
     log(f"interpreter {python}")
     env.update(spec.environment_variables)
