@@ -20,6 +20,7 @@ from ferry.launcher import stop_server
 from ferry.settings import Settings
 from ferry.specs.batch import CodeConfigurationSpec
 from ferry.specs.loader import apply_overrides, load_spec, read_yaml, spec_from_data
+from tests.cli.conftest import make_ferry
 
 HEART = "batch/deploy-models/heart-classifier-mlflow"
 
@@ -100,6 +101,9 @@ def test_no_code_mlflow_deployment(heart: tuple[MLClient, Path], tmp_path: Path)
     assert any("unpinned packages resolve as of 2022-10-13" in n for n in notices), notices
     if not any("for python=3.8.5: " in n and n.startswith("Python 3.8.") for n in notices):
         assert any(n.startswith("environment repair: scikit-learn 1.1.2 → ") for n in notices)
+    # and `ferry job show` shows the same report
+    shown = make_ferry(client.settings.workspace).json("job", "show", "--name", job.name)
+    assert shown["notices"] == notices
 
 
 def test_strict_resolution_refuses_the_same_spec(heart: tuple[MLClient, Path]) -> None:

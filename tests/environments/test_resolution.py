@@ -15,10 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from ferry import BatchDeployment
 from ferry.environments import EnvironmentBuilder, ResolutionPolicy, normalize_conda
 from ferry.environments._dates import exact_pins, newest_pin_date
 from ferry.environments._pythons import RUNTIME_MIN, discover
 from ferry.environments.errors import EnvironmentBuildError
+from ferry.errors import InvalidInputError
+from ferry.server.materialise import resolution_policy
 
 RUNTIME = Path(__file__).resolve().parents[2] / "src" / "ferry" / "runtime"
 
@@ -146,3 +149,22 @@ def test_a_pin_without_a_wheel_moves_by_default_and_strict_refuses(tmp_path: Pat
     assert moved and "no wheel for Python 3.11" in moved[0], env.changes
     frozen = (env.path / "ferry-freeze.txt").read_text().splitlines()
     assert "scikit-learn==1.1.3" in frozen
+
+
+# --- deployment properties -----------------------------------------------------------------------
+
+
+def _deployment(**properties: str) -> BatchDeployment:
+    return BatchDeployment(name="d", endpoint_name="e", model="azureml:m:1", properties=properties)
+
+
+def test_properties_choose_the_policy_and_bad_values_name_the_property() -> None:
+    assert resolution_policy(_deployment(), None) == ResolutionPolicy()
+    assert resolution_policy(_deployment(ferry_resolution="relaxed"), None) == ResolutionPolicy()
+    strict = resolution_policy(_deployment(ferry_resolution="strict"), None)
+    assert strict == ResolutionPolicy.strict() and strict.refuse_changes and strict.strict_python
+    assert resolution_policy(_deployment(ferry_python="strict"), None).strict_python
+    with pytest.raises(InvalidInputError) as caught:
+        resolution_policy(_deployment(ferry_resolution="exact"), None)
+    assert caught.value.details["field"] == "properties.ferry_resolution"
+    assert "--set properties.ferry_resolution=strict" in str(caught.value)

@@ -3,13 +3,14 @@
 Typical use (batch jobs and online deployments)::
 
     resolved = normalize_conda(model_dir / "conda.yaml")
-    policy = ResolutionPolicy(relax_pins=True, exclude_newer=model_created_at(model_dir))
+    policy = ResolutionPolicy(exclude_newer=model_created_at(model_dir))  # or .strict()
     env = EnvironmentBuilder(workspace / "envs").ensure(resolved, policy=policy, log=job_log)
     subprocess.run([env.python, "-m", "worker", ...])
 
 ``ensure`` is cheap once built (it reads one marker file) and safe to call from many threads and
-processes at once. Whatever was changed on the way (conda-only packages skipped, the Azure server
-dropped, a pin moved by the policy, another Python used) is in ``notices`` and ``changes``.
+processes at once. Whatever was changed or chosen on the way (conda-only packages skipped, the
+Azure server dropped, the interpreter and why, the date unpinned packages resolve as of, a pin
+moved by the policy) is in ``notices`` and ``changes``.
 """
 
 from __future__ import annotations
