@@ -166,7 +166,7 @@ def stream_job(ml: MLClient, name: str, display: Display) -> BatchJob:
 
 def _print_file(ml: MLClient, name: str, path: str) -> None:
     try:
-        text, _ = ml.jobs.read_file(name, path)
+        text = ml.jobs.read_file(name, path).decode("utf-8", errors="replace")
     except FerryError:
         return  # a job canceled while queued, or one that failed before it ran, has none
     click.echo(f"\n===== {path} =====")

@@ -62,7 +62,7 @@ class LogTail:
         text = self.pending.pop(path, "")
         while offset < size:
             try:
-                chunk, offset_after = self.jobs.read_file(self.job_name, path, offset)
+                chunk, offset_after = self.jobs.tail_file(self.job_name, path, offset)
             except FerryError:
                 break  # rotated or removed (a resume resets logs); the next poll catches up
             if offset_after <= offset:

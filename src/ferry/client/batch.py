@@ -244,12 +244,20 @@ class JobOperations:
     def files(self, name: str) -> builtins.list[dict[str, Any]]:
         return list(self._t.json("GET", f"/api/v1/jobs/{name}/files")["value"])
 
-    def read_file(self, name: str, path: str, offset: int = 0) -> tuple[str, int]:
-        """A slice of one log or output file from ``offset``; returns (text, next offset)."""
+    def read_file(self, name: str, path: str) -> bytes:
+        """One log or output file (a path from :meth:`files`), its exact bytes.
+
+        ``.decode()`` a text file; an image or a parquet file comes back as it is on disk.
+        """
+        return self._t.request("GET", f"/api/v1/jobs/{name}/files/{path}").content
+
+    def tail_file(self, name: str, path: str, offset: int = 0) -> tuple[str, int]:
+        """What a text file holds from byte ``offset`` (at most 4 MiB): (text, next offset)."""
         response = self._t.request(
             "GET", f"/api/v1/jobs/{name}/files/{path}", params={"offset": offset}
         )
-        return response.text, int(response.headers.get("x-ferry-next-offset", offset))
+        text = response.content.decode("utf-8", errors="replace")
+        return text, int(response.headers.get("x-ferry-next-offset", offset))
 
     def download(
         self,

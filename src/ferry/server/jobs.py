@@ -113,6 +113,10 @@ class JobService:
                 "overrides": request.get("overrides", {}),
                 "output_path": request.get("output_path"),
                 "allow_reuse": bool(request.get("allow_reuse", False)),
+                # Recorded as sent (a published pipeline's ExperimentName, Azure's Tags).
+                "experiment_name": request.get("experiment_name"),
+                "description": request.get("description"),
+                "tags": dict(request.get("tags") or {}),
                 "notices": [],
                 "error": None,
             }

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from ferry.errors import InvalidInputError
 from ferry.server.routes.deps import Auth, WorkspaceDep
 from ferry.server.routes.models import BatchDeploymentResource, BatchEndpointResource, ListOf
 from ferry.server.routes.params import name_in_path, path_names
 from ferry.server.routes.responses import COMMON, errors
 from ferry.specs.batch import BatchDeploymentSpec, BatchEndpointSpec
+from ferry.specs.invoke import InvokeRequest
 from ferry.specs.names import ENDPOINT_NAME
 
 __all__ = ["router"]
@@ -33,71 +32,10 @@ def _updated(model: type[Any]) -> dict[int | str, dict[str, Any]]:
     return {200: {"model": model, "description": "Updated: the name existed."}}
 
 
-class JobInput(BaseModel):
-    """What a batch job scores."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    type: str = Field(
-        default="uri_folder",
-        pattern="^(uri_folder|uri_file)$",
-        description="uri_folder | uri_file.",
-    )
-    path: str = Field(
-        description="azureml:<data>:<version>, azureml://datastores/<d>/paths/<p>, or file://<abs "
-        "path> for a folder read in place on the server's machine."
-    )
-
-
-class InvokeRequest(BaseModel):
-    """Start a batch job on an endpoint (``az ml batch-endpoint invoke``)."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    deployment_name: str | None = Field(
-        default=None, description="Deployment to run on; default the endpoint's default."
-    )
-    input: JobInput = Field(description="The data to score.")
-    output_path: str | None = Field(
-        default=None, description="azureml://datastores/<d>/paths/<p> to copy outputs to."
-    )
-    job_name: str | None = Field(default=None, description="Name of the job; default generated.")
-    params_override: list[dict[str, Any]] | dict[str, Any] = Field(
-        default_factory=dict,
-        description="Settings overrides, e.g. [{'mini_batch_size': 5}] or {'mini_batch_size': 5}.",
-    )
-    parameter_assignments: dict[str, Any] = Field(
-        default_factory=dict,
-        alias="ParameterAssignments",
-        description="Overrides in the published-pipeline (ADF) style; merged into params_override.",
-    )
-    allow_reuse: bool = Field(
-        default=False, description="Reuse an identical completed job's outputs (off by default)."
-    )
-
-    def overrides(self) -> dict[str, Any]:
-        merged: dict[str, Any] = {}
-        items = self.params_override
-        for item in items if isinstance(items, list) else [items]:
-            merged.update(item)
-        merged.update(self.parameter_assignments)
-        for key in (
-            "max_retries",
-            "timeout",
-            "mini_batch_size",
-            "instance_count",
-            "max_concurrency_per_instance",
-            "error_threshold",
-        ):
-            if key in merged:
-                try:
-                    merged[key] = int(merged[key])
-                except (TypeError, ValueError) as exc:
-                    raise InvalidInputError(
-                        f"override {key}={merged[key]!r} must be a whole number.",
-                        details={"field": key},
-                    ) from exc
-        return merged
+def _absolute(view: dict[str, Any], request: Request) -> dict[str, Any]:
+    """The scoring URI as a caller outside the server uses it (Data Factory, curl): absolute."""
+    base = str(request.base_url).rstrip("/")
+    return {**view, "scoring_uri": base + view["scoring_uri"]}
 
 
 @router.post(
@@ -108,10 +46,12 @@ class InvokeRequest(BaseModel):
     responses={**_updated(BatchEndpointResource), **errors(404, 409, 413)},
     summary="Create or update a batch endpoint",
 )
-def put_endpoint(spec: BatchEndpointSpec, response: Response, workspace: WorkspaceDep) -> Any:
+def put_endpoint(
+    spec: BatchEndpointSpec, request: Request, response: Response, workspace: WorkspaceDep
+) -> Any:
     view, created = workspace.batch.put_endpoint(spec)
     response.status_code = 201 if created else 200
-    return view
+    return _absolute(view, request)
 
 
 @router.get(
@@ -120,8 +60,9 @@ def put_endpoint(spec: BatchEndpointSpec, response: Response, workspace: Workspa
     response_model_exclude_unset=True,  # the view as the registry made it (models._Stamped)
     summary="List batch endpoints",
 )
-def list_endpoints(workspace: WorkspaceDep) -> Any:
-    return {"value": workspace.batch.list_endpoints(), "next_page_token": None}
+def list_endpoints(request: Request, workspace: WorkspaceDep) -> Any:
+    views = [_absolute(view, request) for view in workspace.batch.list_endpoints()]
+    return {"value": views, "next_page_token": None}
 
 
 @router.get(
@@ -131,8 +72,8 @@ def list_endpoints(workspace: WorkspaceDep) -> Any:
     responses=errors(404),
     summary="Show a batch endpoint",
 )
-def get_endpoint(name: EndpointName, workspace: WorkspaceDep) -> Any:
-    return workspace.batch.endpoint(name)
+def get_endpoint(name: EndpointName, request: Request, workspace: WorkspaceDep) -> Any:
+    return _absolute(workspace.batch.endpoint(name), request)
 
 
 @router.delete(
@@ -214,15 +155,31 @@ def list_deployment_jobs(
     status_code=201,
     responses=errors(404, 409, 413),
     summary="Invoke: start a batch job",
+    description="The body is Ferry's (input, output_path, params_override), Azure's batch "
+    "endpoint invoke body ({properties: {InputData, OutputDataset, OutputData, ...}}), or a "
+    "published pipeline's (ExperimentName, ParameterAssignments, DataPathAssignments); see "
+    "InvokeRequest. The bearer token is the workspace token.",
 )
-async def invoke(endpoint: EndpointName, body: InvokeRequest, workspace: WorkspaceDep) -> Any:
+async def invoke(
+    endpoint: EndpointName,
+    body: InvokeRequest,
+    workspace: WorkspaceDep,
+    azureml_model_deployment: str | None = Header(
+        default=None,
+        description="The deployment to run on, as Azure's SDK sends it; deployment_name wins.",
+    ),
+) -> Any:
+    resolved = body.resolve(azureml_model_deployment)
     request = {
         "endpoint_name": endpoint,
-        "deployment_name": body.deployment_name,
-        "input": body.input.model_dump(),
-        "output_path": body.output_path,
-        "job_name": body.job_name,
-        "overrides": body.overrides(),
+        "deployment_name": resolved.deployment_name,
+        "input": resolved.input,
+        "output_path": resolved.output_path,
+        "job_name": resolved.job_name,
+        "overrides": resolved.overrides,
         "allow_reuse": body.allow_reuse,
+        "experiment_name": resolved.experiment_name,
+        "description": resolved.description,
+        "tags": resolved.tags,
     }
     return await run_in_threadpool(workspace.jobs.submit, request)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import mimetypes
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse, PlainTextResponse
+from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from ferry.archive import pack
@@ -116,8 +117,22 @@ def list_files(name: JobName, workspace: WorkspaceDep) -> Any:
 
 @router.get(
     "/{name}/files/{path:path}",
-    response_class=PlainTextResponse,
-    responses=errors(*COMMON_STATUSES, 404, by_ref=True),
+    response_class=FileResponse,
+    responses={
+        200: {
+            "description": "The file's exact bytes, with its content type (text/plain for logs, "
+            "image/png for a PNG ...). With ``offset``, at most 4 MiB from that byte; the "
+            "x-ferry-next-offset header says where the next read starts.",
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+            "headers": {
+                "x-ferry-next-offset": {
+                    "description": "The byte after the last one sent (for tailing).",
+                    "schema": {"type": "integer"},
+                }
+            },
+        },
+        **errors(*COMMON_STATUSES, 404, by_ref=True),
+    },
     summary="Read a file",
 )
 def read_file(
@@ -127,16 +142,47 @@ def read_file(
         PathParam(description="A file under logs/ or named-outputs/, as the listing names it."),
     ],
     workspace: WorkspaceDep,
-    offset: int = Query(default=0, ge=0, description="Start at this byte (for tailing)."),
-) -> PlainTextResponse:
+    offset: int | None = Query(
+        default=None,
+        ge=0,
+        description="Start at this byte and send at most 4 MiB (for tailing); without it, the "
+        "whole file.",
+    ),
+) -> Response:
     workspace.jobs.get(name)
     target = safe_child(workspace.jobs.folder(name), path, field="path", tops=_PARTS)
     if not target.is_file():
         raise NotFoundError(f"job {name!r} has no file {path!r}.")
+    media = media_type(target)
+    if offset is None:
+        size = target.stat().st_size
+        if size > _CHUNK:  # streamed; a log still growing is read with offsets instead
+            return FileResponse(target, media_type=media, headers={_NEXT: str(size)})
+        data = target.read_bytes()
+        return Response(data, media_type=media, headers={_NEXT: str(len(data))})
     with target.open("rb") as handle:
         handle.seek(offset)
-        data = handle.read(4 * 1024 * 1024)
-    return PlainTextResponse(
-        data.decode("utf-8", errors="replace"),
-        headers={"x-ferry-next-offset": str(offset + len(data))},
-    )
+        data = handle.read(_CHUNK)
+    return Response(data, media_type=media, headers={_NEXT: str(offset + len(data))})
+
+
+_NEXT = "x-ferry-next-offset"
+_CHUNK = 4 * 1024 * 1024
+#: Log and report suffixes the mimetypes table does not know; they are UTF-8 text.
+_TEXT_SUFFIXES = {".log", ".out", ".err", ".jsonl", ".yml", ".yaml", ".md"}
+
+
+def media_type(path: Path) -> str:
+    """The file's content type by its name; text types say UTF-8, unknown ones are binary."""
+    guessed, encoding = mimetypes.guess_type(path.name)
+    if encoding is not None:  # a .csv.gz is gzip, not text/csv
+        return {"gzip": "application/gzip", "bzip2": "application/x-bzip2"}.get(
+            encoding, "application/octet-stream"
+        )
+    if guessed is None:
+        guessed = "text/plain" if path.suffix.lower() in _TEXT_SUFFIXES else None
+    if guessed is None:
+        return "application/octet-stream"
+    if guessed.startswith("text/") or guessed in ("application/json", "application/xml"):
+        return f"{guessed}; charset=utf-8"
+    return guessed
