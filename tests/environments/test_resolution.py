@@ -130,10 +130,14 @@ def test_python_310_sklearn_122_and_unpinned_numpy_import_together(tmp_path: Pat
 
 @pytest.mark.slow
 def test_a_pin_without_a_wheel_moves_by_default_and_strict_refuses(tmp_path: Path) -> None:
-    """scikit-learn 1.1.2 has no wheel for Python 3.11: moved and reported, or refused."""
+    """scikit-learn 1.1.2 has no wheel for Python 3.11: moved and reported, or refused.
+
+    Pandas is left open: as of 1.1.2's release date it resolves to 1.4.x, which has no 3.11 wheel.
+    """
     if not _installed(3, 11):
         pytest.skip("no Python 3.11 on this machine")
-    resolved = normalize_conda({"dependencies": ["python=3.11", {"pip": ["scikit-learn==1.1.2"]}]})
+    pip = ["scikit-learn==1.1.2", "pandas"]
+    resolved = normalize_conda({"dependencies": ["python=3.11", {"pip": pip}]})
     builder = EnvironmentBuilder(tmp_path / "envs")
     with pytest.raises(EnvironmentBuildError) as caught:
         builder.ensure(resolved, policy=ResolutionPolicy.strict())
@@ -147,8 +151,16 @@ def test_a_pin_without_a_wheel_moves_by_default_and_strict_refuses(tmp_path: Pat
     env = builder.ensure(resolved)
     moved = [c for c in env.changes if c.startswith("scikit-learn 1.1.2 → 1.1.3: ")]
     assert moved and "no wheel for Python 3.11" in moved[0], env.changes
+    # pandas as of scikit-learn 1.1.2's day (1.4.x) has no wheel for 3.11 in its whole series:
+    # the cut-off is lifted for it, and said so
+    assert any(c.startswith("pandas 1.4.") and "cut-off is lifted" in c for c in env.changes)
     frozen = (env.path / "ferry-freeze.txt").read_text().splitlines()
     assert "scikit-learn==1.1.3" in frozen
+    code = "import sklearn, pandas; print(sklearn.__version__)"
+    done = subprocess.run(
+        [str(env.python), "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "1.1.3", done.stderr[-2000:]
 
 
 # --- deployment properties -----------------------------------------------------------------------

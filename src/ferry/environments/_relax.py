@@ -51,6 +51,10 @@ class Plan:
         plan.exempt.update(m["name"] for r in requirements if (m := _EXACT_PIN.match(r)))
         return plan
 
+    def pins(self, name: str) -> bool:
+        """Whether the spec pins ``name`` exactly (a direct requirement, not a dependency)."""
+        return any((m := _EXACT_PIN.match(r)) and m["name"] == name for r in self.requirements)
+
     def move(self, name: str, old: str, new: str, reason: str) -> str:
         """Install ``name==new`` instead of ``old``; record and return the change line."""
         direct = False
@@ -131,6 +135,18 @@ def prefer_wheels(
     for name, version in no_wheel:
         same = policy.exclude_newer is not None
         found = nearest(uv, venv_python, name, version, options, same=same, source=False, log=log)
+        if found is None and policy.exclude_newer is not None and not plan.pins(name):
+            # a dependency the spec leaves open, whose series of the cut-off's day has no wheel
+            # for this Python (pandas 1.4 on 3.11): a newer series is what conda would take
+            plan.exempt.add(name)
+            line = (
+                f"{name} {version} → the newest release that fits (a dependency, not pinned by "
+                f"the spec): no wheel for Python {python} in {series(version)}*, so the date "
+                "cut-off is lifted for it"
+            )
+            plan.changes.append(line)
+            log.note("repair: " + line)
+            continue
         if found is None:
             log.note(f"repair: no wheel for {name} {series(version)}*; it is built from source")
             continue
