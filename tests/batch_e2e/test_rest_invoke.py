@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ferry import BatchDeployment, BatchEndpoint, Data, MLClient, Model
+from ferry import BatchDeployment, BatchEndpoint, Data, Input, MLClient, Model
 from ferry.layout import WorkspaceLayout
 from ferry.specs.batch import BatchDeploymentSettings, CodeConfigurationSpec
 from tests.batch_e2e.conftest import write_script
@@ -184,6 +184,26 @@ def test_published_pipeline_body_with_dotted_parameter_assignments(
     out = ml_client.jobs.download(job["name"], download_path=str(tmp_path))
     rows = _rows(out / "predictions.csv")
     assert rows[0] == "picture.png 2020/08/07" and len(rows) == 5
+
+
+def test_sdk_params_override_takes_azures_dotted_keys(
+    ml_client: MLClient, endpoint: str, blob: Path
+) -> None:
+    job = ml_client.batch_endpoints.invoke(
+        endpoint_name=endpoint,
+        input=Input(path="azureml://datastores/workspaceblobstore/paths/inputs/adf"),
+        params_override=[
+            {"environment_variables.INPUT_PARTITION": "p7"},
+            {"compute.instance_count": 1},
+            {"output_dataset.datastore_id": "azureml:workspaceblobstore"},
+            {"output_dataset.path": "adf-out/sdk"},
+            {"mini_batch_size": 5},
+        ],
+    )
+    done = ml_client.jobs.wait(job.name, timeout=120)
+    assert done.status == "Completed", done.error
+    rows = _rows(blob / "adf-out/sdk/predictions.csv")
+    assert len(rows) == 5 and all(row.endswith(" p7") for row in rows)
 
 
 def test_job_files_round_trip_byte_for_byte(

@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ferry.errors import SpecError
-from ferry.specs.invoke_overrides import flatten_overrides, iso_seconds
+from ferry.specs.invoke_overrides import datastore_name, flatten_overrides, iso_seconds
 
 __all__ = ["InvokeRequest", "JobInput", "ResolvedInvoke", "azure_uri"]
 
@@ -368,7 +368,7 @@ class InvokeRequest(BaseModel):
             given.append(("output_dataset", from_overrides))
         azure = self.properties
         if azure and azure.output_dataset:
-            store = azure.output_dataset.datastore_id.rstrip("/").rsplit("/datastores/", 1)[-1]
+            store = datastore_name(azure.output_dataset.datastore_id)
             path = azure.output_dataset.path.lstrip("/")
             given.append(("properties.OutputDataset", f"azureml://datastores/{store}/paths/{path}"))
         if azure and azure.output_data:

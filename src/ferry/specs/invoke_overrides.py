@@ -17,7 +17,7 @@ from typing import Any
 from ferry.errors import SpecError
 from ferry.specs.base import stringify_values
 
-__all__ = ["flatten_overrides", "iso_seconds"]
+__all__ = ["datastore_name", "flatten_overrides", "iso_seconds"]
 
 _ENV = "environment_variables"
 _WHOLE_NUMBERS = (
@@ -66,7 +66,7 @@ def flatten_overrides(
             elif key.startswith(f"{_ENV}."):
                 env[key.split(".", 1)[1]] = value
             elif key == "output_dataset.datastore_id":
-                store = str(value).rstrip("/").rsplit("/datastores/", 1)[-1]
+                store = datastore_name(str(value))
             elif key == "output_dataset.path":
                 path = str(value).lstrip("/")
             else:
@@ -83,6 +83,11 @@ def flatten_overrides(
     if path is not None:
         output = f"azureml://datastores/{store or 'workspaceblobstore'}/paths/{path}"
     return merged, output
+
+
+def datastore_name(value: str) -> str:
+    """``workspaceblobstore`` from itself, ``azureml:workspaceblobstore`` or an ARM id."""
+    return value.rstrip("/").rsplit("/datastores/", 1)[-1].removeprefix("azureml:")
 
 
 def _expand(mapping: dict[str, Any]) -> list[tuple[str, Any]]:
