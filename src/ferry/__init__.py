@@ -13,14 +13,17 @@ TYPE_CHECKING = False
 __version__ = "0.1.0"
 
 __all__ = [
+    "AmlCompute",
     "AssetTypes",
     "BatchDeployment",
     "BatchDeploymentOutputAction",
     "BatchEndpoint",
     "BatchEndpointDefaults",
+    "BatchJob",
     "BatchRetrySettings",
     "BatchingSettings",
     "BuildContext",
+    "Code",
     "CodeConfiguration",
     "Compute",
     "Data",
@@ -29,6 +32,7 @@ __all__ = [
     "EndpointAuthToken",
     "Environment",
     "Input",
+    "InputOutputModes",
     "KubernetesOnlineDeployment",
     "KubernetesOnlineEndpoint",
     "MLClient",
@@ -40,23 +44,35 @@ __all__ = [
     "OnlineDeployment",
     "OnlineEndpoint",
     "OnlineRequestSettings",
+    "Output",
     "ProbeSettings",
     "ResourceConfiguration",
     "SystemData",
+    "load_batch_deployment",
+    "load_batch_endpoint",
+    "load_compute",
+    "load_data",
+    "load_environment",
+    "load_model",
+    "load_online_deployment",
+    "load_online_endpoint",
 ]
 
 if TYPE_CHECKING:
     from typing import Any
 
     from ferry.client import (
+        AmlCompute,
         AssetTypes,
         BatchDeployment,
         BatchDeploymentOutputAction,
         BatchEndpoint,
         BatchEndpointDefaults,
         BatchingSettings,
+        BatchJob,
         BatchRetrySettings,
         BuildContext,
+        Code,
         CodeConfiguration,
         Compute,
         Data,
@@ -65,6 +81,7 @@ if TYPE_CHECKING:
         EndpointAuthToken,
         Environment,
         Input,
+        InputOutputModes,
         KubernetesOnlineDeployment,
         KubernetesOnlineEndpoint,
         ManagedOnlineDeployment,
@@ -76,9 +93,18 @@ if TYPE_CHECKING:
         OnlineDeployment,
         OnlineEndpoint,
         OnlineRequestSettings,
+        Output,
         ProbeSettings,
         ResourceConfiguration,
         SystemData,
+        load_batch_deployment,
+        load_batch_endpoint,
+        load_compute,
+        load_data,
+        load_environment,
+        load_model,
+        load_online_deployment,
+        load_online_endpoint,
     )
 
 

@@ -10,6 +10,7 @@ environment is built.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,10 +18,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ferry import Input, MLClient
-from ferry.client import (
-    AssetTypes,
-    BatchDeploymentOutputAction,
+from ferry import Input, MLClient, Output, load_batch_deployment, load_compute, load_model
+from ferry.constants import AssetTypes, BatchDeploymentOutputAction, InputOutputModes
+from ferry.entities import (
+    AmlCompute,
     BatchEndpoint,
     BatchRetrySettings,
     CodeConfiguration,
@@ -74,7 +75,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _deployment(name: str, endpoint: str, model: Model, files: Path) -> ModelBatchDeployment:
+def _deployment(
+    name: str, endpoint: str, model: Model, files: Path, compute: str = "local"
+) -> ModelBatchDeployment:
     return ModelBatchDeployment(
         name=name,
         description="A classifier with a custom scoring script",
@@ -84,8 +87,9 @@ def _deployment(name: str, endpoint: str, model: Model, files: Path) -> ModelBat
         code_configuration=CodeConfiguration(
             code=str(files / "code"), scoring_script="batch_driver.py"
         ),
+        compute=compute,
         settings=ModelBatchDeploymentSettings(
-            instance_count=1,
+            instance_count=2 if compute != "local" else 1,
             max_concurrency_per_instance=2,
             mini_batch_size=10,
             output_action=BatchDeploymentOutputAction.APPEND_ROW,
@@ -112,12 +116,21 @@ def test_notebook_batch_flow(ml_client: MLClient, files: Path, tmp_path: Path) -
     assert created.defaults.deployment_name is None
     assert created.scoring_uri and created.scoring_uri.startswith("http")
 
+    compute_name = "batch-cluster"
+    if not any(filter(lambda m: m.name == compute_name, ml_client.compute.list())):
+        compute_cluster = AmlCompute(
+            name=compute_name, description="amlcompute", min_instances=0, max_instances=5
+        )
+        ml_client.begin_create_or_update(compute_cluster).result()
+    assert ml_client.compute.get(compute_name).max_instances == 5
+
     # The registered model goes into two deployments: referred to, never uploaded again.
     for name in ("classifier-a", "classifier-b"):
-        deployment = _deployment(name, endpoint.name, model, files)
+        deployment = _deployment(name, endpoint.name, model, files, compute_name)
         stored = ml_client.batch_deployments.begin_create_or_update(deployment).result()
         assert stored.model == f"azureml:{model_name}:1"
         assert stored.provisioning_state == "Succeeded"
+        assert (stored.compute, stored.resources.instance_count) == (compute_name, 2)
     assert [m.version for m in ml_client.models.list(name=model_name)] == ["1"]
 
     endpoint = ml_client.batch_endpoints.get(endpoint.name)
@@ -206,3 +219,35 @@ def test_input_path_and_type() -> None:
     assert Input(path=Path("/tmp/data")).path == "/tmp/data"
     with pytest.raises(InvalidInputError, match="'uri_flder' is not valid; use one of uri_folder"):
         Input(type="uri_flder", path="x")
+
+
+def test_outputs_name_the_score_output(ml_client: MLClient, files: Path) -> None:
+    with pytest.raises(InvalidInputError, match="one output, 'score', not 'results'"):
+        ml_client.batch_endpoints.invoke(
+            endpoint_name="heart-classifier",
+            input=Input(path=str(files / "data")),
+            outputs={"results": Output(type=AssetTypes.URI_FOLDER, mode=InputOutputModes.RW_MOUNT)},
+        )
+
+
+def test_load_functions_read_azure_yaml(examples: Path) -> None:
+    heart = examples / "batch/deploy-models/heart-classifier-mlflow"
+    deployment = load_batch_deployment(
+        heart / "deployment-custom/deployment.yml",
+        params_override=[{"endpoint_name": "heart-classifier"}, {"settings.mini_batch_size": 3}],
+    )
+    assert isinstance(deployment, ModelBatchDeployment)
+    assert deployment.endpoint_name == "heart-classifier"
+    assert deployment.settings is not None and deployment.settings.mini_batch_size == 3
+    assert deployment.code_configuration is not None
+    # Relative to the YAML's folder, as Azure resolves it.
+    assert deployment.code_configuration.code == str(heart / "deployment-custom" / "code")
+    model = load_model(
+        io.StringIO("name: m\npath: model\ntype: mlflow_model\n"), relative_origin=str(heart)
+    )
+    assert (model.name, model.path) == ("m", str(heart / "model"))
+    cluster = load_compute(
+        io.StringIO("name: batch-cluster\ntype: amlcompute\nsize: STANDARD_DS3_v2\n")
+    )
+    assert isinstance(cluster, AmlCompute)
+    assert (cluster.max_instances, cluster.idle_time_before_scale_down) == (4, 120)

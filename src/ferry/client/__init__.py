@@ -12,6 +12,7 @@ from ferry.client.batch_entities import (
     ResourceConfiguration,
 )
 from ferry.client.entities import (
+    AmlCompute,
     AssetTypes,
     BuildContext,
     Code,
@@ -21,8 +22,20 @@ from ferry.client.entities import (
     Datastore,
     Environment,
     Input,
+    InputOutputModes,
     Model,
+    Output,
     SystemData,
+)
+from ferry.client.loaders import (
+    load_batch_deployment,
+    load_batch_endpoint,
+    load_compute,
+    load_data,
+    load_environment,
+    load_model,
+    load_online_deployment,
+    load_online_endpoint,
 )
 from ferry.client.ml_client import MLClient
 from ferry.client.online import (
@@ -40,6 +53,7 @@ from ferry.client.online import (
 )
 
 __all__ = [
+    "AmlCompute",
     "AssetTypes",
     "BatchDeployment",
     "BatchDeploymentOutputAction",
@@ -58,6 +72,7 @@ __all__ = [
     "EndpointAuthToken",
     "Environment",
     "Input",
+    "InputOutputModes",
     "KubernetesOnlineDeployment",
     "KubernetesOnlineEndpoint",
     "MLClient",
@@ -69,7 +84,16 @@ __all__ = [
     "OnlineDeployment",
     "OnlineEndpoint",
     "OnlineRequestSettings",
+    "Output",
     "ProbeSettings",
     "ResourceConfiguration",
     "SystemData",
+    "load_batch_deployment",
+    "load_batch_endpoint",
+    "load_compute",
+    "load_data",
+    "load_environment",
+    "load_model",
+    "load_online_deployment",
+    "load_online_endpoint",
 ]

@@ -18,7 +18,7 @@ from ferry.client.batch_entities import (
     ModelBatchDeploymentSettings,
     spec_body,
 )
-from ferry.client.entities import Code, Data, Environment, Input, Model, from_server
+from ferry.client.entities import Code, Data, Environment, Input, Model, Output, from_server
 from ferry.client.inline_assets import InlineAssets
 from ferry.client.operations import AssetOperations
 from ferry.client.poller import Poller
@@ -86,11 +86,20 @@ class BatchEndpointOperations:
         output_path: str | None = None,
         job_name: str | None = None,
         params_override: builtins.list[dict[str, Any]] | None = None,
+        outputs: dict[str, Output] | None = None,
+        experiment_name: str | None = None,
         allow_reuse: bool = False,
         in_place: bool = False,
     ) -> BatchJob:
         """Start a job. A local ``input.path`` is uploaded as a data asset first, unless
-        ``in_place`` asks the (local) server to read the folder where it is."""
+        ``in_place`` asks the (local) server to read the folder where it is.
+
+        ``params_override`` takes Azure's keys, e.g. ``[{"mini_batch_size": 5},
+        {"compute.instance_count": 2}, {"output_file_name": "x.csv"}, {"output_dataset.path":
+        "..."}, {"environment_variables.X": "1"}]``; ``outputs={"score": Output(path=...)}``
+        sets where the results go, as ``output_path`` does.
+        """
+        output_path = _score_output(outputs, output_path)
         if input is None and inputs:
             if len(inputs) != 1:
                 raise InvalidInputError("a model batch deployment takes exactly one input.")
@@ -111,7 +120,7 @@ class BatchEndpointOperations:
                     Data(name=f"{endpoint_name}-input", path=str(local), type=input.type)
                 )
                 path = f"azureml:{data.name}:{data.raw['version']}"
-        body = {
+        body: dict[str, Any] = {
             "deployment_name": deployment_name,
             "input": {"type": input.type, "path": path},
             "output_path": output_path,
@@ -119,12 +128,27 @@ class BatchEndpointOperations:
             "params_override": params_override or [],
             "allow_reuse": allow_reuse,
         }
+        if experiment_name is not None:
+            body["experiment_name"] = experiment_name
         data = self._t.json("POST", f"/api/v1/batch-endpoints/{endpoint_name}/jobs", json=body)
         return _job(data)
 
     def list_jobs(self, endpoint_name: str) -> builtins.list[BatchJob]:
         data = self._t.json("GET", "/api/v1/jobs", params={"endpoint_name": endpoint_name})
         return [_job(j) for j in data["value"]]
+
+
+def _score_output(outputs: dict[str, Output] | None, output_path: str | None) -> str | None:
+    if not outputs:
+        return output_path
+    unknown = sorted(set(outputs) - {"score"})
+    if unknown:
+        raise InvalidInputError(
+            f"a batch job has one output, 'score', not {', '.join(map(repr, unknown))}; "
+            'pass outputs={"score": Output(path=...)}.',
+            details={"field": "outputs"},
+        )
+    return outputs["score"].path or output_path
 
 
 class BatchDeploymentOperations:

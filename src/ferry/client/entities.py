@@ -21,6 +21,7 @@ from ferry.specs.batch import CodeConfigurationSpec
 from ferry.specs.workspace import ComputeSpec, DatastoreSpec
 
 __all__ = [
+    "AmlCompute",
     "AssetTypes",
     "BuildContext",
     "Code",
@@ -30,7 +31,9 @@ __all__ = [
     "Datastore",
     "Environment",
     "Input",
+    "InputOutputModes",
     "Model",
+    "Output",
     "SystemData",
     "Tracked",
     "from_server",
@@ -142,6 +145,29 @@ class Compute(ComputeSpec, Tracked):
     """A compute target: ``Compute(name="ray1", type="ray", address="ray://host:10001")``."""
 
 
+class AmlCompute(Compute):
+    """Azure's cluster, ``AmlCompute(name="batch-cluster", min_instances=0, max_instances=5)``.
+
+    It runs on Ferry's local compute (worker processes on the server's machine), with Azure's
+    defaults. ``size``, ``tier`` and ``idle_time_before_scale_down`` are recorded where the
+    server keeps them; the SSH, network and identity settings only mean something on Azure and
+    are not sent.
+    """
+
+    max_instances: int = Field(default=4, ge=1, description="Most instances (Azure: 4).")
+    size: str | None = Field(default=None, description="Azure VM size; not used locally.")
+    tier: str | None = Field(default=None, description="dedicated | low_priority; recorded.")
+    idle_time_before_scale_down: int | None = Field(
+        default=120, ge=0, description="Idle seconds before scaling down (Azure: 120)."
+    )
+    ssh_public_access_enabled: bool | None = Field(default=None, description="Not sent.")
+    ssh_settings: Any = Field(default=None, description="Not sent.")
+    network_settings: Any = Field(default=None, description="Not sent.")
+    identity: Any = Field(default=None, description="Not sent.")
+    enable_node_public_ip: bool = Field(default=True, description="Not sent.")
+    location: str | None = Field(default=None, description="Not sent.")
+
+
 class CodeConfiguration(CodeConfigurationSpec):
     """Where a deployment's scoring script lives; every deployment class takes it.
 
@@ -185,6 +211,38 @@ class Input(BaseModel):
                 details={"field": "path"},
             )
         super().__init__(type=type, path=_input_path(path), **rest)
+
+
+class Output(BaseModel):
+    """A job output: ``Output(type=AssetTypes.URI_FOLDER, path="azureml://datastores/x/paths/y")``.
+
+    A batch job has one output, ``score``; its ``path`` is where the job writes its results.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    type: str = Field(default=AssetTypes.URI_FOLDER, description="uri_folder | uri_file.")
+    path: str | None = Field(default=None, description="Datastore URI of the results.")
+    mode: str | None = Field(default=None, description="rw_mount | upload | direct.")
+    description: str | None = Field(default=None, description="Free text; not sent.")
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _path(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, PurePath) else value
+
+
+class InputOutputModes:
+    """``mode`` values of Input and Output, as ``azure.ai.ml.constants.InputOutputModes``."""
+
+    MOUNT = "mount"
+    RO_MOUNT = "ro_mount"
+    RW_MOUNT = "rw_mount"
+    DOWNLOAD = "download"
+    UPLOAD = "upload"
+    DIRECT = "direct"
+    EVAL_MOUNT = "eval_mount"
+    EVAL_DOWNLOAD = "eval_download"
 
 
 def _check_input_type(value: str) -> None:

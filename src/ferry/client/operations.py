@@ -22,6 +22,7 @@ from ferry.client.transport import Transport
 from ferry.errors import InvalidInputError, NotFoundError
 from ferry.specs.assets import AssetKind, EnvironmentSpec
 from ferry.specs.loader import is_uri, read_yaml
+from ferry.specs.workspace import ComputeSpec
 
 __all__ = [
     "AssetOperations",
@@ -179,9 +180,9 @@ class ComputeOperations:
         return Poller.completed(self.create_or_update(compute))
 
     def create_or_update(self, compute: Compute) -> Compute:
-        body = compute.model_dump(mode="json", exclude_none=True)
-        for key in ("schema_uri", "created_at", "updated_at"):
-            body.pop(key, None)
+        # Only the spec's fields travel: AmlCompute's Azure-only settings stay here.
+        fields = set(ComputeSpec.model_fields) - {"schema_uri"}
+        body = compute.model_dump(mode="json", exclude_none=True, include=fields)
         return from_server(Compute, self._t.json("POST", "/api/v1/computes", json=body))
 
     def get(self, name: str) -> Compute:
