@@ -71,7 +71,7 @@ def test_job_failing_while_preparing_still_has_logs(
         "-n",
         "noscript",
         "--set",
-        "code_configuration.scoring_script=missing.py",
+        "settings.environment_variables.TOKEN=${{secrets.ghost-secret}}",
         "-o",
         "none",
     )
@@ -90,9 +90,9 @@ def test_job_failing_while_preparing_still_has_logs(
         "tsv",
     ).stdout.strip()
     streamed = ferry("job", "stream", "--name", name, expect=1)
-    assert "scoring_script 'missing.py' is not in the code folder" in streamed.stdout
+    assert "references secret 'ghost-secret', which does not exist" in streamed.stdout
     line = _error(streamed.stderr)
-    assert "fix code_configuration.scoring_script" in line
+    assert "ferry secret set ghost-secret" in line
     assert "job resume" not in line  # nothing ran, so there is nothing to resume
     got = ferry.json("job", "download", "-n", name, "-p", tmp_path, "--all")
     assert "outputs" not in got

@@ -8,6 +8,7 @@ import click
 
 from ferry.cli.batch_params import params_override
 from ferry.cli.context import client, global_options
+from ferry.cli.invoke_file import read_invoke_file
 from ferry.cli.output import emit
 from ferry.client import Input
 from ferry.specs.loader import is_uri
@@ -30,10 +31,15 @@ def _input_type(path: str, given: str | None) -> str:
 @click.option(
     "--input",
     "input_",
-    required=True,
     metavar="PATH|URI",
     help="Local file or folder (uploaded), azureml:<data>:<version>, azureml:<data>@latest or "
     "azureml://datastores/<name>/paths/<path>.",
+)
+@click.option(
+    "-f",
+    "--file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="YAML of the job's inputs: and outputs: (as az's --file); instead of --input.",
 )
 @click.option(
     "--input-type",
@@ -71,7 +77,8 @@ def invoke(
     ctx: click.Context,
     name: str,
     deployment_name: str | None,
-    input_: str,
+    input_: str | None,
+    file: Path | None,
     input_type: str | None,
     output_path: str | None,
     mini_batch_size: int | None,
@@ -94,9 +101,24 @@ def invoke(
           --set output_file_name=scores.csv --mini-batch-size 20
       ferry job stream --name "$(ferry batch-endpoint invoke -n heart --input ./data \\
           --query name -o tsv)"
+      ferry batch-endpoint invoke --name heart --file inputs.yml
     """
+    output_file_name = None
+    if file is not None:
+        if input_:
+            raise click.UsageError("pass --input or -f/--file, not both.")
+        spec = read_invoke_file(file)
+        input_, input_type = spec.input_path, input_type or spec.input_type
+        output_path, output_file_name = output_path or spec.output_path, spec.output_file_name
+    if not input_:
+        raise click.UsageError("pass --input PATH|URI, or -f/--file with an inputs: YAML.")
     overrides = params_override(
-        sets, {"mini_batch_size": mini_batch_size, "instance_count": instance_count}
+        sets,
+        {
+            "mini_batch_size": mini_batch_size,
+            "instance_count": instance_count,
+            "output_file_name": output_file_name,
+        },
     )
     ml = client(ctx)
     # Fail on an unknown endpoint before a local input is uploaded for nothing.

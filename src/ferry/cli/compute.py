@@ -21,10 +21,23 @@ def compute() -> None:
 
 @compute.command()
 @click.option("-n", "--name", help="Compute name (letters, digits, '-').")
-@click.option("-t", "--type", "type_", type=click.Choice(["local", "ray"]), help="Default: local.")
+@click.option(
+    "-t",
+    "--type",
+    "type_",
+    type=click.Choice(["local", "ray", "amlcompute"], case_sensitive=False),
+    help="Default: local. amlcompute (Azure's cluster) runs on this machine, as local.",
+)
 @click.option("--address", help="ray: cluster address (ray://host:10001 or auto).")
 @click.option("--min-instances", type=click.IntRange(min=0), help="Fewest worker instances kept.")
 @click.option("--max-instances", type=click.IntRange(min=1), help="Most worker instances used.")
+@click.option("--size", help="Azure VM size (STANDARD_DS3_v2); recorded, not used locally.")
+@click.option(
+    "--idle-time-before-scale-down",
+    type=click.IntRange(min=0),
+    help="Azure's idle seconds before scale-down; recorded.",
+)
+@click.option("--tier", help="Azure's dedicated | low_priority; recorded.")
 @click.option("-d", "--description", help="Free-text description.")
 @tags_option
 @file_option
@@ -38,6 +51,9 @@ def create(
     address: str | None,
     min_instances: int | None,
     max_instances: int | None,
+    size: str | None,
+    idle_time_before_scale_down: int | None,
+    tier: str | None,
     description: str | None,
     tags: tuple[tuple[str, str], ...],
     file: Path | None,
@@ -49,6 +65,7 @@ def create(
     Examples:
       ferry compute create --name cpu --type local --max-instances 4
       ferry compute create --name cluster --type ray --address ray://head:10001
+      ferry compute create -n batch-cluster --type amlcompute --min-instances 0 --max-instances 5
     """
     fields = {
         "name": name,
@@ -56,6 +73,9 @@ def create(
         "address": address,
         "min_instances": min_instances,
         "max_instances": max_instances,
+        "size": size,
+        "idle_time_before_scale_down": idle_time_before_scale_down,
+        "tier": tier,
         "description": description,
         "tags": dict(tags),
     }

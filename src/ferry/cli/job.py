@@ -28,16 +28,37 @@ def _name_option(func: click.decorators.FC) -> click.decorators.FC:
 
 @job.command()
 @_name_option
+@click.option(
+    "--web",
+    is_flag=True,
+    help="Also print where the job is on the web (Ferry has no studio page yet: its REST URL).",
+)
 @global_options
 @click.pass_context
-def show(ctx: click.Context, name: str) -> None:
+def show(ctx: click.Context, name: str, web: bool) -> None:
     """Show a job: status, error, live progress counts and output URI."""
-    emit(ctx, client(ctx).jobs.get(name))
+    ml = client(ctx)
+    found = ml.jobs.get(name)
+    if web:
+        # az opens the studio page; Ferry has no studio yet, so say so and give the URL that
+        # does answer (stderr, so that stdout stays the job for --query and pipes).
+        click.echo(
+            f"Ferry has no studio page yet; the job is at {ml.server_url.rstrip('/')}"
+            f"/api/v1/jobs/{name} (send the workspace token as a bearer token).",
+            err=True,
+        )
+    emit(ctx, found)
 
 
 @job.command("list")
 @click.option("-e", "--endpoint-name", help="Only the jobs of this batch endpoint.")
 @click.option("-d", "--deployment-name", help="Only the jobs of this deployment.")
+@click.option(
+    "-p",
+    "--parent-job-name",
+    help="Only the child jobs of this job. A Ferry batch job is its own one step, so this lists "
+    "that job.",
+)
 @click.option("-r", "--max-results", type=click.IntRange(min=1), help="List at most this many.")
 @global_options
 @click.pass_context
@@ -45,11 +66,18 @@ def list_(
     ctx: click.Context,
     endpoint_name: str | None,
     deployment_name: str | None,
+    parent_job_name: str | None,
     max_results: int | None,
 ) -> None:
     """List jobs, newest first."""
     ml = client(ctx)
-    jobs = ml.batch_endpoints.list_jobs(endpoint_name) if endpoint_name else ml.jobs.list()
+    if parent_job_name:
+        ml.jobs.get(parent_job_name)  # an unknown parent is an error, not an empty list
+    if endpoint_name:
+        jobs = ml.batch_endpoints.list_jobs(endpoint_name)
+        jobs = [j for j in jobs if parent_job_name in (None, j.name)]
+    else:
+        jobs = ml.jobs.list(parent_job_name=parent_job_name)
     if deployment_name:
         jobs = [j for j in jobs if j.deployment_name == deployment_name]
     emit(ctx, list(itertools.islice(jobs, max_results)))

@@ -22,6 +22,7 @@ from ferry.cli.job import job
 from ferry.cli.online_deployment import online_deployment
 from ferry.cli.online_endpoint import online_endpoint
 from ferry.cli.params import expand_multi_value
+from ferry.cli.prefixes import expand_command_args
 from ferry.cli.secret import secret
 from ferry.cli.server import server
 from ferry.errors import FerryError
@@ -30,10 +31,19 @@ __all__ = ["cli", "main"]
 
 
 class FerryGroup(click.Group):
-    """The root group: accepts az's multi-value flags and turns errors into exit codes."""
+    """The root group: accepts az's multi-value flags and long-option prefixes (``--endpoint``
+    for ``--endpoint-name``, as argparse in ``az``), and turns errors into exit codes."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, expand_multi_value(args))
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        if command is not None:
+            rest = expand_command_args(ctx, command, rest)
+        return name, command, rest
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

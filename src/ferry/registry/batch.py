@@ -14,7 +14,10 @@ from ferry.errors import ConflictError, NotFoundError, SpecError
 from ferry.registry.assets import AssetRegistry
 from ferry.registry.computes import ComputeRegistry
 from ferry.registry.references import SERVER_PYTHON, pin_references
+from ferry.registry.scoring_check import check_scoring_script
+from ferry.specs.assets import AssetKind
 from ferry.specs.batch import BatchDeploymentSpec, BatchEndpointSpec
+from ferry.specs.workspace import LOCAL_COMPUTE
 from ferry.store.base import NamedRepository
 
 __all__ = ["SERVER_PYTHON", "BatchRegistry"]
@@ -97,14 +100,43 @@ class BatchRegistry:
         return _deployment_view(record.spec, record.created_at, record.updated_at), created
 
     def _check_references(self, spec: BatchDeploymentSpec) -> None:
-        pin_references(self._assets, spec)
+        code = pin_references(self._assets, spec).get(AssetKind.CODE)
         if spec.model is None and spec.code_configuration is None:
             raise SpecError(
                 "a batch deployment needs a model, a code_configuration, or both.",
                 details={"field": "model"},
             )
+        folder = self._assets.local_path(code) if code is not None else None
+        if folder is not None and spec.code_configuration is not None:
+            # Fail at create, as online does, not in every job's Preparing.
+            check_scoring_script(folder, spec.code_configuration.scoring_script, online=False)
         if spec.compute_name() != "batch-cluster":  # Azure's sample cluster name runs locally
             self._computes.get(spec.compute_name())
+        self.check_instance_count(spec, spec.effective_instance_count())
+
+    def check_instance_count(
+        self, spec: BatchDeploymentSpec, count: int, *, field: str = "resources.instance_count"
+    ) -> None:
+        """Refuse more instances than the deployment's registered compute allows.
+
+        The built-in ``local`` compute and an unregistered ``batch-cluster`` (Azure's sample
+        name) have no limit of their own: instances there are worker processes on this machine.
+        """
+        name = spec.compute_name()
+        if name == LOCAL_COMPUTE:
+            return
+        try:
+            compute = self._computes.get_spec(name)
+        except NotFoundError:
+            return  # only batch-cluster gets here unregistered (checked above)
+        if count > compute.max_instances:
+            raise SpecError(
+                f"{field} is {count} but compute {name!r} allows at most {compute.max_instances} "
+                f"instances (max_instances); ask for {compute.max_instances} or fewer, or raise "
+                f"the compute's limit (ferry compute create -n {name} --type "
+                f"{compute.type} --max-instances {count}).",
+                details={"field": field},
+            )
 
     def deployment(self, endpoint: str, name: str) -> dict[str, Any]:
         record = self._deployment_record(endpoint, name)

@@ -17,6 +17,7 @@ from ferry.errors import ConflictError, InvalidInputError, NotFoundError, SpecEr
 from ferry.online.keys import EndpointCredentials
 from ferry.registry.assets import AssetRegistry
 from ferry.registry.references import SERVER_PYTHON, pin_references
+from ferry.registry.scoring_check import check_scoring_script
 from ferry.registry.secrets import SecretService
 from ferry.specs.assets import AssetKind
 from ferry.specs.loader import spec_from_data
@@ -188,16 +189,10 @@ class OnlineRegistry:
                 raise SpecError(fix, details={"field": field})
 
     def _check_script(self, record: Any, script: str) -> None:
-        """Refuse now, not when replicas start, a scoring_script the code folder lacks."""
+        """Refuse now, not when replicas start, a scoring script that cannot work."""
         folder = self._assets.local_path(record)
-        if folder is not None and not (folder / script).is_file():
-            raise NotFoundError(
-                f"scoring_script {script!r} is not in the code folder (it holds: "
-                f"{', '.join(sorted(p.name for p in folder.iterdir())[:20]) or 'nothing'}); "
-                "fix code_configuration.scoring_script (a path relative to "
-                "code_configuration.code).",
-                details={"field": "code_configuration.scoring_script"},
-            )
+        if folder is not None:
+            check_scoring_script(folder, script, online=True)
 
     def deployment(self, endpoint: str, name: str) -> dict[str, Any]:
         return _deployment_view(self._deployment_record(endpoint, name))

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ferry.batch.definition import JobDefinition, JobLayout
 from ferry.batch.engine import resume_job, run_job
 from ferry.errors import ConflictError, FerryError, InvalidInputError, NotFoundError
+from ferry.server.invoke_checks import check_invoke
 from ferry.server.job_prepare import apply_overrides, prepare_job
 from ferry.server.secret_env import SecretAwareCompute, keyvault_env, resolve_secret_refs
 from ferry.specs.batch import TERMINAL_STATES, JobState
@@ -91,7 +92,9 @@ class JobService:
         """Create a job from an invoke request and queue it."""
         endpoint = request["endpoint_name"]
         deployment = self._ws.batch.route(endpoint, request.get("deployment_name"))
-        apply_overrides(deployment, request.get("overrides", {}))  # refuse bad ones now, not later
+        # Refuse bad overrides and unresolvable inputs now, before a job exists.
+        settings = apply_overrides(deployment, request.get("overrides", {}))
+        check_invoke(self._ws, deployment, settings, request["input"])
         name = request.get("job_name") or f"batchjob-{uuid.uuid4().hex[:12]}"
         ENDPOINT_NAME.check(name, field="job_name") if request.get("job_name") else None
         with self._lock:

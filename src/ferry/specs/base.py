@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -67,16 +68,81 @@ def describe_errors(
     """
     problems: list[str] = []
     fields: list[str] = []
-    for err in errors:
-        loc = ".".join(str(part) for part in err["loc"] if part not in skip) or "(root)"
-        fields.append(loc)
+    for err in _user_level(errors, skip):
+        loc = ".".join(str(part) for part in err["loc"]) or "(root)"
+        if loc not in fields:
+            fields.append(loc)
         if err["type"] == "extra_forbidden":
-            problems.append(f"unknown field '{loc}': remove it or check its spelling")
+            problem = f"unknown field '{loc}': remove it or check its spelling"
         elif err["type"] == "missing":
-            problems.append(f"missing required field '{loc}'")
+            problem = f"missing required field '{loc}'"
         else:
-            problems.append(f"field '{loc}': {err['msg']}")
+            message = _MODEL_NAME.sub(" a mapping (key: value)", err["msg"])
+            problem = f"field '{loc}': {message.removeprefix('Value error, ')}"
+        if problem not in problems:
+            problems.append(problem)
     return problems, fields
+
+
+# pydantic names union members in error locations (`model.str`, `model.ModelSpec.name`,
+# `environment.function-after[_one_source(), EnvironmentSpec].name`) and classes in messages
+# ("a valid dictionary or instance of CodeConfigurationSpec"): internal names a user never wrote.
+_BASIC_TAGS = frozenset({"str", "int", "float", "bool", "dict", "list", "none", "bytes"})
+_MODEL_NAME = re.compile(r" a valid dictionary or instance of \w+")
+
+
+def _model_names() -> set[str]:
+    names: set[str] = set()
+    pending: list[type[BaseModel]] = [BaseModel]
+    while pending:
+        for sub in pending.pop().__subclasses__():
+            if sub.__name__ not in names:
+                names.add(sub.__name__)
+                pending.append(sub)
+    return names
+
+
+def _is_tag(part: object, models: set[str]) -> bool:
+    if not isinstance(part, str):
+        return False
+    return part in _BASIC_TAGS or part in models or any(c in part for c in "[](),")
+
+
+def _user_level(errors: Sequence[Mapping[str, Any]], skip: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Errors with union-member tags dropped from their locations, keeping, for each union
+    field, the member the user meant: the mapping one when a mapping was given, else the
+    scalar one; a value neither member takes becomes one error naming both forms."""
+    models = _model_names()
+    plain: list[dict[str, Any]] = []
+    unions: dict[tuple[Any, ...], list[tuple[bool, dict[str, Any]]]] = {}
+    for err in errors:
+        loc = [part for part in err["loc"] if part not in skip]
+        cut = next((i for i, part in enumerate(loc) if _is_tag(part, models)), None)
+        if cut is None:
+            plain.append({**err, "loc": tuple(loc)})
+            continue
+        field = tuple(loc[:cut])
+        rest = tuple(part for part in loc[cut + 1 :] if not _is_tag(part, models))
+        basic = loc[cut] in _BASIC_TAGS
+        unions.setdefault(field, []).append((basic, {**err, "loc": field + rest}))
+    for field, members in unions.items():
+        scalar = [err for basic, err in members if basic]
+        mapped = [err for basic, err in members if not basic]
+        given = scalar[0].get("input") if scalar else None
+        if not scalar or not mapped or isinstance(given, Mapping):
+            plain += mapped or scalar
+        elif isinstance(given, str):
+            plain += scalar
+        else:
+            plain.append(
+                {
+                    "type": "union",
+                    "loc": field,
+                    "msg": f"expected a reference string or a mapping (key: value), not "
+                    f"{type(given).__name__}",
+                }
+            )
+    return plain
 
 
 def spec_error(exc: ValidationError, *, what: str, source: str | None = None) -> SpecError:

@@ -13,6 +13,7 @@ from pydantic import AliasChoices, ConfigDict, Field, field_validator, model_val
 
 from ferry.specs.assets import EnvironmentSpec, ModelSpec
 from ferry.specs.base import Spec, given_in_schema, stringify_values
+from ferry.specs.inline import name_inline_assets
 from ferry.specs.names import ENDPOINT_NAME
 from ferry.specs.refs import REF_PATTERN, SERVER_PYTHON, ref_in_schema
 from ferry.specs.scoring import join_secret_names, split_arguments
@@ -294,6 +295,12 @@ class BatchDeploymentSpec(Spec):
             settings[inner] = data.pop(key)
         data["settings"] = settings
         return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_inline_assets(cls, data: Any) -> Any:
+        # Azure's anonymous `model: {path: ...}` and `environment: {conda_file:, image:}`.
+        return name_inline_assets(data, "batch")
 
     @field_validator("name")
     @classmethod

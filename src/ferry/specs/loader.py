@@ -145,7 +145,9 @@ def spec_from_data(
     try:
         return cls.model_validate(data)
     except ValidationError as exc:
-        what = cls.__name__.removesuffix("Spec").lower() + " spec"
+        # BatchDeploymentSpec -> "batch deployment spec": the user's words, not the class.
+        what = re.sub(r"(?<!^)(?=[A-Z])", " ", cls.__name__.removesuffix("Spec")).lower()
+        what += " spec"
         raise spec_error(exc, what=what, source=source) from exc
 
 

@@ -17,6 +17,7 @@ from ferry.errors import InvalidInputError
 from ferry.specs.assets import EnvironmentSpec, ModelSpec
 from ferry.specs.base import Spec, given_in_schema
 from ferry.specs.batch import CodeConfigurationSpec
+from ferry.specs.inline import name_inline_assets
 from ferry.specs.names import ENDPOINT_NAME
 from ferry.specs.refs import SERVER_PYTHON, ref_in_schema
 
@@ -270,12 +271,7 @@ class OnlineDeploymentSpec(Spec):
                 raise ValueError(
                     "give code_path and scoring_script together, or code_configuration alone"
                 )
-        prefix = f"{data.get('endpoint_name') or 'online'}-{data.get('name', 'deployment')}"
-        for key, suffix in (("model", "model"), ("environment", "env")):
-            value = data.get(key)
-            if isinstance(value, dict) and not value.get("name"):
-                data = {**data, key: {**value, "name": f"{prefix}-{suffix}"}}
-        return data
+        return name_inline_assets(data, "online")
 
     @field_validator("code_configuration", "request_settings", mode="before")
     @classmethod

@@ -123,14 +123,36 @@ class ComputeSpec(Spec):
         description="Compute name (letters, digits, '-').",
         json_schema_extra=COMPUTE_NAME.json_schema(max_length=24),
     )
-    type: str = Field(default="local", description="local | ray.", pattern="^(local|ray)$")
+    type: str = Field(
+        default="local",
+        description="local | ray. Azure's amlcompute is accepted and runs on this machine "
+        "(local); register a Ray cluster with type ray.",
+        pattern="^(local|ray|amlcompute)$",
+    )
     address: str | None = Field(
         default=None, description="ray: cluster address (ray://host:port or auto)."
     )
     min_instances: int = Field(default=0, ge=0, description="Fewest worker instances kept.")
     max_instances: int = Field(default=1, ge=1, description="Most worker instances used.")
+    size: str | None = Field(
+        default=None, description="Azure's VM size (STANDARD_DS3_v2): recorded, not used locally."
+    )
+    tier: str | None = Field(
+        default=None, description="Azure's dedicated | low_priority: recorded."
+    )
+    idle_time_before_scale_down: int | None = Field(
+        default=None, ge=0, description="Azure's idle seconds before scaling down: recorded."
+    )
     description: str | None = Field(default=None, description="Free text.")
     tags: dict[str, str] = Field(default_factory=dict, description="Key/value labels.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _amlcompute(cls, data: Any) -> Any:
+        # Azure's scripts create `--type amlcompute` clusters; Ferry runs them where it can.
+        if isinstance(data, dict) and str(data.get("type", "")).lower() == "amlcompute":
+            data = {**data, "type": "local"}
+        return data
 
     @field_validator("name")
     @classmethod
