@@ -89,23 +89,33 @@ def deployed(ml_client: MLClient, tmp_path_factory: pytest.TempPathFactory) -> P
     return make_inputs(folder / "images", 3)
 
 
-def _rows(ml_client: MLClient, job_name: str) -> list[str]:
-    data = ml_client.jobs.read_file(job_name, "named-outputs/score/predictions.csv")
-    return data.decode().splitlines()
+def _download(ml_client: MLClient, job_name: str, tmp_path: Path) -> Path:
+    """The job's folder as downloaded: ``named-outputs/score/`` and ``logs/``."""
+    score = ml_client.jobs.download(job_name, download_path=str(tmp_path / job_name), all=True)
+    return score.parents[1]
 
 
-def test_yaml_arguments_and_granted_secrets_reach_init(ml_client: MLClient, deployed: Path) -> None:
+def _rows(ml_client: MLClient, job_name: str, tmp_path: Path) -> list[str]:
+    folder = _download(ml_client, job_name, tmp_path)
+    return (folder / "named-outputs" / "score" / "predictions.csv").read_text().splitlines()
+
+
+def test_yaml_arguments_and_granted_secrets_reach_init(
+    ml_client: MLClient, deployed: Path, tmp_path: Path
+) -> None:
     job = ml_client.batch_endpoints.invoke(
         endpoint_name=ENDPOINT, input=Input(type="uri_folder", path=str(deployed))
     )
     done = ml_client.jobs.wait(job.name, timeout=120)
     assert done.status == "Completed", done.error
-    assert _rows(ml_client, job.name) == [
+    assert _rows(ml_client, job.name, tmp_path) == [
         f"item-{i:05d}.txt 2020/08/07 img-key-123 read-key-456 True" for i in range(3)
     ]
 
 
-def test_invoke_overrides_the_arguments(ml_client: MLClient, deployed: Path) -> None:
+def test_invoke_overrides_the_arguments(
+    ml_client: MLClient, deployed: Path, tmp_path: Path
+) -> None:
     job = ml_client.batch_endpoints.invoke(
         endpoint_name=ENDPOINT,
         input=Input(type="uri_folder", path=str(deployed)),
@@ -125,12 +135,13 @@ def test_invoke_overrides_the_arguments(ml_client: MLClient, deployed: Path) -> 
     done = ml_client.jobs.wait(job.name, timeout=120)
     assert done.status == "Completed", done.error
     assert (
-        _rows(ml_client, job.name)[0] == "item-00000.txt 2021/01/01 img-key-123 read-key-456 True"
+        _rows(ml_client, job.name, tmp_path)[0]
+        == "item-00000.txt 2021/01/01 img-key-123 read-key-456 True"
     )
 
 
 def test_a_secret_the_deployment_does_not_grant_is_refused(
-    ml_client: MLClient, deployed: Path
+    ml_client: MLClient, deployed: Path, tmp_path: Path
 ) -> None:
     job = ml_client.batch_endpoints.invoke(
         endpoint_name=ENDPOINT,
@@ -139,7 +150,7 @@ def test_a_secret_the_deployment_does_not_grant_is_refused(
     )
     done = ml_client.jobs.wait(job.name, timeout=120)
     assert done.status == "Failed"
-    error = ml_client.jobs.read_file(job.name, "logs/job_error.txt").decode()
+    error = (_download(ml_client, job.name, tmp_path) / "logs" / "job_error.txt").read_text()
     assert "secret 'unlisted' is not granted to this deployment" in error
     assert "it may read: customimagesecret, readapisecret" in error
     assert (
