@@ -11,12 +11,18 @@ import shutil
 import stat
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
 from ferry import BatchDeployment
-from ferry.environments import EnvironmentBuilder, ResolutionPolicy, normalize_conda
+from ferry.environments import (
+    EnvironmentBuilder,
+    ResolutionPolicy,
+    normalize_conda,
+    normalize_requirements,
+)
 from ferry.environments._dates import exact_pins, newest_pin_date
 from ferry.environments._pythons import RUNTIME_MIN, discover
 from ferry.environments.errors import EnvironmentBuildError
@@ -180,3 +186,22 @@ def test_properties_choose_the_policy_and_bad_values_name_the_property() -> None
         resolution_policy(_deployment(ferry_resolution="exact"), None)
     assert caught.value.details["field"] == "properties.ferry_resolution"
     assert "--set properties.ferry_resolution=strict" in str(caught.value)
+
+
+def test_a_requirement_newer_than_the_cutoff_is_resolved_without_it(tmp_path: Path) -> None:
+    """six>=1.16 as of 2020: nothing qualifies, so the date is lifted for six, and said so."""
+    resolved = normalize_requirements(["six>=1.16"])
+    policy = ResolutionPolicy(exclude_newer=datetime(2020, 1, 1, tzinfo=timezone.utc))
+    env = EnvironmentBuilder(tmp_path).ensure(resolved, policy=policy)
+    assert env.changes == (
+        "six → the newest release that fits: no release before the date cut-off (2020-01-01) "
+        "meets the requirement, so it is lifted for it",
+    )
+    frozen = (env.path / "ferry-freeze.txt").read_text().splitlines()
+    six = next(line.split("==")[1] for line in frozen if line.startswith("six=="))
+    assert tuple(int(part) for part in six.split(".")[:2]) >= (1, 16)
+
+    with pytest.raises(EnvironmentBuildError, match="no release of 'six' matches"):
+        EnvironmentBuilder(tmp_path / "strict").ensure(
+            resolved, policy=ResolutionPolicy.strict(exclude_newer=policy.exclude_newer)
+        )

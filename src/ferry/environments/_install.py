@@ -7,7 +7,7 @@ from pathlib import Path
 from ferry.environments._diagnose import Failure, diagnose
 from ferry.environments._relax import Plan, install_args, nearest, prefer_wheels, series
 from ferry.environments._uv import BuildLog, Uv
-from ferry.environments.policy import ResolutionPolicy
+from ferry.environments.policy import ResolutionPolicy, uv_timestamp
 
 __all__ = ["InstallFailedError", "install"]
 
@@ -61,6 +61,8 @@ def install(
             return plan.changes
         failure = diagnose(result.output)
         name, version = failure.package, failure.version
+        if _lift_cutoff(plan, policy, failure, log):
+            continue
         if (
             not policy.relax_pins
             or failure.kind not in _RELAXABLE
@@ -83,6 +85,28 @@ def install(
             "repair: " + plan.move(name, version, new, _reason(failure, python, new, has_wheel))
         )
     raise InstallFailedError(failure, plan.changes, f"gave up after {_MAX_ROUNDS} attempts")
+
+
+def _lift_cutoff(plan: Plan, policy: ResolutionPolicy, failure: Failure, log: BuildLog) -> bool:
+    """A requirement that nothing released before the cut-off meets (``six>=1.16`` as of 2020)
+    is resolved without it: the spec asks for something newer, so the date cannot apply to it."""
+    name = failure.package
+    if (
+        failure.kind != "no-version"
+        or name is None
+        or policy.exclude_newer is None
+        or not policy.relax_pins
+        or name in plan.exempt
+    ):
+        return False
+    plan.exempt.add(name)
+    line = (
+        f"{name} → the newest release that fits: no release before the date cut-off "
+        f"({uv_timestamp(policy.exclude_newer)[:10]}) meets the requirement, so it is lifted for it"
+    )
+    plan.changes.append(line)
+    log.note("repair: " + line)
+    return True
 
 
 def _reason(failure: Failure, python: str, new: str, has_wheel: bool) -> str:

@@ -52,7 +52,7 @@ def build_error(
         "python": (
             f"could not install {pinned}: it does not support Python {py}",
             f"pin a release of {pkg} that supports Python {py}, or ask for a Python it supports "
-            "(python=X.Y in the conda file)",
+            f"(python=X.Y in the conda file), {_OVERRIDE}",
         ),
         "not-found": (
             f"package '{pkg}' was not found in the package index",
