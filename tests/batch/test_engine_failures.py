@@ -81,6 +81,11 @@ def test_script_error_is_retried_then_its_items_fail(jobs: Jobs) -> None:
     job_error = layout.job_error.read_text()
     assert "mini-batch 0 (failed, 3 attempt(s)): script_error: ValueError" in job_error
     assert "logs/user/stderr/<worker>.txt" in job_error
+    # The workers' own log lines number mini-batches (and tries) as the reports do.
+    worker_logs = "".join(p.read_text() for p in (Path(job) / "logs" / "user").rglob("*.txt"))
+    assert "mini-batch 0 failed:" in worker_logs
+    assert "mini-batch 0 (attempt 3) failed:" in worker_logs
+    assert "mini-batch 2: 1 files -> 1 items" in worker_logs
     assert "3 of 5 items succeeded" in outcome.message and "2 failed" in outcome.message
 
 

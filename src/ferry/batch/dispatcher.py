@@ -199,7 +199,9 @@ class Dispatcher:
             if not w.inflight:
                 w.head_since = time.monotonic()
             w.inflight.append(task)
-            if not self.hub.send(w, {"kind": m.RUN_BATCH, "id": task.id, "items": task.items}):
+            # mb and attempt only label the worker's log lines, numbered as the reports are.
+            header = {"kind": m.RUN_BATCH, "id": task.id, "mb": task.mb, "attempt": task.attempt}
+            if not self.hub.send(w, {**header, "items": task.items}):
                 return  # the worker is gone; its end of connection settles the tasks
 
     def _fill_all(self) -> None:

@@ -27,7 +27,8 @@ Worker -> server::
 
 Server -> worker::
 
-    run_batch     {id, items: [absolute file path, ...], tabular?: bool}   (batch mode)
+    run_batch     {id, items: [absolute file path, ...], tabular?: bool, mb?, attempt?}
+                  (batch mode; mb/attempt: the mini-batch number and try, for log lines)
                   tabular=true: the files are read with pandas and run() gets one DataFrame.
     score         {id, method, path, query, headers: [[name, value], ...],
                    remote_addr?, scheme?}, body = request body                (online mode)

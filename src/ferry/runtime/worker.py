@@ -163,6 +163,10 @@ def _run_batch(
     header: dict[str, Any], script: LoadedScript, start: float, watch: OutputWatch | None
 ) -> Reply:
     req_id, items = header.get("id"), header["items"]
+    # Log lines name the mini-batch as job_result.txt and processed_mini-batches.csv do.
+    label = f"mini-batch {header.get('mb', req_id)}"
+    if header.get("attempt", 1) != 1:
+        label += f" (attempt {header['attempt']})"
     if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
         raise TypeError('run_batch needs "items": a list of file paths')
     if watch is not None:
@@ -173,10 +177,10 @@ def _run_batch(
         written = watch.stop() if watch is not None else []
     elapsed = (time.perf_counter() - start) * 1000
     if outcome.error is not None:
-        log(ERROR, f"mini-batch {req_id} failed:\n{outcome.error['traceback']}")
+        log(ERROR, f"{label} failed:\n{outcome.error['traceback']}")
         return {"kind": m.ERROR, "id": req_id, "status": 500, "error": outcome.error}, b""
     n_files, n_items = len(items), outcome.n_items
-    log(INFO, f"mini-batch {req_id}: {n_files} files -> {n_items} items in {elapsed:.1f} ms")
+    log(INFO, f"{label}: {n_files} files -> {n_items} items in {elapsed:.1f} ms")
     reply = {
         "kind": m.RESULT,
         "id": req_id,
