@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ferry.specs.online import OnlineDeploymentSpec
 
@@ -23,6 +24,8 @@ class LaunchPlan:
             deployment's ``environment_variables`` with secrets resolved, ``WORKER_COUNT`` ...).
         folder: the deployment's own folder (logs, caches); created by the preparer.
         notices: what the user should know about how it was prepared.
+        schemas: the swagger schemas when they are known without importing the script (the
+            built-in MLflow scorer's come from the model's signature); else ``None``.
     """
 
     python: str
@@ -31,6 +34,7 @@ class LaunchPlan:
     env: dict[str, str]
     folder: Path
     notices: tuple[str, ...] = field(default=())
+    schemas: dict[str, Any] | None = None
 
     @property
     def log_dir(self) -> Path:

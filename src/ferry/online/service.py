@@ -261,7 +261,7 @@ class OnlineService:
         own = await asyncio.to_thread(user_swagger, pool.plan.code_dir, version)
         if own is not None:
             return own[1]
-        schemas = self._schemas.get(id(pool))
+        schemas = pool.plan.schemas or self._schemas.get(id(pool))
         if schemas is None:
             schemas = await asyncio.to_thread(read_schemas, pool.plan)
             self._schemas[id(pool)] = schemas

@@ -19,7 +19,7 @@ from ferry.registry.assets import AssetRegistry
 from ferry.registry.references import SERVER_PYTHON, pin_references
 from ferry.registry.scoring_check import check_scoring_script
 from ferry.registry.secrets import SecretService
-from ferry.specs.assets import AssetKind
+from ferry.specs.assets import AssetKind, AssetTypes
 from ferry.specs.loader import spec_from_data
 from ferry.specs.online import DeploymentState, OnlineDeploymentSpec, OnlineEndpointSpec
 from ferry.store.base import NamedRepository
@@ -32,11 +32,18 @@ _STATE_FIELDS = ("provisioning_state", "error")
 _SECRET = "online-endpoint/{}"  # the endpoint's keys, encrypted in the vault
 _NEEDS_CODE = (
     "an online deployment needs code_configuration (code + scoring_script, a score.py with "
-    "init() and run()); no-code MLflow online deployments are not supported yet."
+    "init() and run()), unless its model is an mlflow_model (then Ferry's built-in MLflow "
+    "scorer serves it); add code_configuration, or register the model with type: mlflow_model."
 )
 _NEEDS_ENV = (
     "an online deployment needs an environment: azureml:<env>@latest, an inline environment "
     f"(conda_file/image), or {SERVER_PYTHON} for the server's own Python."
+)
+_NEEDS_ENV_WITH_CODE = (
+    "an online deployment with code_configuration needs an environment, also for an "
+    "mlflow_model (as on Azure): azureml:<env>@latest, an inline environment (conda_file/image), "
+    f"or {SERVER_PYTHON}; or leave out code_configuration to use the model's own environment "
+    "and Ferry's built-in MLflow scorer."
 )
 
 
@@ -178,15 +185,18 @@ class OnlineRegistry:
         return _deployment_view(record), created
 
     def _check_references(self, spec: OnlineDeploymentSpec) -> None:
-        code = pin_references(self._assets, spec).get(AssetKind.CODE)
+        pinned = pin_references(self._assets, spec)
+        code = pinned.get(AssetKind.CODE)
         if code is not None and spec.code_configuration is not None:
             self._check_script(code, spec.code_configuration.scoring_script)
-        for field, missing, fix in (
-            ("code_configuration", spec.code_configuration is None, _NEEDS_CODE),
-            ("environment", spec.environment is None, _NEEDS_ENV),
-        ):
-            if missing:
-                raise SpecError(fix, details={"field": field})
+        model = pinned.get(AssetKind.MODEL)
+        # Azure's no-code deployment: an MLflow model needs neither a script nor an environment.
+        mlflow = model is not None and model.spec.get("type") == AssetTypes.MLFLOW_MODEL
+        if spec.code_configuration is None and not mlflow:
+            raise SpecError(_NEEDS_CODE, details={"field": "code_configuration"})
+        if spec.environment is None and (spec.code_configuration is not None or not mlflow):
+            fix = _NEEDS_ENV_WITH_CODE if mlflow else _NEEDS_ENV
+            raise SpecError(fix, details={"field": "environment"})
 
     def _check_script(self, record: Any, script: str) -> None:
         """Refuse now, not when replicas start, a scoring script that cannot work."""

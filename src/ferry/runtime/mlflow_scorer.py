@@ -17,7 +17,8 @@ _model: Any = None
 _TABULAR = {".csv", ".parquet", ".pqt"}
 
 
-def _model_folder() -> str:
+def model_folder() -> str:
+    """The MLflow model folder under AZUREML_MODEL_DIR (it, or its one child with an MLmodel)."""
     root = Path(os.environ["AZUREML_MODEL_DIR"])
     candidates = [p for p in root.iterdir() if (p / "MLmodel").is_file()]
     if (root / "MLmodel").is_file():
@@ -35,7 +36,7 @@ def init() -> None:
     global _model
     import mlflow.pyfunc
 
-    _model = mlflow.pyfunc.load_model(_model_folder())
+    _model = mlflow.pyfunc.load_model(model_folder())
 
 
 def run(mini_batch: list[str]) -> Any:

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ferry.errors import InvalidInputError
+from ferry.online.mlflow_swagger import signature_schemas
 from ferry.online.plan import LaunchPlan
 from ferry.online.swagger import USER_SWAGGER_FILES, user_swagger
 from ferry.server.materialise import code_folder, environment_python, materialise
@@ -22,7 +24,10 @@ from ferry.specs.online import OnlineDeploymentSpec
 if TYPE_CHECKING:
     from ferry.server.workspace import Workspace
 
-__all__ = ["prepare_deployment"]
+__all__ = ["MLFLOW_ONLINE_SCORER", "prepare_deployment"]
+
+#: The built-in online scorer for MLflow models deployed without code (run in the model's env).
+MLFLOW_ONLINE_SCORER = Path(__file__).resolve().parents[1] / "runtime" / "mlflow_online.py"
 
 
 def prepare_deployment(
@@ -45,7 +50,17 @@ def prepare_deployment(
         env["AZUREML_MODEL_DIR"] = str(model_path.parent)
         log(f"model {record.name}:{record.version} at {model_path}")
     entry_script, code_dir = code_folder(workspace, spec, folder, fingerprint)
-    assert entry_script is not None  # the registry refuses deployments without code
+    schemas: dict[str, Any] | None = None
+    if entry_script is None:
+        if model_path is None:  # the registry lets only an mlflow_model through without code
+            raise InvalidInputError(
+                "this deployment has no code_configuration and no model; add code_configuration "
+                "(code + scoring_script).",
+                details={"field": "code_configuration"},
+            )
+        entry_script, code_dir = str(MLFLOW_ONLINE_SCORER), str(folder)
+        schemas = signature_schemas(model_path)
+        notices.append("no scoring script: using Ferry's built-in MLflow scorer")
     log(f"scoring script {entry_script}")
     for version in USER_SWAGGER_FILES:
         # Read now so that a broken file fails the deployment, as it stops azmlinfsrv starting.
@@ -68,4 +83,5 @@ def prepare_deployment(
         env=env,
         folder=folder,
         notices=tuple(notices),
+        schemas=schemas,
     )

@@ -11,11 +11,11 @@ from __future__ import annotations
 import enum
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from ferry.errors import InvalidInputError
 from ferry.specs.assets import EnvironmentSpec, ModelSpec
-from ferry.specs.base import Spec, given_in_schema
+from ferry.specs.base import Spec
 from ferry.specs.batch import CodeConfigurationSpec
 from ferry.specs.inline import name_inline_assets
 from ferry.specs.names import ENDPOINT_NAME
@@ -187,13 +187,8 @@ class BatchingSettings(Spec):
 class OnlineDeploymentSpec(Spec):
     """An online deployment: model + code + environment served by ``instance_count`` replicas."""
 
-    # The registry refuses a deployment without these (OnlineRegistry._check_references).
-    model_config = ConfigDict(
-        json_schema_extra={
-            "allOf": [given_in_schema(code_configuration="object", environment="string")]
-        }
-    )
-
+    # code_configuration and environment may be left out only for an mlflow_model (Azure's
+    # no-code deployment), which no schema can say: OnlineRegistry._check_references decides.
     path_fields: ClassVar[tuple[str, ...]] = ()
 
     name: str = Field(
@@ -215,7 +210,9 @@ class OnlineDeploymentSpec(Spec):
         json_schema_extra=ref_in_schema(),
     )
     code_configuration: CodeConfigurationSpec | None = Field(
-        default=None, description="The scoring script (score.py with init() and run())."
+        default=None,
+        description="The scoring script (score.py with init() and run()); optional for an "
+        "mlflow_model, served then by Ferry's built-in MLflow scorer.",
     )
     environment: str | EnvironmentSpec | None = Field(
         default=None,
