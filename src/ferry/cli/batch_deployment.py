@@ -15,6 +15,7 @@ import click
 
 from ferry.cli.batch_params import confirm_delete, no_wait_option, spec_from_view, yes_option
 from ferry.cli.context import client, global_options
+from ferry.cli.local_batch import run as run_local
 from ferry.cli.output import emit
 from ferry.cli.params import (
     build_spec,
@@ -175,3 +176,6 @@ def list_jobs(ctx: click.Context, name: str, endpoint_name: str) -> None:
     ml = client(ctx)
     ml.batch_deployments.get(name, endpoint_name)  # unknown names are errors, not empty lists
     emit(ctx, ml.batch_deployments.list_jobs(endpoint_name, name))
+
+
+batch_deployment.add_command(run_local)

@@ -17,6 +17,7 @@ import click
 
 from ferry.cli.batch_params import confirm_delete, spec_from_view, yes_option
 from ferry.cli.context import client, global_options
+from ferry.cli.local_online import serve
 from ferry.cli.online_params import wait_for_deployment
 from ferry.cli.output import emit, to_data
 from ferry.cli.params import (
@@ -230,3 +231,6 @@ def get_logs(
         container_type=_CONTAINERS[container] if container else None,
     )
     click.echo(text, nl=not text.endswith("\n"))
+
+
+online_deployment.add_command(serve)
