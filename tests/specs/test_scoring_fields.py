@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from ferry.errors import InvalidInputError
-from ferry.server.job_prepare import apply_overrides
+from ferry.server.job_prepare import apply_overrides, init_timeout_of
 from ferry.specs.base import spec_error
 from ferry.specs.batch import DEFAULT_INIT_TIMEOUT, BatchDeploymentSpec
 from ferry.specs.scoring import granted_secrets, split_arguments
@@ -80,3 +80,13 @@ def test_invoke_overrides_of_arguments_and_init_timeout() -> None:
 def test_split_arguments_keeps_words() -> None:
     assert split_arguments(None) == []
     assert split_arguments([True, 1.5]) == ["true", "1.5"]
+
+
+def test_prs_first_task_creation_timeout_in_the_arguments_sets_the_init_timeout() -> None:
+    spec = _spec(settings={"arguments": "--first_task_creation_timeout 45 --model m"})
+    assert init_timeout_of(apply_overrides(spec, {})) == 45
+    merged = apply_overrides(spec, {"arguments": ["--first_task_creation_timeout=7"]})
+    assert init_timeout_of(merged) == 7
+    assert init_timeout_of(apply_overrides(spec, {"arguments": []})) == DEFAULT_INIT_TIMEOUT
+    with pytest.raises(InvalidInputError, match="--first_task_creation_timeout needs a number"):
+        apply_overrides(spec, {"arguments": "--first_task_creation_timeout soon"})

@@ -28,7 +28,14 @@ from ferry.specs.scoring import granted_secrets, split_arguments
 if TYPE_CHECKING:
     from ferry.server.workspace import Workspace
 
-__all__ = ["OVERRIDABLE", "Prepared", "apply_overrides", "prepare_job", "resolution_policy"]
+__all__ = [
+    "OVERRIDABLE",
+    "Prepared",
+    "apply_overrides",
+    "init_timeout_of",
+    "prepare_job",
+    "resolution_policy",
+]
 
 #: Settings an invoke may override (``--set``, ``params_override``, ``--mini-batch-size`` ...).
 OVERRIDABLE = {
@@ -113,7 +120,7 @@ def prepare_job(
         logging_level=settings["logging_level"],
         environment_variables=dict(settings["environment_variables"]),
         program_arguments=list(settings["arguments"]),
-        init_timeout=float(settings["init_timeout"]),
+        init_timeout=init_timeout_of(settings),
         secret_names=granted_secrets(
             spec.properties,
             [spec.effective_settings().environment_variables, settings["environment_variables"]],
@@ -159,7 +166,35 @@ def apply_overrides(spec: BatchDeploymentSpec, overrides: dict[str, Any]) -> dic
         merged["environment_variables"] = {**merged["environment_variables"], **extra}
     _script_overrides(overrides)
     merged.update(overrides)
+    init_timeout_of(merged)  # a bad --first_task_creation_timeout is refused at invoke
     return merged
+
+
+def init_timeout_of(settings: dict[str, Any]) -> float:
+    """``init_timeout``, unless the arguments carry PRS's ``--first_task_creation_timeout N``,
+    which ParallelRunStep read from there (so a v1 pipeline's arguments keep their meaning)."""
+    words = list(settings["arguments"])
+    for i, word in enumerate(words):
+        option, eq, value = word.partition("=")
+        if option != _PRS_INIT_TIMEOUT:
+            continue
+        if not eq:
+            value = words[i + 1] if i + 1 < len(words) else ""
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = 0.0
+        if not 0 < seconds < float("inf"):  # nan and inf too
+            raise InvalidInputError(
+                f"arguments: {_PRS_INIT_TIMEOUT} needs a number of seconds above 0, got "
+                f"{value!r}; or set settings.init_timeout instead.",
+                details={"field": "arguments"},
+            )
+        return seconds
+    return float(settings["init_timeout"])
+
+
+_PRS_INIT_TIMEOUT = "--first_task_creation_timeout"
 
 
 def _script_overrides(overrides: dict[str, Any]) -> None:
