@@ -46,3 +46,14 @@ def test_batch_worker_start_imports_no_logging_argparse_dataclasses_typing_or_pa
     costly = ("logging", "argparse", "dataclasses", "typing", "pathlib", "traceback", "datetime")
     loaded = _imported_by("import ferry.runtime.worker", costly)
     assert loaded == "", f"imported by a batch worker at start: {loaded}"
+
+
+def test_nothing_imports_azure_ai_ml() -> None:
+    # azure-ai-ml is in the dev extra for the parity test only; the SDK, CLI and server that
+    # mirror it must work without it.
+    statement = (
+        "import ferry, ferry.entities, ferry.constants, ferry.client, ferry.cli.main, "
+        "ferry.server.app\nferry.MLClient"
+    )
+    loaded = _imported_by(statement, ("azure.ai.ml",))
+    assert loaded == "", f"imported at run time: {loaded}"

@@ -165,10 +165,18 @@ class BatchDeploymentOperations:
         self._inline = InlineAssets(models, code, environments)
 
     def begin_create_or_update(
-        self, deployment: BatchDeploymentSpec, *, set_default: bool = False
+        self,
+        deployment: BatchDeploymentSpec,
+        *,
+        skip_script_validation: bool = False,
+        set_default: bool = False,
     ) -> Poller[BatchDeployment]:
         """Register inline assets (a registered Model, Environment or Code is referred to, not
-        uploaded again), then create or update the deployment."""
+        uploaded again), then create or update the deployment.
+
+        ``skip_script_validation`` is accepted for Azure's code; the server always checks the
+        scoring script (it is parsed, not run).
+        """
         if not deployment.endpoint_name:
             raise InvalidInputError(
                 "the deployment has no endpoint_name; set it or pass --endpoint-name.",
@@ -216,11 +224,13 @@ class JobOperations:
         self,
         parent_job_name: str | None = None,
         *,
+        list_view_type: str | None = None,
         endpoint_name: str | None = None,
         deployment_name: str | None = None,
     ) -> builtins.list[BatchJob]:
         """Jobs, newest first; ``parent_job_name`` is accepted for Azure compatibility (batch
-        jobs here have no child jobs, so it filters to that one job)."""
+        jobs here have no child jobs, so it filters to that one job). ``list_view_type`` is
+        accepted; jobs are never archived."""
         params = {
             k: v
             for k, v in (("endpoint_name", endpoint_name), ("deployment_name", deployment_name))

@@ -8,7 +8,7 @@ travel to the server (:func:`spec_body`).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -56,6 +56,9 @@ class BatchEndpointDefaults(Spec):
 class BatchEndpoint(BatchEndpointSpec, Tracked):
     """``BatchEndpoint(name="heart-classifier", description=...)``, plus the server's fields."""
 
+    #: Keywords azure.ai.ml's constructor takes that are folded into fields (see the validator).
+    sdk_shortcuts: ClassVar[tuple[str, ...]] = ("default_deployment_name",)
+
     defaults: BatchEndpointDefaults = Field(  # type: ignore[assignment]
         default_factory=BatchEndpointDefaults,
         description="defaults.deployment_name: the default deployment.",
@@ -97,6 +100,9 @@ class BatchDeployment(BatchDeploymentSpec, Tracked):
     ``model``, ``environment`` and ``code_configuration`` may be registered entities (they are
     referred to), inline ones (registered first) or ``azureml:`` references.
     """
+
+    #: Keywords azure.ai.ml's constructor takes that are folded into fields (see the validator).
+    sdk_shortcuts: ClassVar[tuple[str, ...]] = ("code_path", "scoring_script", "instance_type")
 
     settings: ModelBatchDeploymentSettings | None = Field(
         default=None, description="Job settings (ModelBatchDeploymentSettings)."

@@ -223,12 +223,18 @@ class OnlineDeploymentOperations:
         self._inline = InlineAssets(models, code, environments)
 
     def begin_create_or_update(
-        self, deployment: OnlineDeploymentSpec, *, all_traffic: bool = False, local: bool = False
+        self,
+        deployment: OnlineDeploymentSpec,
+        *,
+        local: bool = False,
+        skip_script_validation: bool = False,
+        all_traffic: bool = False,
     ) -> Poller[OnlineDeployment]:
         """Register inline assets, create or update the deployment, and start its replicas.
 
         ``result()`` waits until it is Succeeded and raises (with the init() traceback) if it
         failed. ``all_traffic`` sends 100% of the endpoint's live traffic to it once stored.
+        ``skip_script_validation`` is accepted; the server always checks the script.
         """
         endpoint = deployment.endpoint_name
         if not endpoint:

@@ -6,7 +6,7 @@ server fills in; :class:`Poller` stands in for azure-core's ``LROPoller``.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -44,6 +44,9 @@ class OnlineDeployment(OnlineDeploymentSpec, Tracked):
     ``model`` and ``environment`` may be registered entities (referred to, not uploaded again),
     inline ones (registered first, anonymously when they have no name) or references.
     """
+
+    #: Keywords azure.ai.ml's constructor takes that the spec folds into code_configuration.
+    sdk_shortcuts: ClassVar[tuple[str, ...]] = ("code_path", "scoring_script")
 
     provisioning_state: str | None = Field(default=None, description="Creating ... Succeeded.")
     error: str | None = Field(default=None, description="Why it failed (with the traceback).")

@@ -96,13 +96,30 @@ class AssetOperations(Generic[A]):
         params = {"version": version} if version else {"label": label}
         return from_server(self._entity, self._t.json("GET", f"{self._base}/{name}", params=params))
 
-    def list(self, name: str | None = None, *, include_archived: bool = False) -> Iterator[A]:
-        """Latest version of every asset, or every version of ``name`` (newest first)."""
-        params: dict[str, Any] = {"include_archived": include_archived}
+    def list(
+        self,
+        name: str | None = None,
+        *,
+        stage: str | None = None,
+        list_view_type: str | None = None,
+        include_archived: bool = False,
+    ) -> Iterator[A]:
+        """Latest version of every asset, or every version of ``name`` (newest first).
+
+        ``list_view_type`` is Azure's: ``ActiveOnly`` (the default), ``ArchivedOnly`` or ``All``;
+        ``stage`` keeps the models with that stage.
+        """
+        view = str(getattr(list_view_type, "value", list_view_type) or "ActiveOnly")
+        archived = include_archived or view.lower() in ("all", "archivedonly")
+        params: dict[str, Any] = {"include_archived": archived}
         if name:
             params["name"] = name
         for item in _pages(self._t, self._base, params):
-            yield from_server(self._entity, item)
+            entity = from_server(self._entity, item)
+            if view.lower() == "archivedonly" and not entity.archived:
+                continue
+            if stage is None or getattr(entity, "stage", None) == stage:
+                yield entity
 
     def download(self, name: str, version: str | None = None, download_path: str = ".") -> Path:
         """Download into ``download_path/<name>/``, as ``az ml model download`` does."""
@@ -120,15 +137,28 @@ class AssetOperations(Generic[A]):
                     f"the downloaded archive is damaged ({exc}); retry."
                 ) from exc
 
-    def archive(self, name: str, version: str | None = None) -> builtins.list[A]:
+    def archive(
+        self, name: str, version: str | None = None, label: str | None = None
+    ) -> builtins.list[A]:
+        """Archive one version (``label="latest"``: the newest), or every version."""
+        version = self._labelled(name, version, label)
         params = {"version": version} if version else {}
         data = self._t.json("POST", f"{self._base}/{name}/archive", params=params)
         return [from_server(self._entity, d) for d in data]
 
-    def restore(self, name: str, version: str | None = None) -> builtins.list[A]:
+    def restore(
+        self, name: str, version: str | None = None, label: str | None = None
+    ) -> builtins.list[A]:
+        """Restore one version (``label="latest"``: the newest), or every version."""
+        version = self._labelled(name, version, label)
         params = {"version": version} if version else {}
         data = self._t.json("POST", f"{self._base}/{name}/restore", params=params)
         return [from_server(self._entity, d) for d in data]
+
+    def _labelled(self, name: str, version: str | None, label: str | None) -> str | None:
+        if version is not None or label is None:
+            return version
+        return str(self.get(name, label=label).raw["version"])
 
     def update(
         self,
@@ -188,11 +218,15 @@ class ComputeOperations:
     def get(self, name: str) -> Compute:
         return from_server(Compute, self._t.json("GET", f"/api/v1/computes/{name}"))
 
-    def list(self) -> Iterator[Compute]:
+    def list(self, *, compute_type: str | None = None) -> Iterator[Compute]:
+        """Every compute, or those of ``compute_type`` (local, ray)."""
         for item in _pages(self._t, "/api/v1/computes", {}):
-            yield from_server(Compute, item)
+            compute = from_server(Compute, item)
+            if compute_type is None or compute.type == compute_type.lower():
+                yield compute
 
-    def begin_delete(self, name: str) -> Poller[None]:
+    def begin_delete(self, name: str, *, action: str = "Delete") -> Poller[None]:
+        """Remove the registration; Azure's ``action="Detach"`` does the same here."""
         self.delete(name)
         return Poller.completed(None)
 
