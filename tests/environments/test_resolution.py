@@ -24,7 +24,8 @@ from ferry.environments import (
     normalize_requirements,
 )
 from ferry.environments._dates import exact_pins, newest_pin_date
-from ferry.environments._pythons import RUNTIME_MIN, discover
+from ferry.environments._pythons import RUNTIME_MIN, discover, select_python
+from ferry.environments._uv import BuildLog
 from ferry.environments.errors import EnvironmentBuildError
 from ferry.errors import InvalidInputError
 from ferry.server.materialise import resolution_policy
@@ -205,3 +206,30 @@ def test_a_requirement_newer_than_the_cutoff_is_resolved_without_it(tmp_path: Pa
         EnvironmentBuilder(tmp_path / "strict").ensure(
             resolved, policy=ResolutionPolicy.strict(exclude_newer=policy.exclude_newer)
         )
+
+
+def _select(request: str, tmp_path: Path, **flags: bool) -> tuple[str, list[str]]:
+    with BuildLog(tmp_path / "build.log", None) as log:
+        return select_python(request, log=log, strict=flags.get("strict", False))
+
+
+def test_a_python_too_old_for_the_runtime_gets_the_oldest_supported_one(tmp_path: Path) -> None:
+    if not _installed(3, 6):
+        pytest.skip("no Python 3.6 on this machine")
+    path, notices = _select("3.6", tmp_path)
+    oldest = min((p for p in discover() if p.supported), key=lambda p: (p.minor, -p.patch))
+    assert path == oldest.path
+    assert "Ferry's worker runtime needs Python 3.8 or newer" in notices[0]
+    assert notices[0] in (tmp_path / "build.log").read_text()  # and in the build log
+    with pytest.raises(EnvironmentBuildError, match="ferry_python is strict"):
+        _select("3.6", tmp_path, strict=True)
+
+
+def test_a_range_gets_the_newest_installed_python_in_it(tmp_path: Path) -> None:
+    inside = [p for p in discover() if p.supported and (3, 9) <= (p.major, p.minor) < (3, 11)]
+    if not inside:
+        pytest.skip("no Python 3.9 or 3.10 on this machine")
+    _, notices = _select(">=3.9,<3.11", tmp_path)
+    newest = max(inside, key=lambda p: (p.minor, p.patch))
+    assert notices[0].startswith(f"Python {newest.version} from ")
+    assert "the newest installed Python in >=3.9,<3.11" in notices[0]

@@ -33,7 +33,8 @@ from ferry.environments._dates import newest_pin_date
 from ferry.environments._diagnose import diagnose
 from ferry.environments._install import InstallFailedError, install
 from ferry.environments._messages import build_error
-from ferry.environments._uv import BuildLog, Uv, find_uv, select_python
+from ferry.environments._pythons import select_python
+from ferry.environments._uv import BuildLog, Uv, find_uv
 from ferry.environments.errors import EnvironmentBuildError
 from ferry.environments.normalize import ResolvedRequirements, env_hash
 from ferry.environments.policy import ResolutionPolicy, uv_timestamp
