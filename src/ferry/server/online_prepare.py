@@ -17,9 +17,10 @@ from ferry.online.mlflow_swagger import signature_schemas
 from ferry.online.plan import LaunchPlan
 from ferry.online.swagger import USER_SWAGGER_FILES, user_swagger
 from ferry.server.materialise import code_folder, environment_python, materialise
-from ferry.server.secret_env import resolve_secret_refs
+from ferry.server.secret_env import keyvault_env, resolve_secret_refs
 from ferry.specs.assets import AssetKind
 from ferry.specs.online import OnlineDeploymentSpec
+from ferry.specs.scoring import granted_secrets
 
 if TYPE_CHECKING:
     from ferry.server.workspace import Workspace
@@ -71,6 +72,10 @@ def prepare_deployment(
     log(f"interpreter {python}")
     env.update(spec.environment_variables)
     env.update(resolve_secret_refs(spec.environment_variables, workspace.secrets))
+    # The Key Vault shim's secrets, and the command its refusal quotes to grant another.
+    granted = granted_secrets(spec.properties, [spec.environment_variables])
+    grant = f"ferry online-deployment update --endpoint-name {endpoint} --name {spec.name}"
+    env.update(keyvault_env(granted, workspace.secrets, grant))
     env.setdefault("WORKER_COUNT", str(spec.worker_count))
     env["AZUREML_ENTRY_SCRIPT"] = entry_script
     env["AML_APP_ROOT"] = code_dir

@@ -20,6 +20,7 @@ from ferry.specs.batch import CodeConfigurationSpec
 from ferry.specs.inline import name_inline_assets
 from ferry.specs.names import ENDPOINT_NAME
 from ferry.specs.refs import SERVER_PYTHON, ref_in_schema
+from ferry.specs.scoring import join_secret_names
 
 __all__ = [
     "AUTH_MODES",
@@ -277,6 +278,11 @@ class OnlineDeploymentSpec(Spec):
         if isinstance(value, BaseModel) and not isinstance(value, Spec):
             return value.model_dump(exclude_none=True)
         return value
+
+    @field_validator("properties", mode="before")
+    @classmethod
+    def _secret_list(cls, value: object) -> object:
+        return join_secret_names(value)  # properties: {ferry_secrets: [a, b]}
 
     @field_validator("environment_variables", mode="before")
     @classmethod
