@@ -171,11 +171,20 @@ def test_inline_model_and_environment_work_in_batch_yaml(ferry: Ferry, project: 
     (project / "model" / "weights.txt").write_text("1", encoding="utf-8")
     file = project / "inline.yml"
     text = (project / "deployment.yml").read_text(encoding="utf-8")
+    (project / "conda.yaml").write_text(
+        "name: inline\ndependencies:\n  - python=3.11\n  - pip\n  - pip:\n    - numpy\n",
+        encoding="utf-8",
+    )
+    inline_environment = (
+        "environment:\n  conda_file: conda.yaml\n"
+        "  image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04:latest\n"
+    )
     file.write_text(
-        text.replace("name: echo", "name: inline").replace(
-            "type: model\n", "type: model\nmodel:\n  path: model\n"
-        ),
+        text.replace("name: echo", "name: inline")
+        .replace("type: model\n", "type: model\nmodel:\n  path: model\n")
+        .replace("environment: ferry:server-python\n", inline_environment),
         encoding="utf-8",
     )
     shown = ferry.json("batch-deployment", "create", "-f", file)
     assert re.fullmatch(rf"azureml:{ENDPOINT}-inline-model:\d+", shown["model"]), shown["model"]
+    assert re.fullmatch(rf"azureml:{ENDPOINT}-inline-env:\d+", shown["environment"]), shown
