@@ -19,6 +19,8 @@ from ferry import ManagedOnlineDeployment, MLClient, Model
 from ferry.errors import FerryError
 from ferry.launcher import stop_server
 from ferry.settings import Settings
+from ferry.specs.loader import load_spec
+from ferry.specs.online import OnlineDeploymentSpec
 from tests.online.conftest import make_endpoint, scoring, write_code
 
 pytestmark = pytest.mark.slow
@@ -156,3 +158,29 @@ def test_no_code_needs_an_mlflow_model(
                 code_configuration={"code": str(code), "scoring_script": "score.py"},
             )
         )
+
+
+def test_azure_ncd_yaml_with_an_inline_model(
+    heart: tuple[MLClient, pd.DataFrame], examples: Path, tmp_path: Path
+) -> None:
+    """Azure's ncd/sklearn-deployment.yaml shape: an inline mlflow_model and nothing else."""
+    client, rows = heart
+    model = examples / HEART / "deployment-simple/model"
+    yml = tmp_path / "deployment.yml"
+    yml.write_text(
+        "$schema: https://azuremlschemas.azureedge.net/latest/managedOnlineDeployment.schema.json\n"
+        f"name: ncd\nendpoint_name: {ENDPOINT}\n"
+        f"model:\n  name: heart-ncd\n  version: 1\n  path: {model}\n  type: mlflow_model\n"
+        "instance_type: Standard_DS3_v2\ninstance_count: 1\n",
+        encoding="utf-8",
+    )
+    deployment = load_spec(OnlineDeploymentSpec, yml)
+    shown = client.online_deployments.begin_create_or_update(deployment).result(timeout=1200)
+    assert shown.provisioning_state == "Succeeded", shown.error
+    request = tmp_path / "sample-request.json"
+    request.write_text(json.dumps({"input_data": _split(rows)}), encoding="utf-8")
+    answer = client.online_endpoints.invoke(
+        ENDPOINT, request_file=str(request), deployment_name="ncd"
+    )
+    assert isinstance(answer, str)
+    assert json.loads(answer) == _score(client, {"input_data": _split(rows)}).json()
