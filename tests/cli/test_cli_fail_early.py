@@ -187,4 +187,4 @@ def test_inline_model_and_environment_work_in_batch_yaml(ferry: Ferry, project: 
     )
     shown = ferry.json("batch-deployment", "create", "-f", file)
     assert re.fullmatch(rf"azureml:{ENDPOINT}-inline-model:\d+", shown["model"]), shown["model"]
-    assert re.fullmatch(rf"azureml:{ENDPOINT}-inline-env:\d+", shown["environment"]), shown
+    assert re.fullmatch(rf"azureml:{ENDPOINT}-inline-env:\w+", shown["environment"]), shown
