@@ -113,9 +113,9 @@ def test_killed_replica_gives_503_then_recovers(
     assert metric(http, ml_client, "ferry_online_replica_restarts_total", deployment="main") >= 1
 
 
-def test_hung_replica_fails_liveness_and_is_restarted(
-    ml_client: MLClient, served: Path, http: httpx.Client
-) -> None:
+def test_hung_replica_is_restarted(ml_client: MLClient, served: Path, http: httpx.Client) -> None:
+    # Whichever comes first restarts it: the hang watch (one more request_timeout_ms) or the
+    # liveness probe (3 x 1 s here); tests/online/test_hangs.py has the watch alone.
     before = ml_client.online_deployments.get("main", "status-ep").replicas[0]
     assert _post(http, ml_client, {"hang": True}).status_code == 408
     wait_for(
@@ -124,7 +124,7 @@ def test_hung_replica_fails_liveness_and_is_restarted(
             != before["pid"]
         ),
         20,
-        "the liveness probe to restart the hung replica",
+        "the hung replica to be restarted",
     )
     wait_for(lambda: _post(http, ml_client, {"x": 5}).status_code == 200, 10, "recovery")
     logs = ml_client.online_deployments.get_logs("main", "status-ep", lines=5)
