@@ -36,7 +36,7 @@ def init():
     keyvault = ws.get_default_keyvault()
     custom_image_key = keyvault.get_secret(name=args.kv_customimage)
     read_api_key = run.get_secret(name=args.kv_readapi)
-    images = Run.input_datasets["input_data"]
+    images = Run.input_datasets["images"]
 
 
 def run(mini_batch):
@@ -104,7 +104,7 @@ def test_yaml_arguments_and_granted_secrets_reach_init(
     ml_client: MLClient, deployed: Path, tmp_path: Path
 ) -> None:
     job = ml_client.batch_endpoints.invoke(
-        endpoint_name=ENDPOINT, input=Input(type="uri_folder", path=str(deployed))
+        endpoint_name=ENDPOINT, inputs={"images": Input(type="uri_folder", path=str(deployed))}
     )
     done = ml_client.jobs.wait(job.name, timeout=120)
     assert done.status == "Completed", done.error
@@ -118,7 +118,7 @@ def test_invoke_overrides_the_arguments(
 ) -> None:
     job = ml_client.batch_endpoints.invoke(
         endpoint_name=ENDPOINT,
-        input=Input(type="uri_folder", path=str(deployed)),
+        inputs={"images": Input(type="uri_folder", path=str(deployed))},
         params_override=[
             {
                 "arguments": [
@@ -145,7 +145,7 @@ def test_a_secret_the_deployment_does_not_grant_is_refused(
 ) -> None:
     job = ml_client.batch_endpoints.invoke(
         endpoint_name=ENDPOINT,
-        input=Input(type="uri_folder", path=str(deployed)),
+        inputs={"images": Input(type="uri_folder", path=str(deployed))},
         params_override=[{"program_arguments": "--kv_customimage unlisted --kv_readapi x"}],
     )
     done = ml_client.jobs.wait(job.name, timeout=120)
@@ -166,12 +166,12 @@ def test_bad_argument_and_init_timeout_overrides_name_the_field(
     with pytest.raises(InvalidInputError, match="init_timeout=0 must be a whole number"):
         ml_client.batch_endpoints.invoke(
             endpoint_name=ENDPOINT,
-            input=Input(type="uri_folder", path=str(deployed)),
+            inputs={"images": Input(type="uri_folder", path=str(deployed))},
             params_override=[{"init_timeout": 0}],
         )
     with pytest.raises(InvalidInputError, match="arguments: cannot split"):
         ml_client.batch_endpoints.invoke(
             endpoint_name=ENDPOINT,
-            input=Input(type="uri_folder", path=str(deployed)),
+            inputs={"images": Input(type="uri_folder", path=str(deployed))},
             params_override=[{"arguments": "--a 'unclosed"}],
         )

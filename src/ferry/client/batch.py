@@ -100,10 +100,11 @@ class BatchEndpointOperations:
         sets where the results go, as ``output_path`` does.
         """
         output_path = _score_output(outputs, output_path)
+        input_name = "input_data"  # Azure's name for a model deployment's one input
         if input is None and inputs:
             if len(inputs) != 1:
                 raise InvalidInputError("a model batch deployment takes exactly one input.")
-            input = next(iter(inputs.values()))
+            input_name, input = next(iter(inputs.items()))  # Run.input_datasets' key
         if input is None:
             raise InvalidInputError("invoke needs input=Input(path=..., type=...).")
         path = input.path
@@ -122,7 +123,7 @@ class BatchEndpointOperations:
                 path = f"azureml:{data.name}:{data.raw['version']}"
         body: dict[str, Any] = {
             "deployment_name": deployment_name,
-            "input": {"type": input.type, "path": path},
+            "input": {"type": input.type, "path": path, "name": input_name},
             "output_path": output_path,
             "job_name": job_name,
             "params_override": params_override or [],

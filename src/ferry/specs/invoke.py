@@ -215,6 +215,12 @@ class JobInput(BaseModel):
         description="azureml:<data>:<version>, azureml://datastores/<d>/paths/<p>, or file://<abs "
         "path> for a folder read in place on the server's machine."
     )
+    name: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,254}$",
+        description="The input's name, its key in the script's Run.input_datasets; default "
+        "input_data (the SDK's inputs={name: Input(...)} sets it).",
+    )
 
 
 @dataclass
@@ -337,7 +343,8 @@ class InvokeRequest(BaseModel):
     def _input(self) -> dict[str, str]:
         given: list[tuple[str, dict[str, str]]] = []
         if self.input is not None:
-            given.append(("input", {"type": self.input.type, "path": self.input.path}))
+            named = {"name": self.input.name} if self.input.name else {}
+            given.append(("input", {"type": self.input.type, "path": self.input.path, **named}))
         azure = self.properties.input_data if self.properties else None
         if azure:
             given.append(("properties.InputData", _one_input(azure)))
@@ -406,9 +413,9 @@ def _only(items: dict[str, Any], where: str, what: str) -> tuple[str, Any]:
 
 
 def _one_input(inputs: dict[str, AzureJobInput]) -> dict[str, str]:
-    _, item = _only(inputs, "properties.InputData", "input")
+    name, item = _only(inputs, "properties.InputData", "input")
     kind = "uri_file" if _squash(item.job_input_type) == "urifile" else "uri_folder"
-    return {"type": kind, "path": azure_uri(item.uri)}
+    return {"type": kind, "path": azure_uri(item.uri), "name": name}
 
 
 _DATA_ID = re.compile(r"^azureml://.*/data/(?P<name>[^/]+)/versions/(?P<version>[^/]+)/?$")
