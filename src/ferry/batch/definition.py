@@ -49,8 +49,6 @@ class JobDefinition:
     #: Secrets the script may read through the ``azureml.core`` Key Vault shim (names only: the
     #: values reach the workers in memory, see :mod:`ferry.server.secret_env`).
     secret_names: list[str] = field(default_factory=list)
-    #: The deployment, ``<endpoint>/<deployment>``, for messages that say how to change it.
-    deployment: str = ""
     #: The input's name (``Run.input_datasets``); Azure calls a model deployment's one input so.
     input_name: str = "input_data"
 

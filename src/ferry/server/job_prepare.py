@@ -125,7 +125,6 @@ def prepare_job(
             spec.properties,
             [spec.effective_settings().environment_variables, settings["environment_variables"]],
         ),
-        deployment=f"{job['endpoint_name']}/{job['deployment_name']}",
         input_name=str(job["input"].get("name") or "input_data"),
     )
     return Prepared(definition, notices, fingerprint)
