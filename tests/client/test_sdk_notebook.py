@@ -31,7 +31,7 @@ from ferry.entities import (
     ModelBatchDeployment,
     ModelBatchDeploymentSettings,
 )
-from ferry.errors import InvalidInputError
+from ferry.errors import FerryError, InvalidInputError
 from ferry.launcher import stop_server
 from ferry.settings import Settings
 
@@ -48,6 +48,7 @@ def init():
 
 
 def run(mini_batch):
+    print(f"run method start: run({len(mini_batch)} files)")
     return [f"{Path(p).name} {int(Path(p).read_text()) * scale}" for p in mini_batch]
 """
 
@@ -100,7 +101,9 @@ def _deployment(
     )
 
 
-def test_notebook_batch_flow(ml_client: MLClient, files: Path, tmp_path: Path) -> None:
+def test_notebook_batch_flow(
+    ml_client: MLClient, files: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     model_name = "heart-classifier-mlflow"
     model = ml_client.models.create_or_update(
         Model(name=model_name, path=str(files / "model"), type=AssetTypes.CUSTOM_MODEL)
@@ -156,7 +159,14 @@ def test_notebook_batch_flow(ml_client: MLClient, files: Path, tmp_path: Path) -
             {"environment_variables": {"EXTRA": "3"}},
         ],
     )
+    capsys.readouterr()
     ml_client.jobs.stream(job.name)
+    # As `ferry job stream`: progress, the script's own lines, then the job's result file.
+    streamed = capsys.readouterr().out
+    assert f"RunId: {job.name}" in streamed
+    assert "[progress] Completed: 5/5 items (0 failed), mini-batches 3/3" in streamed
+    assert "run method start: run(2 files)" in streamed
+    assert "===== logs/job_result.txt =====" in streamed
 
     scoring_job = list(ml_client.jobs.list(parent_job_name=job.name))[0]  # noqa: RUF015 (as the notebook)
     assert (scoring_job.status, scoring_job.deployment_name) == ("Completed", "classifier-b")
@@ -251,3 +261,28 @@ def test_load_functions_read_azure_yaml(examples: Path) -> None:
     )
     assert isinstance(cluster, AmlCompute)
     assert (cluster.max_instances, cluster.idle_time_before_scale_down) == (4, 120)
+
+
+def test_stream_of_a_failed_job_prints_the_error_and_raises(
+    ml_client: MLClient, files: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = tmp_path / "broken"
+    code.mkdir()
+    (code / "batch_driver.py").write_text(
+        "def init():\n    print('loading the model')\n    raise RuntimeError('no weights')\n"
+        "def run(mini_batch):\n    return []\n"
+    )
+    ml_client.batch_endpoints.begin_create_or_update(BatchEndpoint(name="broken-ep")).result()
+    deployment = _deployment("broken", "broken-ep", ml_client.models.get("rt-model"), files)
+    deployment.code_configuration = CodeConfiguration(code=code, scoring_script="batch_driver.py")
+    ml_client.batch_deployments.begin_create_or_update(deployment).result()
+    ml_client.batch_endpoints.get("broken-ep")
+    job = ml_client.batch_endpoints.invoke(
+        endpoint_name="broken-ep", deployment_name="broken", input=Input(path=files / "data")
+    )
+    capsys.readouterr()
+    with pytest.raises(FerryError, match=rf"job {job.name} failed: .*jobs.download"):
+        ml_client.jobs.stream(job.name)
+    streamed = capsys.readouterr().out
+    assert "loading the model" in streamed
+    assert "===== logs/job_error.txt =====" in streamed and "no weights" in streamed

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ from ferry.client.batch_entities import (
 )
 from ferry.client.entities import Code, Data, Environment, Input, Model, Output, from_server
 from ferry.client.inline_assets import InlineAssets
+from ferry.client.job_stream import PlainDisplay, follow_job, result_files
 from ferry.client.operations import AssetOperations
 from ferry.client.poller import Poller
 from ferry.client.transport import Transport
@@ -258,23 +258,21 @@ class JobOperations:
             time.sleep(poll)
 
     def stream(self, name: str) -> None:
-        """Print progress lines until the job ends; raise if it failed (as azure.ai.ml does)."""
-        last = ""
-        while True:
-            job = self.get(name)
-            progress = job.progress or {}
-            line = (
-                f"{job.status}: {progress.get('items_succeeded', 0)} done, "
-                f"{progress.get('items_failed', 0)} failed of {progress.get('items_total', '?')}"
-            )
-            if line != last:
-                print(line, file=sys.stdout, flush=True)
-                last = line
-            if job.finished:
-                break
-            time.sleep(0.5)
+        """Print the job's progress and its scripts' log lines until it ends, then its result
+        files, as ``ferry job stream`` does; raise if it did not complete (as azure.ai.ml does).
+
+        In a notebook the lines appear in the cell's output as they come.
+        """
+        print(f"RunId: {name}", flush=True)
+        job = follow_job(self, name, PlainDisplay())
+        for path, text in result_files(self, job):
+            print(f"\n===== {path} =====\n{text.rstrip()}", flush=True)
         if job.status != JobState.COMPLETED.value:
-            raise FerryError(f"job {name} {job.status.lower()}: {job.error}")
+            raise FerryError(
+                f"job {name} {job.status.lower()}: {job.error}; see its logs with "
+                f"ml_client.jobs.download({name!r}, all=True).",
+                details={"job": name, "status": job.status},
+            )
 
     def files(self, name: str) -> builtins.list[dict[str, Any]]:
         return list(self._t.json("GET", f"/api/v1/jobs/{name}/files")["value"])

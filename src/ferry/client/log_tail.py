@@ -9,9 +9,12 @@ called at the end.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from ferry.client.batch import JobOperations
 from ferry.errors import FerryError
+
+if TYPE_CHECKING:
+    from ferry.client.batch import JobOperations
 
 __all__ = ["LogTail", "short_name"]
 
