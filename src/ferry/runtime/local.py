@@ -102,8 +102,8 @@ def failing_line(exc: BaseException, code_dir: str) -> dict[str, Any] | None:
     root = os.path.join(os.path.abspath(code_dir), "")
     chosen = None
     for frame in frames:
-        path = os.path.abspath(frame.filename)
-        if path.startswith(root):
+        # "<frozen os>" is no file: made absolute it would seem to lie in the working directory.
+        if not frame.filename.startswith("<") and os.path.abspath(frame.filename).startswith(root):
             chosen = frame
     if chosen is None:
         outside = [
@@ -140,6 +140,8 @@ def line_from_traceback(text: str, code_dir: str) -> dict[str, Any] | None:
             "function": match["function"],
             "source": source,
         }
+        if match["file"].startswith("<"):
+            continue  # frozen or generated code: no file of the user's
         if os.path.abspath(match["file"]).startswith(root):
             found = frame
         elif os.path.dirname(os.path.abspath(match["file"])) != _RUNTIME_DIR:
