@@ -117,7 +117,8 @@ class Dispatcher:
                 if now - last_sync >= _SYNC_EVERY:
                     syncer.request()
                     last_sync = now
-                self._note_init(now)
+                if poll:  # not per frame: the loop wakes on every result
+                    self._note_init(now)
                 self.meter.tick()
         except BaseException:
             self.close()
