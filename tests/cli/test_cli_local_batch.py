@@ -154,3 +154,21 @@ def test_a_missing_input_names_the_option(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "--input nothing-here does not exist; pass a local file or folder" in result.stderr
+
+
+def test_a_pdb_breakpoint_in_run_is_hit(tmp_path: Path) -> None:
+    # The point of running in process: a debugger that started `ferry` stops in the user's run().
+    deployment = _project(tmp_path, {"a.txt": "1", "b.txt": "2", "c.txt": "3"})
+    driver = tmp_path / "code" / "driver.py"
+    line = DRIVER.splitlines().index("    rows = []") + 1
+    commands = f"break {driver}:{line}\ncontinue\np len(mini_batch)\nclear 1\ncontinue\n"
+    result = subprocess.run(
+        [sys.executable, "-m", "pdb", "-m", "ferry.cli.main", "batch-deployment", "run",
+         "-f", str(deployment), "--input", "data", "--output-dir", "out",
+         "--secret", "api-key=k"],
+        cwd=tmp_path, env=clean_env(tmp_path / "ws"), input=commands, capture_output=True,
+        text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert f"> {driver}({line})run()" in result.stdout, result.stdout + result.stderr
+    assert "(Pdb) 2\n" in result.stdout  # the first mini-batch, seen from inside run()
+    assert (tmp_path / "out" / "predictions.csv").read_text().count("\n") == 3
