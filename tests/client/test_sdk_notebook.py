@@ -153,10 +153,14 @@ def test_notebook_batch_flow(
     job = ml_client.batch_endpoints.invoke(
         endpoint_name=endpoint.name,
         input=input,
-        params_override=[
+        params_override=[  # Azure's documented keys, values as strings as in its samples
             {"mini_batch_size": "2"},
+            {"compute.instance_count": "1"},
             {"output_file_name": "scores.csv"},
-            {"environment_variables": {"EXTRA": "3"}},
+            {"logging_level": "debug"},
+            {"environment_variables.EXTRA": "3"},
+            {"output_dataset.datastore_id": "azureml:workspaceblobstore"},
+            {"output_dataset.path": "/heart/scores"},
         ],
     )
     capsys.readouterr()
@@ -173,7 +177,10 @@ def test_notebook_batch_flow(
     context = scoring_job.creation_context
     assert context is not None and context.created_at and context.last_modified_at
     assert context.last_modified_at >= context.created_at
-    progress = ml_client.jobs.get(scoring_job.name).progress
+    shown = ml_client.jobs.get(scoring_job.name)
+    assert shown.raw["overrides"]["instance_count"] == 1
+    assert shown.raw["output_path"] == "azureml://datastores/workspaceblobstore/paths/heart/scores"
+    progress = shown.progress
     assert progress and progress["mini_batches_total"] == 3  # mini_batch_size 2 over 5 files
 
     ml_client.jobs.download(name=scoring_job.name, download_path=str(tmp_path), output_name="score")
