@@ -208,3 +208,16 @@ def test_errors_name_the_fix(
                   cwd=tmp_path)  # fmt: skip
     assert result.returncode != 0
     assert expected in result.stderr, result.stderr
+
+
+def test_environment_build_runs_in_the_deployments_own_interpreter(tmp_path: Path) -> None:
+    # An environment with no packages builds in a moment, and its Python differs from ours.
+    script = "import sys\n\ndef init():\n    pass\n\ndef run(data):\n    return sys.executable\n"
+    (tmp_path / "conda.yaml").write_text("name: local\ndependencies:\n  - pip\n")
+    deployment = _write(tmp_path, script, "environment:\n  conda_file: conda.yaml\n")
+    args = ("-f", deployment, "--environment", "build")
+    with serve(clean_env(tmp_path / "ws"), *args, cwd=tmp_path) as served:
+        status, answer = served.score({})
+    assert status == 200
+    assert answer != sys.executable
+    assert Path(answer).is_relative_to(tmp_path / "ws" / "envs")
