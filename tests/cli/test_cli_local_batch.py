@@ -172,3 +172,22 @@ def test_a_pdb_breakpoint_in_run_is_hit(tmp_path: Path) -> None:
     assert f"> {driver}({line})run()" in result.stdout, result.stdout + result.stderr
     assert "(Pdb) 2\n" in result.stdout  # the first mini-batch, seen from inside run()
     assert (tmp_path / "out" / "predictions.csv").read_text().count("\n") == 3
+
+
+def test_the_digits_example_runs_unchanged(tmp_path: Path) -> None:
+    # examples/digits-batch as its README deploys it: its deployment.yml and batch_driver.py.
+    pytest.importorskip("sklearn")
+    pytest.importorskip("PIL")
+    from tests.examples.support import copy_example, load_script
+
+    example = copy_example("digits-batch", tmp_path)
+    load_script(example / "train.py").train(example, 30)
+    result = _run(example, "-f", "deployment.yml", "--local", "--input", "data",
+                  "--output-dir", "out")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = (example / "out" / "predictions.csv").read_text().splitlines()
+    assert len(rows) == 30
+    right = sum(int(name.split("label")[1][0]) == int(label) for name, label in
+                (row.split(" ") for row in rows))  # fmt: skip
+    assert right >= 24  # the example's SVC is ~98% accurate on held-out digits
+    assert "30 items succeeded, 0 failed" in result.stdout
