@@ -234,6 +234,11 @@ def test_anonymous_inline_model(ml_client: MLClient, files: Path) -> None:
 
 def test_input_path_and_type() -> None:
     assert Input(path=Path("/tmp/data")).path == "/tmp/data"
+    registered = Data(
+        name="d", version="3", id="azureml:d:3", path="azureml://datastores/x/paths/y"
+    )
+    assert Input(path=registered).path == "azureml:d:3"  # a registered Data is its reference
+    assert Input(path=Data(name="d", path="./local")).path == "./local"
     with pytest.raises(InvalidInputError, match="'uri_flder' is not valid; use one of uri_folder"):
         Input(type="uri_flder", path="x")
 
