@@ -52,6 +52,15 @@ class BatchEndpointDefaults(Spec):
 
     deployment_name: str | None = Field(default=None, description="The default deployment.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        # The spec's wording, which names the one key there is.
+        unknown = set(data) - {"deployment_name"} if isinstance(data, dict) else set()
+        if unknown:
+            raise ValueError(f"unknown key(s) {sorted(unknown)}; the only one is deployment_name")
+        return data
+
 
 class BatchEndpoint(BatchEndpointSpec, Tracked):
     """``BatchEndpoint(name="heart-classifier", description=...)``, plus the server's fields."""
