@@ -78,7 +78,8 @@ def describe_errors(
             problem = f"missing required field '{loc}'"
         else:
             message = _MODEL_NAME.sub(" a mapping (key: value)", err["msg"])
-            problem = f"field '{loc}': {message.removeprefix('Value error, ')}"
+            message = _choices(err) or message.removeprefix("Value error, ")
+            problem = message if loc == "(root)" else f"field '{loc}': {message}"
         if problem not in problems:
             problems.append(problem)
     return problems, fields
@@ -89,6 +90,15 @@ def describe_errors(
 # ("a valid dictionary or instance of CodeConfigurationSpec"): internal names a user never wrote.
 _BASIC_TAGS = frozenset({"str", "int", "float", "bool", "dict", "list", "none", "bytes"})
 _MODEL_NAME = re.compile(r" a valid dictionary or instance of \w+")
+
+
+def _choices(err: Mapping[str, Any]) -> str | None:
+    """A pattern of alternatives (``^(uri_file|uri_folder)$``) said as the list it allows."""
+    pattern = str((err.get("ctx") or {}).get("pattern", ""))
+    match = re.fullmatch(r"\^\(([\w|-]+)\)\$", pattern)
+    if err["type"] != "string_pattern_mismatch" or match is None:
+        return None
+    return f"{err.get('input')!r} is not one of {', '.join(match.group(1).split('|'))}"
 
 
 def _model_names() -> set[str]:
