@@ -192,7 +192,11 @@ def test_runs_under_another_interpreter_with_the_stdlib_runtime(tmp_path: Path) 
         (["-f", "nope.yml"], None, "spec file 'nope.yml' does not exist; check the path passed to"),
         ([], "def init():\n    pass\n", "defines no run() function; a scoring script must define"),
         ([], "def run(data):\n    return data\n", "defines no init() function"),
-        (["--set", "model=azureml:model-1@latest"], FAILING_RUN, "--set model.path=./model"),
+        (
+            ["--set", "model=azureml:model-1@latest"],
+            FAILING_RUN,
+            "`ferry server start`), or give a local path (--set model.path=./model)",
+        ),
         (["--set", "code_configuration.code=elsewhere"], FAILING_RUN, "is not a folder; fix it"),
         (["--set", "properties.ferry_secrets=k"], FAILING_RUN, "pass --secret k=VALUE"),
         (["--python", "/nonexistent/python"], FAILING_RUN, "is not an executable interpreter"),
@@ -221,3 +225,24 @@ def test_environment_build_runs_in_the_deployments_own_interpreter(tmp_path: Pat
     assert status == 200
     assert answer != sys.executable
     assert Path(answer).is_relative_to(tmp_path / "ws" / "envs")
+
+
+@pytest.mark.skipif(not MODEL_1.is_dir(), reason="shared azureml-examples data not present")
+def test_a_registered_model_is_downloaded_from_the_running_server(tmp_path: Path) -> None:
+    # examples/online-sklearn/blue-deployment.yml names azureml:model-1@latest, as Azure's
+    # blue-deployment-with-registered-assets.yml does; its code folder is local.
+    from tests.cli.conftest import make_ferry
+
+    workspace = tmp_path / "ws"
+    ferry = make_ferry(workspace)
+    ferry("model", "create", "--name", "model-1", "--path", MODEL_1 / "model", "-o", "none")
+    try:
+        example = REPO / "examples" / "online-sklearn" / "blue-deployment.yml"
+        request = json.loads((MODEL_1 / "sample-request.json").read_text())
+        with serve(clean_env(workspace), "-f", example, cwd=tmp_path) as served:
+            status, answer = served.score(request)
+        assert status == 200 and len(answer) == 2, answer
+        assert "downloading model model-1:1 into" in "".join(served.stderr)
+        assert (workspace / "local-assets" / "model" / "model-1" / "1" / "model-1").is_dir()
+    finally:
+        ferry("server", "stop", "-o", "none")

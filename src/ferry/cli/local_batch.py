@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from ferry.cli.context import global_options
-from ferry.cli.local_options import local_options, start
+from ferry.cli.local_options import fetcher, local_options, start
 from ferry.cli.params import build_spec
 from ferry.local.plan import batch_plan, parse_secrets
 from ferry.specs.batch import BatchDeploymentSpec
@@ -65,7 +65,9 @@ def run(
     if output_dir is None:
         output_dir = Path("ferry-local") / f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     command = f"ferry batch-deployment run -f {file}"
-    plan = batch_plan(spec, inputs, output_dir.resolve(), parse_secrets(secrets), command)
+    plan = batch_plan(
+        spec, inputs, output_dir.resolve(), parse_secrets(secrets), command, fetcher(ctx)
+    )
     if mini_batch_size is not None:
         plan.settings["mini_batch_size"] = mini_batch_size
         plan.data["settings"] = plan.settings

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ferry.cli.context import global_options
-from ferry.cli.local_options import local_options, start
+from ferry.cli.local_options import fetcher, local_options, start
 from ferry.cli.params import build_spec
 from ferry.local.plan import online_plan, parse_secrets
 from ferry.specs.online import OnlineDeploymentSpec
@@ -55,5 +55,5 @@ def serve(
     """
     spec = build_spec(OnlineDeploymentSpec, file, {}, sets)
     command = f"ferry online-deployment serve -f {file}"
-    plan = online_plan(spec, parse_secrets(secrets), command)
+    plan = online_plan(spec, parse_secrets(secrets), command, fetcher(ctx))
     start(ctx, spec, plan, environment, python, host=host, port=port, reload=reload)

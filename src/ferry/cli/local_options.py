@@ -9,15 +9,18 @@ from typing import Any, TypeVar
 
 import click
 
-from ferry.cli.context import settings
+from ferry.cli.context import client, settings
 from ferry.cli.params import set_option
+from ferry.errors import InvalidInputError
+from ferry.launcher import server_status
 from ferry.local.launch import build_python, reexec, run_here
-from ferry.local.plan import model_path
+from ferry.local.plan import Fetch, model_path
 from ferry.runtime.local import LocalPlan
 from ferry.specs.batch import BatchDeploymentSpec
 from ferry.specs.online import OnlineDeploymentSpec
+from ferry.specs.refs import parse_asset_ref
 
-__all__ = ["local_options", "start"]
+__all__ = ["fetcher", "local_options", "start"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -70,6 +73,38 @@ def local_options(func: F) -> F:
     ):
         func = option(func)
     return func
+
+
+def fetcher(ctx: click.Context) -> Fetch:
+    """Resolves ``azureml:`` references through the workspace's server, if one is running (a
+    local run never starts one): each version is downloaded once into
+    ``<workspace>/local-assets/<kind>/<name>/<version>/``."""
+
+    def fetch(kind: str, text: str) -> Path:
+        field = "model" if kind == "model" else "code_configuration.code"
+        current = settings(ctx)
+        if current.server_url is None and server_status(current) is None:
+            fix = "--set model.path=./model" if kind == "model" else (
+                "--set code_configuration.code=./code"
+            )  # fmt: skip
+            raise InvalidInputError(
+                f"{field} is {text!r}, a registered asset, and no server of workspace "
+                f"{current.resolved_workspace} is running to download it from: start it "
+                f"(`ferry server start`), or give a local path ({fix}).",
+                details={"field": field},
+            )
+        ml = client(ctx)
+        ops = ml.models if kind == "model" else ml.code
+        ref = parse_asset_ref(text, field=field)
+        version = ref.version or str(ops.get(ref.name, label=ref.label).version)
+        folder = current.resolved_workspace / "local-assets" / kind / ref.name / version
+        dest = folder / ref.name
+        if dest.is_dir() and len(entries := list(dest.iterdir())) == 1:
+            return entries[0]
+        click.echo(f"downloading {kind} {ref.name}:{version} into {folder}", err=True)
+        return ops.download(ref.name, version, download_path=str(folder))
+
+    return fetch
 
 
 def start(

@@ -1,15 +1,17 @@
 """Resolve a deployment's YAML into a :class:`~ferry.runtime.local.LocalPlan` without a server.
 
 Model ``path:`` and ``code_configuration.code`` are local folders relative to the YAML (the spec
-loader resolves them). ``AZUREML_MODEL_DIR`` is the model's parent folder, so the script finds
-the model under its own base name, as in a deployment. Secrets named by the deployment
-(``properties.ferry_secrets``, ``${{secrets.X}}`` variables) come from ``--secret NAME=VALUE``.
+loader resolves them); registered references (``azureml:model-1@latest``) are downloaded from the
+workspace's server when one is running (:data:`Fetch`). ``AZUREML_MODEL_DIR`` is the model's
+parent folder, so the script finds the model under its own base name, as in a deployment.
+Secrets named by the deployment (``properties.ferry_secrets``, ``${{secrets.X}}`` variables) come
+from ``--secret NAME=VALUE``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,11 @@ from ferry.specs.batch import BatchDeploymentSpec
 from ferry.specs.online import OnlineDeploymentSpec
 from ferry.specs.scoring import SECRET_REF, granted_secrets
 
-__all__ = ["batch_plan", "model_path", "online_plan", "parse_secrets"]
+__all__ = ["Fetch", "batch_plan", "model_path", "online_plan", "parse_secrets"]
+
+#: Downloads a registered asset (``"model"`` or ``"code"``, the ``azureml:`` reference) from the
+#: workspace's server and returns its local path; raises when no server can be reached.
+Fetch = Callable[[str, str], Path]
 
 #: The built-in scorer for MLflow models deployed without code (as a batch job uses).
 MLFLOW_SCORER = Path(__file__).resolve().parents[1] / "runtime" / "mlflow_scorer.py"
@@ -52,12 +58,16 @@ def _local_ref_error(field: str, value: str, fix: str) -> InvalidInputError:
     )
 
 
-def model_path(spec: OnlineDeploymentSpec | BatchDeploymentSpec) -> Path | None:
+def model_path(
+    spec: OnlineDeploymentSpec | BatchDeploymentSpec, fetch: Fetch | None = None
+) -> Path | None:
     """The model's local file or folder (None when the deployment has no model)."""
     model = spec.model
     if model is None:
         return None
     if isinstance(model, str):
+        if fetch is not None:
+            return fetch("model", model)
         raise _local_ref_error(
             "model",
             model,
@@ -75,7 +85,9 @@ def model_path(spec: OnlineDeploymentSpec | BatchDeploymentSpec) -> Path | None:
     return path
 
 
-def _code(spec: OnlineDeploymentSpec | BatchDeploymentSpec, model: Path | None) -> tuple[str, str]:
+def _code(
+    spec: OnlineDeploymentSpec | BatchDeploymentSpec, model: Path | None, fetch: Fetch | None
+) -> tuple[str, str]:
     """(entry script, code folder)."""
     config = spec.code_configuration
     if config is None:
@@ -88,13 +100,16 @@ def _code(spec: OnlineDeploymentSpec | BatchDeploymentSpec, model: Path | None) 
             details={"field": "code_configuration"},
         )
     if config.code.startswith("azureml:"):
-        raise _local_ref_error(
-            "code_configuration.code",
-            config.code,
-            "give the code's local folder (code_configuration.code: ./code) or "
-            "--set code_configuration.code=./code.",
-        )
-    folder = Path(config.code)
+        if fetch is None:
+            raise _local_ref_error(
+                "code_configuration.code",
+                config.code,
+                "give the code's local folder (code_configuration.code: ./code) or "
+                "--set code_configuration.code=./code.",
+            )
+        folder = fetch("code", config.code)
+    else:
+        folder = Path(config.code)
     if not folder.is_dir():
         raise NotFoundError(
             f"code_configuration.code {config.code} is not a folder; fix it (a path relative to "
@@ -137,9 +152,10 @@ def _common(
     variables: Mapping[str, str],
     given_secrets: Mapping[str, str],
     command: str,
+    fetch: Fetch | None,
 ) -> dict[str, Any]:
-    model = model_path(spec)
-    entry_script, code_dir = _code(spec, model)
+    model = model_path(spec, fetch)
+    entry_script, code_dir = _code(spec, model, fetch)
     names = granted_secrets(spec.properties, [variables])
     secrets = _secrets(names, given_secrets, command)
     env = _variables(variables, secrets)
@@ -158,9 +174,14 @@ def _common(
     }
 
 
-def online_plan(spec: OnlineDeploymentSpec, secrets: Mapping[str, str], command: str) -> LocalPlan:
-    """The local plan of an online deployment."""
-    data = _common(spec, spec.environment_variables, secrets, command)
+def online_plan(
+    spec: OnlineDeploymentSpec,
+    secrets: Mapping[str, str],
+    command: str,
+    fetch: Fetch | None = None,
+) -> LocalPlan:
+    """The local plan of an online deployment (``fetch`` resolves registered references)."""
+    data = _common(spec, spec.environment_variables, secrets, command, fetch)
     data["env"].setdefault("WORKER_COUNT", str(spec.worker_count))
     return LocalPlan({"mode": "online", **data})
 
@@ -171,6 +192,7 @@ def batch_plan(
     output_dir: Path,
     secrets: Mapping[str, str],
     command: str,
+    fetch: Fetch | None = None,
 ) -> LocalPlan:
     """The local plan of a batch deployment over ``inputs`` (files or folders)."""
     for path in inputs:
@@ -180,7 +202,7 @@ def batch_plan(
                 details={"field": "--input"},
             )
     settings = spec.effective_settings()
-    data = _common(spec, settings.environment_variables, secrets, command)
+    data = _common(spec, settings.environment_variables, secrets, command, fetch)
     data["env"]["AZUREML_BI_OUTPUT_PATH"] = str(output_dir)
     if inputs:  # Run.input_datasets of the azureml.core shim, as a job's workers get it
         data["env"]["FERRY_INPUT_DATASETS"] = json.dumps({"input_data": str(inputs[0].resolve())})
