@@ -282,6 +282,10 @@ def test_invoke_other_inputs(ferry: Ferry, project: Path, how: str) -> None:
     if how == "in-place":
         assert job["input"]["path"] == f"file://{(project / 'inputs').resolve()}"
     else:
-        assert job["input"] == {"type": "uri_folder", "path": "azureml:cli-inputs@latest"}
+        assert job["input"] == {
+            "type": "uri_folder",
+            "path": "azureml:cli-inputs@latest",
+            "name": "input_data",  # Azure's name of a model deployment's one input
+        }
     streamed = ferry("job", "stream", "--name", job["name"])
     assert "[progress] Completed: 7/7 items" in streamed.stdout
