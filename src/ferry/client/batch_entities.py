@@ -56,7 +56,8 @@ class BatchEndpointDefaults(Spec):
     @classmethod
     def _known_keys(cls, data: Any) -> Any:
         # The spec's wording, which names the one key there is.
-        unknown = set(data) - {"deployment_name"} if isinstance(data, dict) else set()
+        known = {"deployment_name", "schema_uri", "$schema"}
+        unknown = set(data) - known if isinstance(data, dict) else set()
         if unknown:
             raise ValueError(f"unknown key(s) {sorted(unknown)}; the only one is deployment_name")
         return data
