@@ -126,6 +126,7 @@ def test_notebook_batch_flow(
         )
         ml_client.begin_create_or_update(compute_cluster).result()
     assert ml_client.compute.get(compute_name).max_instances == 5
+    assert ml_client.compute.get(name=compute_name).provisioning_state == "Succeeded"
 
     # The registered model goes into two deployments: referred to, never uploaded again.
     for name in ("classifier-a", "classifier-b"):
@@ -150,6 +151,7 @@ def test_notebook_batch_flow(
     ml_client.data.create_or_update(heart_dataset_unlabeled)
     heart_dataset_unlabeled = ml_client.data.get(name="heart-dataset-unlabeled", label="latest")
     input = Input(type=AssetTypes.URI_FOLDER, path=heart_dataset_unlabeled.id)
+    batch_ds = ml_client.datastores.get_default()
     job = ml_client.batch_endpoints.invoke(
         endpoint_name=endpoint.name,
         input=input,
@@ -159,7 +161,7 @@ def test_notebook_batch_flow(
             {"output_file_name": "scores.csv"},
             {"logging_level": "debug"},
             {"environment_variables.EXTRA": "3"},
-            {"output_dataset.datastore_id": "azureml:workspaceblobstore"},
+            {"output_dataset.datastore_id": f"azureml:{batch_ds.id}"},
             {"output_dataset.path": "/heart/scores"},
         ],
     )

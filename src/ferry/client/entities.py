@@ -140,9 +140,19 @@ class Datastore(DatastoreSpec):
     created_at: datetime | None = Field(default=None, description="Creation time (UTC).")
     updated_at: datetime | None = Field(default=None, description="Last update time (UTC).")
 
+    @property
+    def id(self) -> str:
+        """``/datastores/<name>``: the end of Azure's ARM id, which is what Azure's samples pass
+        on (``{"output_dataset.datastore_id": f"azureml:{ds.id}"}``)."""
+        return f"/datastores/{self.name}"
+
 
 class Compute(ComputeSpec, Tracked):
     """A compute target: ``Compute(name="ray1", type="ray", address="ray://host:10001")``."""
+
+    provisioning_state: str = Field(
+        default="Succeeded", description="Always Succeeded: a compute is ready once stored."
+    )
 
 
 class AmlCompute(Compute):
