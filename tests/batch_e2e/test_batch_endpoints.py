@@ -9,7 +9,7 @@ import pytest
 
 from ferry import BatchDeployment, BatchEndpoint, Input, MLClient, Model
 from ferry.client.entities import CodeConfiguration
-from ferry.errors import ConflictError, InvalidInputError, NotFoundError
+from ferry.errors import ConflictError, InvalidInputError, NotFoundError, SpecError
 from ferry.specs.batch import BatchDeploymentSettings, BatchRetrySettings, CodeConfigurationSpec
 from ferry.specs.loader import load_spec
 from tests.batch_e2e.conftest import make_inputs, write_script
@@ -95,15 +95,14 @@ def test_deployment_with_missing_model_reference(ml_client: MLClient, tmp_path: 
         )
 
 
-def test_missing_run_fails_job_with_pointer_to_logs(ml_client: MLClient, tmp_path: Path) -> None:
-    _deploy(ml_client, tmp_path, "norun-endpoint", "norun", "def init():\n    pass\n")
-    job = ml_client.batch_endpoints.invoke(
-        endpoint_name="norun-endpoint", input=Input(path=str(make_inputs(tmp_path / "i", 2)))
-    )
-    done = ml_client.jobs.wait(job.name, timeout=120)
-    assert done.status == "Failed"
-    assert done.error is not None and "run()" in done.error
-    assert "logs/user" in done.error
+def test_missing_run_is_refused_at_create(ml_client: MLClient, tmp_path: Path) -> None:
+    # Parsed at create, as online does; a job never starts on it (a script that loses run() at
+    # run time still fails its job: tests/batch/test_engine_failures.py).
+    with pytest.raises(SpecError, match=r"driver.py defines no run\(\) function") as info:
+        _deploy(ml_client, tmp_path, "norun-endpoint", "norun", "def init():\n    pass\n")
+    assert "Add `def run(mini_batch):` to driver.py" in info.value.message
+    with pytest.raises(NotFoundError):
+        ml_client.batch_deployments.get("norun", "norun-endpoint")
 
 
 def test_overrides_and_output_file_name(ml_client: MLClient, tmp_path: Path) -> None:
