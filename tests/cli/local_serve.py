@@ -66,14 +66,22 @@ def _pump(stream: Any, sink: list[str], lines: queue.Queue[str] | None) -> None:
 
 
 @contextmanager
-def serve(env: dict[str, str], *args: str | Path, cwd: Path) -> Iterator[Served]:
-    """Start ``ferry online-deployment serve --port 0 *args`` and yield once it listens."""
-    command = [sys.executable, "-m", "ferry.cli.main", "online-deployment", "serve"]
+def serve(
+    env: dict[str, str], *args: str | Path, cwd: Path, debugger: str | None = None
+) -> Iterator[Served]:
+    """Start ``ferry online-deployment serve --port 0 *args`` and yield once it listens.
+
+    ``debugger``: run it under ``python -m pdb``, with these first commands on its stdin (the
+    test writes more with ``served.proc.stdin``).
+    """
+    pdb = ["-m", "pdb"] if debugger is not None else []
+    command = [sys.executable, *pdb, "-m", "ferry.cli.main", "online-deployment", "serve"]
     command += ["--port", "0", *(str(a) for a in args)]
     proc = subprocess.Popen(
         command,
         cwd=cwd,
         env={**env, "PYTHONUNBUFFERED": "1"},
+        stdin=subprocess.PIPE if debugger is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -82,6 +90,10 @@ def serve(env: dict[str, str], *args: str | Path, cwd: Path) -> Iterator[Served]
     err: list[str] = []
     lines: queue.Queue[str] = queue.Queue()
     assert proc.stdout is not None and proc.stderr is not None
+    if debugger is not None:
+        assert proc.stdin is not None
+        proc.stdin.write(debugger)
+        proc.stdin.flush()
     threading.Thread(target=_pump, args=(proc.stdout, out, lines), daemon=True).start()
     threading.Thread(target=_pump, args=(proc.stderr, err, None), daemon=True).start()
     try:

@@ -11,7 +11,9 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -246,3 +248,23 @@ def test_a_registered_model_is_downloaded_from_the_running_server(tmp_path: Path
         assert (workspace / "local-assets" / "model" / "model-1" / "1" / "model-1").is_dir()
     finally:
         ferry("server", "stop", "-o", "none")
+
+
+def test_a_pdb_breakpoint_in_run_is_hit_during_a_request(tmp_path: Path) -> None:
+    # Requests run on the main thread, the one `python -m pdb` traces.
+    script = FAILING_RUN.replace('data["missing"]', "raw_data")
+    deployment = _write(tmp_path, script)
+    score = tmp_path / "code" / "score.py"
+    line = script.splitlines().index('    data = {"name": "x"}') + 1
+    with serve(clean_env(tmp_path / "ws"), "-f", deployment, cwd=tmp_path,
+               debugger=f"break {score}:{line}\ncontinue\n") as served:  # fmt: skip
+        answers: list[tuple[int, Any]] = []
+        request = threading.Thread(target=lambda: answers.append(served.score({"q": 1})))
+        request.start()
+        served.wait_for_output(f"> {score}({line})run()")
+        assert served.proc.stdin is not None
+        served.proc.stdin.write("p raw_data\ncontinue\n")
+        served.proc.stdin.flush()
+        request.join(timeout=60)
+        assert answers == [(200, 'hello {"q": 1}')]
+        served.wait_for_output("""'{"q": 1}'""")  # pdb printed run()'s argument

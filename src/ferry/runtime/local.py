@@ -253,13 +253,15 @@ class CodeWatcher(threading.Thread):
         self.on_change = on_change
         self.interval = interval
         self.stopped = threading.Event()
+        # Taken now, not when the thread first runs: a save between start() and the thread's
+        # first turn would otherwise be the state compared against, and never be seen.
+        self.before = _snapshot(folder)
 
     def run(self) -> None:
-        before = _snapshot(self.folder)
         while not self.stopped.wait(self.interval):
             now = _snapshot(self.folder)
-            if now != before:
-                before = now
+            if now != self.before:
+                self.before = now
                 self.on_change()
 
     def stop(self) -> None:

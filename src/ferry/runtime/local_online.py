@@ -6,8 +6,10 @@ the code folder, or the one built from inference-schema decorators), and a faile
 with ``ms-azureml-model-error-statuscode``. The body also names the failing line (file, line,
 source) and carries the traceback: the server listens on 127.0.0.1 for one developer.
 
-Requests are served by threads (``ThreadingHTTPServer``) but run one at a time in the script, as
-one worker does; ``init()`` and ``run()`` run in this process, so breakpoints in them are hit.
+Requests are served one at a time on the main thread, as one worker serves them: ``init()`` and
+``run()`` (and a ``--reload``'s new ``init()``) run there, where a debugger that started the
+command (``python -m pdb`` traces only the thread it started on) stops at their breakpoints.
+Each connection closes after its answer, so a keep-alive client cannot hold the only thread.
 
 Standard library only: this runs on the deployment's interpreter too.
 """
@@ -21,7 +23,8 @@ import importlib
 import json
 import os
 import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import parse_qs
 
 from .local import (
@@ -36,6 +39,7 @@ from .online import HttpRequest, HttpResponse, OnlineScorer, ScoreError
 
 TYPE_CHECKING = False  # not typing's: see messages.py
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from .loader import LoadedScript
@@ -212,7 +216,7 @@ def _document(schemas: dict[str, Any], title: str, version: str) -> dict[str, An
 
 def _handler(server: LocalScoringServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+        protocol_version = "HTTP/1.0"  # one request per connection: see the module's docstring
         server_version = "ferry-local"
 
         def _serve(self) -> None:
@@ -245,6 +249,23 @@ def _handler(server: LocalScoringServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _MainThreadServer(HTTPServer):
+    """Serves on the calling thread and runs ``idle`` between requests (``serve_forever`` calls
+    ``service_actions`` at least every poll interval)."""
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        idle: Callable[[], None],
+    ) -> None:
+        super().__init__(address, handler)
+        self.idle = idle
+
+    def service_actions(self) -> None:
+        self.idle()
+
+
 def serve(plan: LocalPlan, host: str = "127.0.0.1", port: int = 8000, reload: bool = False) -> int:
     """Load the script, call ``init()`` and serve until interrupted; returns the exit code.
 
@@ -262,10 +283,25 @@ def serve(plan: LocalPlan, host: str = "127.0.0.1", port: int = 8000, reload: bo
     took = app.slot.load()
     if app.slot.failure is not None and not reload:
         return 3
-    httpd = ThreadingHTTPServer((host, port), _handler(app))
-    httpd.daemon_threads = True
-    bound = httpd.server_address[1]
+    changed = threading.Event()
     script = os.path.basename(plan.entry_script)
+
+    def reload_if_changed() -> None:
+        if not changed.is_set():
+            return
+        changed.clear()
+        seconds = app.slot.load()  # here, on the main thread: see the module's docstring
+        state = "failed" if app.slot.failure else "reloaded"
+        print(
+            f"{script} {state} in {seconds:.2f} s (a file in the code folder changed)", flush=True
+        )
+
+    httpd = _MainThreadServer((host, port), _handler(app), reload_if_changed)
+    # Watching starts before the address is printed: a client may save a file right after.
+    watcher = CodeWatcher(plan.code_dir, changed.set) if reload else None
+    if watcher is not None:
+        watcher.start()
+    bound = httpd.server_address[1]
     state = "failed" if app.slot.failure else "ready"
     print(
         f"{script} {state} (init {took:.2f} s, python {sys.version.split()[0]}); serving "
@@ -273,19 +309,6 @@ def serve(plan: LocalPlan, host: str = "127.0.0.1", port: int = 8000, reload: bo
         f"(swagger: /swagger.json){'; reloading on changes to ' + plan.code_dir if reload else ''}",
         flush=True,
     )
-    watcher = None
-    if reload:
-
-        def reload_script() -> None:
-            seconds = app.slot.load()
-            state = "failed" if app.slot.failure else "reloaded"
-            print(
-                f"{script} {state} in {seconds:.2f} s (a file in the code folder changed)",
-                flush=True,
-            )
-
-        watcher = CodeWatcher(plan.code_dir, reload_script)
-        watcher.start()
     try:
         httpd.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
