@@ -268,3 +268,17 @@ def test_a_pdb_breakpoint_in_run_is_hit_during_a_request(tmp_path: Path) -> None
         request.join(timeout=60)
         assert answers == [(200, 'hello {"q": 1}')]
         served.wait_for_output("""'{"q": 1}'""")  # pdb printed run()'s argument
+
+
+def test_a_swagger_file_in_the_code_folder_is_served(tmp_path: Path) -> None:
+    deployment = _write(tmp_path, FAILING_RUN)
+    document = {"swagger": "2.0", "info": {"title": "mine", "version": "1"}, "paths": {}}
+    (tmp_path / "code" / "swagger.json").write_text(json.dumps(document))
+    (tmp_path / "code" / "swagger3.json").write_text(json.dumps({"openapi": "3.0.1"}))
+    with serve(clean_env(tmp_path / "ws"), "-f", deployment, cwd=tmp_path) as served:
+        status, _, body = served.request("/swagger.json")
+        assert (status, json.loads(body)) == (200, document)
+        status, _, body = served.request("/swagger.json?version=3")
+        assert (status, json.loads(body)) == (200, {"openapi": "3.0.1"})
+        status, _, body = served.request("/swagger.json?version=4")
+        assert status == 404 and b"use ?version=2, 3 or 3.1" in body

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from typing import Any, Optional
 
 __all__ = [
+    "DEBUGGER_QUIT",
     "PLAN_ENV",
     "CodeWatcher",
     "LocalPlan",
@@ -50,6 +51,8 @@ __all__ = [
 ]
 
 PLAN_ENV = "FERRY_LOCAL_PLAN"
+#: What ``run()`` raises when the developer quits pdb inside it: the run ends, it did not fail.
+DEBUGGER_QUIT = "bdb.BdbQuit"
 _RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
 
 

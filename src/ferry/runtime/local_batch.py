@@ -20,7 +20,7 @@ import sys
 import time
 
 from .batch import run_mini_batch
-from .local import LocalPlan, ScriptSlot, enter, format_failure, line_from_traceback
+from .local import DEBUGGER_QUIT, LocalPlan, ScriptSlot, enter, format_failure, line_from_traceback
 
 TYPE_CHECKING = False  # not typing's: see messages.py
 if TYPE_CHECKING:
@@ -74,6 +74,9 @@ def run_local(plan: LocalPlan) -> int:
             for index, start in enumerate(range(0, len(files), size)):
                 items = files[start : start + size]
                 outcome = run_mini_batch(script, items)
+                if outcome.error is not None and outcome.error["type"] == DEBUGGER_QUIT:
+                    print("stopping: the debugger was quit", file=sys.stderr)
+                    return EXIT_FAILED
                 if outcome.error is not None:
                     failed += len(items)
                     error = dict(outcome.error)

@@ -28,6 +28,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import parse_qs
 
 from .local import (
+    DEBUGGER_QUIT,
     CodeWatcher,
     LocalPlan,
     ScriptSlot,
@@ -88,6 +89,8 @@ class LocalScoringServer:
     def __init__(self, plan: LocalPlan) -> None:
         self.plan = plan
         self.slot = ScriptSlot(plan, prepare=OnlineScorer)
+        #: Set when the developer quit pdb inside run(): serving ends.
+        self.quit = False
 
     def handle(self, req: HttpRequest) -> HttpResponse:
         """Answer one request."""
@@ -118,6 +121,9 @@ class LocalScoringServer:
 
     def _failed(self, outcome: ScoreError) -> HttpResponse:
         error = dict(outcome.error)
+        if error.get("type") == DEBUGGER_QUIT:
+            self.quit = True  # the server stops after this answer
+            return _json(503, {"code": "debugger_quit", "message": "the debugger was quit"})
         error["at"] = line_from_traceback(str(error.get("traceback", "")), self.plan.code_dir)
         if error.get("where") in ("run", "output"):
             print(format_failure(error, self.plan.code_dir), file=sys.stderr, flush=True)
@@ -287,6 +293,8 @@ def serve(plan: LocalPlan, host: str = "127.0.0.1", port: int = 8000, reload: bo
     script = os.path.basename(plan.entry_script)
 
     def reload_if_changed() -> None:
+        if app.quit:
+            raise KeyboardInterrupt  # leaves serve_forever as Ctrl-C does
         if not changed.is_set():
             return
         changed.clear()
