@@ -187,7 +187,7 @@ def test_environment_build_context(ml_client: MLClient, tmp_path: Path) -> None:
 
 
 def test_environment_needs_a_source() -> None:
-    with pytest.raises(ValueError, match="set one of 'image', 'conda_file' or 'build'"):
+    with pytest.raises(SpecError, match="invalid Environment: set one of 'image', 'conda_file'"):
         Environment(name="empty")
 
 

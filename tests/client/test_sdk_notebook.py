@@ -31,7 +31,7 @@ from ferry.entities import (
     ModelBatchDeployment,
     ModelBatchDeploymentSettings,
 )
-from ferry.errors import FerryError, InvalidInputError
+from ferry.errors import FerryError, InvalidInputError, SpecError
 from ferry.launcher import stop_server
 from ferry.settings import Settings
 
@@ -300,3 +300,21 @@ def test_stream_of_a_failed_job_prints_the_error_and_raises(
     streamed = capsys.readouterr().out
     assert "loading the model" in streamed
     assert "===== logs/job_error.txt =====" in streamed and "no weights" in streamed
+
+
+def test_sdk_constructors_raise_ferrys_error_naming_the_field() -> None:
+    with pytest.raises(
+        SpecError,
+        match=r"invalid ModelBatchDeployment: field 'settings.retry_settings.timeout': .*than 0",
+    ):
+        ModelBatchDeployment(name="dep", settings={"retry_settings": {"timeout": 0}})
+    with pytest.raises(
+        SpecError, match=r"invalid ModelBatchDeploymentSettings: field 'retry_settings.timeout'"
+    ):
+        ModelBatchDeploymentSettings(retry_settings={"timeout": 0})
+    with pytest.raises(SpecError, match="invalid BatchRetrySettings: field 'max_retries'"):
+        BatchRetrySettings(max_retries=-1)
+    with pytest.raises(
+        SpecError, match=r"field 'defaults': unknown key.*only one is deployment_name"
+    ):
+        BatchEndpoint(name="abc", defaults={"deployment": "d"})

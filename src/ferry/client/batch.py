@@ -13,6 +13,7 @@ from ferry.client.batch_entities import (
     BatchDeployment,
     BatchEndpoint,
     BatchJob,
+    BatchRetrySettings,
     ModelBatchDeployment,
     ModelBatchDeploymentSettings,
     spec_body,
@@ -24,12 +25,7 @@ from ferry.client.operations import AssetOperations
 from ferry.client.poller import Poller
 from ferry.client.transport import Transport
 from ferry.errors import FerryError, InvalidInputError, NotFoundError
-from ferry.specs.batch import (
-    BatchDeploymentSpec,
-    BatchEndpointSpec,
-    BatchRetrySettings,
-    JobState,
-)
+from ferry.specs.batch import BatchDeploymentSpec, BatchEndpointSpec, JobState
 from ferry.specs.loader import is_uri
 
 __all__ = [

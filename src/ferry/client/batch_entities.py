@@ -12,7 +12,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ferry.client.entities import SystemData, Tracked
+from ferry.client.entities import FriendlyInit, SystemData, Tracked
+from ferry.specs import batch as _batch
 from ferry.specs.base import Spec
 from ferry.specs.batch import (
     TERMINAL_STATES,
@@ -29,6 +30,7 @@ __all__ = [
     "BatchEndpoint",
     "BatchEndpointDefaults",
     "BatchJob",
+    "BatchRetrySettings",
     "ModelBatchDeployment",
     "ModelBatchDeploymentSettings",
     "ResourceConfiguration",
@@ -43,11 +45,11 @@ class BatchDeploymentOutputAction:
     SUMMARY_ONLY = "summary_only"
 
 
-class ResourceConfiguration(ResourceSettings):
+class ResourceConfiguration(ResourceSettings, FriendlyInit):
     """``resources=ResourceConfiguration(instance_count=2)``; ``instance_type`` is ignored."""
 
 
-class BatchEndpointDefaults(Spec):
+class BatchEndpointDefaults(Spec, FriendlyInit):
     """``endpoint.defaults``: the deployment that runs when an invoke names none."""
 
     deployment_name: str | None = Field(default=None, description="The default deployment.")
@@ -96,7 +98,7 @@ class BatchEndpoint(BatchEndpointSpec, Tracked):
         return {} if value is None else value
 
 
-class ModelBatchDeploymentSettings(BatchDeploymentSettings):
+class ModelBatchDeploymentSettings(BatchDeploymentSettings, FriendlyInit):
     """``settings=`` of a deployment; ``instance_count`` here sets ``resources.instance_count``."""
 
     instance_count: int | None = Field(
@@ -156,6 +158,10 @@ class BatchDeployment(BatchDeploymentSpec, Tracked):
         if count is not None and self.resources.instance_count != count:
             self.resources.instance_count = count
         return self
+
+
+class BatchRetrySettings(_batch.BatchRetrySettings, FriendlyInit):
+    """``retry_settings=BatchRetrySettings(max_retries=3, timeout=300)``."""
 
 
 class ModelBatchDeployment(BatchDeployment):

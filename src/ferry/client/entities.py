@@ -6,17 +6,18 @@ from datetime import datetime
 from pathlib import PurePath
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from ferry.errors import InvalidInputError
+from ferry.specs import assets as _assets
 from ferry.specs.assets import (
     AssetTypes,
-    BuildContext,
     CodeSpec,
     DataSpec,
     EnvironmentSpec,
     ModelSpec,
 )
+from ferry.specs.base import spec_error
 from ferry.specs.batch import CodeConfigurationSpec
 from ferry.specs.workspace import ComputeSpec, DatastoreSpec
 
@@ -30,6 +31,7 @@ __all__ = [
     "Data",
     "Datastore",
     "Environment",
+    "FriendlyInit",
     "Input",
     "InputOutputModes",
     "Model",
@@ -58,7 +60,22 @@ class SystemData(BaseModel):
     last_modified_by_type: str | None = Field(default=None, description="Always None on Ferry.")
 
 
-class Tracked(BaseModel):
+class FriendlyInit(BaseModel):
+    """SDK constructors raise Ferry's :class:`~ferry.errors.SpecError`, worded as the CLI's
+    messages (each bad field named with its fix), not pydantic's ``ValidationError``."""
+
+    def __init__(self, /, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise spec_error(exc, what=type(self).__name__) from None
+
+    # Pydantic calls a custom __init__ when it validates a nested model too; marked as its own,
+    # a nested error stays part of the outer one, which then names the field's whole path.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+
+class Tracked(FriendlyInit):
     """What every entity the server returns carries: times, ``creation_context`` and ``raw``."""
 
     created_at: datetime | None = Field(default=None, description="Creation time (UTC).")
@@ -96,6 +113,10 @@ class _ServerFields(Tracked):
         if self.id is None or not name or not version:
             return None
         return f"azureml:{name}:{version}"
+
+
+class BuildContext(_assets.BuildContext, FriendlyInit):
+    """``Environment(build=BuildContext(path="./docker", dockerfile_path="Dockerfile"))``."""
 
 
 class Model(ModelSpec, _ServerFields):
@@ -178,7 +199,7 @@ class AmlCompute(Compute):
     location: str | None = Field(default=None, description="Not sent.")
 
 
-class CodeConfiguration(CodeConfigurationSpec):
+class CodeConfiguration(CodeConfigurationSpec, FriendlyInit):
     """Where a deployment's scoring script lives; every deployment class takes it.
 
     ``CodeConfiguration(code="./src", scoring_script="score.py")``; ``code`` may also be a
@@ -197,7 +218,7 @@ class CodeConfiguration(CodeConfigurationSpec):
 INPUT_TYPES = (AssetTypes.URI_FOLDER, AssetTypes.URI_FILE, AssetTypes.MLTABLE)
 
 
-class Input(BaseModel):
+class Input(FriendlyInit):
     """A job input: ``Input(type=AssetTypes.URI_FOLDER, path="azureml:data@latest")``.
 
     ``path`` is a local path (``str`` or ``pathlib.Path``), a data asset reference, a datastore
@@ -223,7 +244,7 @@ class Input(BaseModel):
         super().__init__(type=type, path=_input_path(path), **rest)
 
 
-class Output(BaseModel):
+class Output(FriendlyInit):
     """A job output: ``Output(type=AssetTypes.URI_FOLDER, path="azureml://datastores/x/paths/y")``.
 
     A batch job has one output, ``score``; its ``path`` is where the job writes its results.

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from ferry.client.entities import Code, Environment, Model, from_server
 from ferry.client.inline_assets import InlineAssets
 from ferry.client.online_entities import (
+    BatchingSettings,
     EndpointAuthKeys,
     EndpointAuthToken,
     KubernetesOnlineDeployment,
@@ -27,20 +28,15 @@ from ferry.client.online_entities import (
     ManagedOnlineEndpoint,
     OnlineDeployment,
     OnlineEndpoint,
+    OnlineRequestSettings,
     Poller,
+    ProbeSettings,
 )
 from ferry.client.operations import AssetOperations
 from ferry.client.transport import Transport
 from ferry.errors import FerryError, InvalidInputError, ServerError
 from ferry.online.errors import GatewayError
-from ferry.specs.online import (
-    BatchingSettings,
-    DeploymentState,
-    OnlineDeploymentSpec,
-    OnlineEndpointSpec,
-    OnlineRequestSettings,
-    ProbeSettings,
-)
+from ferry.specs.online import DeploymentState, OnlineDeploymentSpec, OnlineEndpointSpec
 
 __all__ = [
     "BatchingSettings",

@@ -10,11 +10,13 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ferry.client.entities import Tracked
+from ferry.client.entities import FriendlyInit, Tracked
 from ferry.client.poller import Poller
+from ferry.specs import online as _online
 from ferry.specs.online import OnlineDeploymentSpec, OnlineEndpointSpec
 
 __all__ = [
+    "BatchingSettings",
     "EndpointAuthKeys",
     "EndpointAuthToken",
     "KubernetesOnlineDeployment",
@@ -23,7 +25,9 @@ __all__ = [
     "ManagedOnlineEndpoint",
     "OnlineDeployment",
     "OnlineEndpoint",
+    "OnlineRequestSettings",
     "Poller",
+    "ProbeSettings",
 ]
 
 T = TypeVar("T")
@@ -52,6 +56,18 @@ class OnlineDeployment(OnlineDeploymentSpec, Tracked):
     error: str | None = Field(default=None, description="Why it failed (with the traceback).")
     replicas: list[dict[str, Any]] = Field(default_factory=list, description="Live replicas.")
     notices: list[str] = Field(default_factory=list, description="How it was prepared.")
+
+
+class OnlineRequestSettings(_online.OnlineRequestSettings, FriendlyInit):
+    """``request_settings=OnlineRequestSettings(request_timeout_ms=90000)``."""
+
+
+class ProbeSettings(_online.ProbeSettings, FriendlyInit):
+    """``liveness_probe=ProbeSettings(initial_delay=30)``."""
+
+
+class BatchingSettings(_online.BatchingSettings, FriendlyInit):
+    """Ferry's dynamic batching: ``batching=BatchingSettings(max_batch_size=8)``."""
 
 
 ManagedOnlineEndpoint = OnlineEndpoint
