@@ -28,8 +28,9 @@ __all__ = ["Fetch", "batch_plan", "model_path", "online_plan", "parse_secrets"]
 #: workspace's server and returns its local path; raises when no server can be reached.
 Fetch = Callable[[str, str], Path]
 
-#: The built-in scorer for MLflow models deployed without code (as a batch job uses).
+#: The built-in scorers for MLflow models deployed without code (as the server uses them).
 MLFLOW_SCORER = Path(__file__).resolve().parents[1] / "runtime" / "mlflow_scorer.py"
+MLFLOW_ONLINE = Path(__file__).resolve().parents[1] / "runtime" / "mlflow_online.py"
 
 
 def parse_secrets(pairs: Sequence[str]) -> dict[str, str]:
@@ -91,12 +92,17 @@ def _code(
     """(entry script, code folder)."""
     config = spec.code_configuration
     if config is None:
-        mlflow = isinstance(spec.model, ModelSpec) and spec.model.type == AssetTypes.MLFLOW_MODEL
-        if isinstance(spec, BatchDeploymentSpec) and mlflow and model is not None:
-            return str(MLFLOW_SCORER), str(model if model.is_dir() else model.parent)
+        # Azure's no-code path, as the server takes it: Ferry's built-in scorer for MLflow models.
+        # A registered reference is an mlflow_model when its folder has an MLmodel file.
+        mlflow = (model is not None and (model / "MLmodel").is_file()) or (
+            isinstance(spec.model, ModelSpec) and spec.model.type == AssetTypes.MLFLOW_MODEL
+        )
+        if mlflow and model is not None:
+            scorer = MLFLOW_SCORER if isinstance(spec, BatchDeploymentSpec) else MLFLOW_ONLINE
+            return str(scorer), str(model if model.is_dir() else model.parent)
         raise InvalidInputError(
             "the deployment has no code_configuration; add code_configuration: {code: ./code, "
-            "scoring_script: score.py} (a batch deployment of an mlflow_model may leave it out).",
+            "scoring_script: score.py} (a deployment of an mlflow_model may leave it out).",
             details={"field": "code_configuration"},
         )
     if config.code.startswith("azureml:"):
@@ -183,6 +189,12 @@ def online_plan(
     """The local plan of an online deployment (``fetch`` resolves registered references)."""
     data = _common(spec, spec.environment_variables, secrets, command, fetch)
     data["env"].setdefault("WORKER_COUNT", str(spec.worker_count))
+    if data["entry_script"] == str(MLFLOW_ONLINE):
+        # The built-in scorer's swagger comes from the MLmodel signature, read here (it is YAML;
+        # the runtime has no YAML parser), as the server reads it.
+        from ferry.online.mlflow_swagger import signature_schemas
+
+        data["schemas"] = signature_schemas(Path(data["code_dir"]))
     return LocalPlan({"mode": "online", **data})
 
 

@@ -150,7 +150,9 @@ class LocalScoringServer:
                 with open(path, "rb") as f:
                     return HttpResponse(200, [("Content-Type", "application/json")], f.read())
         script = self.slot.script
-        schemas = _schemas(script) if script is not None else None
+        schemas = self.plan.data.get("schemas")  # the MLmodel signature's, for no-code MLflow
+        if schemas is None and script is not None:
+            schemas = _schemas(script)
         if schemas is None:
             files = " or ".join(_SWAGGER_FILES[version])
             return _json(
