@@ -105,6 +105,11 @@ def test_run_writes_predictions_csv_with_the_deployments_settings(tmp_path: Path
     assert (out / "seen.txt").read_text().split() == ["2", "2"]
     assert f"output folder: {out}" in result.stdout
     assert "4 items succeeded, 0 failed" in result.stdout
+    # --mini-batch-size overrides the deployment's, as az's invoke option does.
+    result = _run(tmp_path, "-f", str(deployment), "--input", "data", "--output-dir", "out3",
+                  "--secret", "api-key=s3cret", "--mini-batch-size", "3")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out3" / "seen.txt").read_text().split() == ["3", "1"]
 
 
 def test_a_failing_mini_batch_shows_the_line_and_the_threshold_stops_the_run(

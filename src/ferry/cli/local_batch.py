@@ -70,6 +70,5 @@ def run(
     )
     if mini_batch_size is not None:
         plan.settings["mini_batch_size"] = mini_batch_size
-        plan.data["settings"] = plan.settings
     click.echo(f"output folder: {output_dir.resolve()}")
     start(ctx, spec, plan, environment, python)

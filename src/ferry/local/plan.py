@@ -216,6 +216,8 @@ def batch_plan(
     settings = spec.effective_settings()
     data = _common(spec, settings.environment_variables, secrets, command, fetch)
     data["env"]["AZUREML_BI_OUTPUT_PATH"] = str(output_dir)
+    # EntryScript().log_dir, beside the outputs rather than in a job folder's logs/user/.
+    data["env"]["FERRY_LOG_DIR"] = str(output_dir / "logs" / "entry_script_log" / "local")
     if inputs:  # Run.input_datasets of the azureml.core shim, as a job's workers get it
         data["env"]["FERRY_INPUT_DATASETS"] = json.dumps({"input_data": str(inputs[0].resolve())})
     data["user_args"] = list(settings.arguments)

@@ -71,7 +71,8 @@ class LocalPlan:
         self.grant: str = data.get("grant", "")
         self.user_args: list[str] = list(data.get("user_args", []))
         self.logging_level: str = data.get("logging_level", "info")
-        self.settings: dict[str, Any] = dict(data.get("settings", {}))
+        #: Batch settings (inputs, output_dir, mini_batch_size ...); changes go into ``data``.
+        self.settings: dict[str, Any] = data.setdefault("settings", {})
 
     def to_json(self) -> str:
         return json.dumps(self.data)
@@ -110,7 +111,10 @@ def failing_line(exc: BaseException, code_dir: str) -> dict[str, Any] | None:
             chosen = frame
     if chosen is None:
         outside = [
-            f for f in frames if os.path.dirname(os.path.abspath(f.filename)) != _RUNTIME_DIR
+            f
+            for f in frames
+            if not f.filename.startswith("<")
+            and os.path.dirname(os.path.abspath(f.filename)) != _RUNTIME_DIR
         ]
         chosen = outside[-1] if outside else (frames[-1] if frames else None)
     if chosen is None:

@@ -274,7 +274,7 @@ class _MainThreadServer(HTTPServer):
         self.idle()
 
 
-def serve(plan: LocalPlan, host: str = "127.0.0.1", port: int = 8000, reload: bool = False) -> int:
+def serve(plan: LocalPlan, host: str = "127.0.0.1", port: int = 5001, reload: bool = False) -> int:
     """Load the script, call ``init()`` and serve until interrupted; returns the exit code.
 
     Without ``reload`` a failed load or ``init()`` ends the command (exit 3, as a worker); with
