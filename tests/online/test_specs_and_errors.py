@@ -30,7 +30,9 @@ def test_bad_yaml_and_unknown_fields_are_named(tmp_path: Path) -> None:
         load_spec(OnlineEndpointSpec, broken)
     unknown = tmp_path / "deployment.yml"
     unknown.write_text("name: blue\nendpoint_name: my-ep\ninstance_cout: 2\n", encoding="utf-8")
-    with pytest.raises(SpecError, match="unknown field 'instance_cout': remove it"):
+    with pytest.raises(
+        SpecError, match=r"unknown field 'instance_cout': did you mean 'instance_count'\?"
+    ):
         load_spec(OnlineDeploymentSpec, unknown)
 
 

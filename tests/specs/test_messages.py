@@ -28,7 +28,7 @@ DEPLOYMENT = {"name": "blue", "endpoint_name": "ep1"}
             BatchDeploymentSpec,
             {**DEPLOYMENT, "environment": {"conda_fil": "env.yml"}},
             "invalid batch deployment spec in f.yml: unknown field 'environment.conda_fil': "
-            "remove it or check its spelling",
+            "did you mean 'conda_file'?",
         ),
         (
             BatchDeploymentSpec,
@@ -57,6 +57,16 @@ DEPLOYMENT = {"name": "blue", "endpoint_name": "ep1"}
             "field 'type': 'uri_flder' is not one of uri_file, uri_folder, mltable",
         ),
         (ComputeSpec, {"name": "c1", "type": "gpu"}, "'gpu' is not one of local, ray, amlcompute"),
+        (
+            BatchDeploymentSpec,
+            {**DEPLOYMENT, "settings": {"mini_batchsize": 3}},
+            "unknown field 'settings.mini_batchsize': did you mean 'mini_batch_size'?",
+        ),
+        (
+            BatchDeploymentSpec,
+            {**DEPLOYMENT, "colour": "red"},
+            "unknown field 'colour': remove it or check its spelling",
+        ),
     ],
 )
 def test_message_names_the_field_in_the_users_words(

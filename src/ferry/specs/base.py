@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import re
+import typing
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -60,11 +62,15 @@ def given_in_schema(**types: str | list[str]) -> dict[str, Any]:
 
 
 def describe_errors(
-    errors: Sequence[Mapping[str, Any]], *, skip: tuple[str, ...] = ()
+    errors: Sequence[Mapping[str, Any]],
+    *,
+    skip: tuple[str, ...] = (),
+    model: type[BaseModel] | None = None,
 ) -> tuple[list[str], list[str]]:
     """(problems, field names) of pydantic errors, each problem naming its field and the fix.
 
-    ``skip`` drops location parts that are not field names (FastAPI's ``body``, ``query``).
+    ``skip`` drops location parts that are not field names (FastAPI's ``body``, ``query``);
+    ``model``, the class validated, lets an unknown field name the field it most looks like.
     """
     problems: list[str] = []
     fields: list[str] = []
@@ -73,7 +79,9 @@ def describe_errors(
         if loc not in fields:
             fields.append(loc)
         if err["type"] == "extra_forbidden":
-            problem = f"unknown field '{loc}': remove it or check its spelling"
+            close = _close_field(model, err["loc"]) if model is not None else None
+            fix = f"did you mean '{close}'?" if close else "remove it or check its spelling"
+            problem = f"unknown field '{loc}': {fix}"
         elif err["type"] == "missing":
             problem = f"missing required field '{loc}'"
         else:
@@ -90,6 +98,38 @@ def describe_errors(
 # ("a valid dictionary or instance of CodeConfigurationSpec"): internal names a user never wrote.
 _BASIC_TAGS = frozenset({"str", "int", "float", "bool", "dict", "list", "none", "bytes"})
 _MODEL_NAME = re.compile(r" a valid dictionary or instance of \w+")
+
+
+def _close_field(model: type[BaseModel], loc: Sequence[Any]) -> str | None:
+    """The field of ``model`` (followed along ``loc``) that an unknown name most looks like."""
+    current: type[BaseModel] | None = model
+    for part in loc[:-1]:
+        field = _field(current, part) if current is not None else None
+        current = _model_in(field.annotation) if field is not None else None
+        if current is None:
+            return None
+    assert current is not None
+    names = [*current.model_fields, *(f.alias for f in current.model_fields.values() if f.alias)]
+    names = [n for n in names if not n.startswith("$")]
+    close = difflib.get_close_matches(str(loc[-1]), names, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _field(model: type[BaseModel], name: object) -> Any:
+    for key, field in model.model_fields.items():
+        if name in (key, field.alias):
+            return field
+    return None
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
 
 
 def _choices(err: Mapping[str, Any]) -> str | None:
@@ -155,9 +195,16 @@ def _user_level(errors: Sequence[Mapping[str, Any]], skip: tuple[str, ...]) -> l
     return plain
 
 
-def spec_error(exc: ValidationError, *, what: str, source: str | None = None) -> SpecError:
-    """Turn a pydantic error into one message that names every bad field and how to fix it."""
-    problems, fields = describe_errors(exc.errors())
+def spec_error(
+    exc: ValidationError,
+    *,
+    what: str,
+    source: str | None = None,
+    model: type[BaseModel] | None = None,
+) -> SpecError:
+    """Turn a pydantic error into one message that names every bad field and how to fix it;
+    with ``model``, a misspelt field names the one meant."""
+    problems, fields = describe_errors(exc.errors(), model=model)
     where = f" in {source}" if source else ""
     return SpecError(f"invalid {what}{where}: " + "; ".join(problems), details={"fields": fields})
 

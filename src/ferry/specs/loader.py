@@ -148,7 +148,7 @@ def spec_from_data(
         # BatchDeploymentSpec -> "batch deployment spec": the user's words, not the class.
         what = re.sub(r"(?<!^)(?=[A-Z])", " ", cls.__name__.removesuffix("Spec")).lower()
         what += " spec"
-        raise spec_error(exc, what=what, source=source) from exc
+        raise spec_error(exc, what=what, source=source, model=cls) from exc
 
 
 def load_spec(cls: type[S], file: str | Path, overrides: list[str] | None = None) -> S:
