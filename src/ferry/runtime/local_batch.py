@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["list_files", "run_local"]
 
-EXIT_OK, EXIT_FAILED, EXIT_INIT_FAILED = 0, 1, 3
+EXIT_OK, EXIT_FAILED, EXIT_INIT_FAILED, EXIT_INTERRUPTED = 0, 1, 3, 130
 
 
 def list_files(path: str) -> Iterator[str]:
@@ -97,6 +97,9 @@ def run_local(plan: LocalPlan) -> int:
                 print(
                     f"mini-batch {index}: {len(items)} files -> {outcome.n_items} items", flush=True
                 )
+    except KeyboardInterrupt:
+        print(f"interrupted: {succeeded} items succeeded, {failed} failed", file=sys.stderr)
+        return EXIT_INTERRUPTED
     finally:
         slot.close()
     where = f"rows appended to {output}" if append else f"outputs in {output_dir}"
