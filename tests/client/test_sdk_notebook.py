@@ -312,6 +312,10 @@ def test_sdk_constructors_raise_ferrys_error_naming_the_field() -> None:
         SpecError, match=r"invalid ModelBatchDeploymentSettings: field 'retry_settings.timeout'"
     ):
         ModelBatchDeploymentSettings(retry_settings={"timeout": 0})
+    with pytest.raises(
+        SpecError, match="'settings.mini_batchsize': did you mean 'mini_batch_size'"
+    ):
+        ModelBatchDeployment(name="dep", settings={"mini_batchsize": 3})
     with pytest.raises(SpecError, match="invalid BatchRetrySettings: field 'max_retries'"):
         BatchRetrySettings(max_retries=-1)
     with pytest.raises(

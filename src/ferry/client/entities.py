@@ -68,7 +68,7 @@ class FriendlyInit(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            raise spec_error(exc, what=type(self).__name__) from None
+            raise spec_error(exc, what=type(self).__name__, model=type(self)) from None
 
     # Pydantic calls a custom __init__ when it validates a nested model too; marked as its own,
     # a nested error stays part of the outer one, which then names the field's whole path.
