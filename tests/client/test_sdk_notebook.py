@@ -313,7 +313,7 @@ def test_sdk_constructors_raise_ferrys_error_naming_the_field() -> None:
     ):
         ModelBatchDeploymentSettings(retry_settings={"timeout": 0})
     with pytest.raises(
-        SpecError, match="'settings.mini_batchsize': did you mean 'mini_batch_size'"
+        SpecError, match=r"'settings.mini_batchsize': did you mean 'mini_batch_size'"
     ):
         ModelBatchDeployment(name="dep", settings={"mini_batchsize": 3})
     with pytest.raises(SpecError, match="invalid BatchRetrySettings: field 'max_retries'"):
