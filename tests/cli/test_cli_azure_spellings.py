@@ -57,6 +57,20 @@ def test_amlcompute_is_registered_with_its_limits(ferry: Ferry, project: Path) -
     assert got["size"] == "STANDARD_DS3_v2"
 
 
+def test_amlcompute_yaml_as_azure_writes_it(ferry: Ferry, tmp_path: Path) -> None:
+    compute_yml = tmp_path / "cluster.yml"
+    compute_yml.write_text(
+        "$schema: https://azuremlschemas.azureedge.net/latest/amlCompute.schema.json\n"
+        "name: lowpri-example\ntype: amlcompute\nsize: STANDARD_DS3_v2\nmin_instances: 0\n"
+        "max_instances: 2\nidle_time_before_scale_down: 120\ntier: lowpriority\n"
+        "location: westus\n",
+        encoding="utf-8",
+    )
+    got = ferry.json("compute", "create", "--file", compute_yml)
+    assert (got["type"], got["max_instances"], got["tier"]) == ("local", 2, "lowpriority")
+    assert (got["idle_time_before_scale_down"], got["location"]) == (120, "westus")
+
+
 def test_prefixes_resolve_and_ambiguous_ones_are_refused(ferry: Ferry, project: Path) -> None:
     shown = ferry.json("batch-deployment", "show", "--name", "echo", "--endpoint", ENDPOINT)
     assert shown["name"] == "echo"

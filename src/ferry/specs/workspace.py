@@ -143,6 +143,7 @@ class ComputeSpec(Spec):
     idle_time_before_scale_down: int | None = Field(
         default=None, ge=0, description="Azure's idle seconds before scaling down: recorded."
     )
+    location: str | None = Field(default=None, description="Azure's region (westus): recorded.")
     description: str | None = Field(default=None, description="Free text.")
     tags: dict[str, str] = Field(default_factory=dict, description="Key/value labels.")
 
