@@ -165,6 +165,7 @@ def test_notebook_batch_flow(
             {"output_dataset.path": "/heart/scores"},
         ],
     )
+    assert job.studio_url == f"{ml_client.server_url}/api/v1/jobs/{job.name}"  # no studio yet
     capsys.readouterr()
     ml_client.jobs.stream(job.name)
     # As `ferry job stream`: progress, the script's own lines, then the job's result file.

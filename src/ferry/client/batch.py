@@ -41,9 +41,11 @@ __all__ = [
 ]
 
 
-def _job(data: dict[str, Any]) -> BatchJob:
+def _job(data: dict[str, Any], transport: Transport) -> BatchJob:
     job = BatchJob.model_validate(data)
     job._raw = dict(data)
+    # Ferry has no studio yet: the page Azure's studio_url opens is the job's REST URL here.
+    job.studio_url = f"{transport.base_url}/api/v1/jobs/{job.name}"
     return job
 
 
@@ -128,11 +130,11 @@ class BatchEndpointOperations:
         if experiment_name is not None:
             body["experiment_name"] = experiment_name
         data = self._t.json("POST", f"/api/v1/batch-endpoints/{endpoint_name}/jobs", json=body)
-        return _job(data)
+        return _job(data, self._t)
 
     def list_jobs(self, endpoint_name: str) -> builtins.list[BatchJob]:
         data = self._t.json("GET", "/api/v1/jobs", params={"endpoint_name": endpoint_name})
-        return [_job(j) for j in data["value"]]
+        return [_job(j, self._t) for j in data["value"]]
 
 
 def _score_output(outputs: dict[str, Output] | None, output_path: str | None) -> str | None:
@@ -205,7 +207,7 @@ class BatchDeploymentOperations:
         if name:
             params["deployment_name"] = name
         data = self._t.json("GET", "/api/v1/jobs", params=params)
-        return [_job(j) for j in data["value"]]
+        return [_job(j, self._t) for j in data["value"]]
 
 
 class JobOperations:
@@ -215,7 +217,7 @@ class JobOperations:
         self._t = transport
 
     def get(self, name: str) -> BatchJob:
-        return _job(self._t.json("GET", f"/api/v1/jobs/{name}"))
+        return _job(self._t.json("GET", f"/api/v1/jobs/{name}"), self._t)
 
     def list(
         self,
@@ -233,16 +235,18 @@ class JobOperations:
             for k, v in (("endpoint_name", endpoint_name), ("deployment_name", deployment_name))
             if v
         }
-        jobs = [_job(j) for j in self._t.json("GET", "/api/v1/jobs", params=params)["value"]]
+        jobs = [
+            _job(j, self._t) for j in self._t.json("GET", "/api/v1/jobs", params=params)["value"]
+        ]
         return [j for j in jobs if parent_job_name in (None, j.name)]
 
     def begin_cancel(self, name: str) -> BatchJob:
-        return _job(self._t.json("POST", f"/api/v1/jobs/{name}/cancel"))
+        return _job(self._t.json("POST", f"/api/v1/jobs/{name}/cancel"), self._t)
 
     cancel = begin_cancel
 
     def resume(self, name: str) -> BatchJob:
-        return _job(self._t.json("POST", f"/api/v1/jobs/{name}/resume"))
+        return _job(self._t.json("POST", f"/api/v1/jobs/{name}/resume"), self._t)
 
     def wait(self, name: str, *, timeout: float | None = None, poll: float = 0.5) -> BatchJob:
         """Block until the job finishes (or ``timeout`` seconds pass) and return it."""

@@ -183,6 +183,9 @@ class BatchJob(Tracked):
     outputs: dict[str, Any] = Field(default_factory=dict, description="Output name -> URI.")
     started_at: datetime | None = Field(default=None, description="When it started running.")
     ended_at: datetime | None = Field(default=None, description="When it ended.")
+    studio_url: str | None = Field(
+        default=None, description="Ferry has no studio yet: the job's REST URL."
+    )
 
     @property
     def finished(self) -> bool:
