@@ -109,9 +109,9 @@ def test_invoke_with_deployment_prefix_then_web_and_parent(ferry: Ferry, project
 def test_invoke_file_takes_azure_inputs_and_outputs(
     ferry: Ferry, project: Path, tmp_path: Path
 ) -> None:
-    inputs = tmp_path / "inputs.yml"
+    inputs = project / "inputs.yml"  # its local path is relative to the file, as in Azure's
     inputs.write_text(
-        f"inputs:\n  heart_dataset:\n    type: uri_folder\n    path: {project / 'inputs'}\n"
+        "inputs:\n  heart_dataset:\n    type: uri_folder\n    path: inputs\n"
         "outputs:\n  score:\n    type: uri_file\n"
         "    path: azureml://datastores/workspaceblobstore/paths/spellings/scores.csv\n",
         encoding="utf-8",

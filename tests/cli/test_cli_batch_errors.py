@@ -37,6 +37,7 @@ def project(ferry: Ferry, tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("batch-endpoint", "update", "--name", "ghost-ep", "--set", "description=x"),
         ("batch-endpoint", "delete", "--name", "ghost-ep", "--yes"),
         ("batch-deployment", "list", "--endpoint-name", "ghost-ep"),
+        ("job", "list", "--endpoint-name", "ghost-ep"),
     ],
 )
 def test_missing_endpoint_is_named(ferry: Ferry, args: tuple[str, ...]) -> None:

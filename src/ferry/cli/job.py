@@ -74,6 +74,7 @@ def list_(
     if parent_job_name:
         ml.jobs.get(parent_job_name)  # an unknown parent is an error, not an empty list
     if endpoint_name:
+        ml.batch_endpoints.get(endpoint_name)  # an unknown endpoint is an error, not []
         jobs = ml.batch_endpoints.list_jobs(endpoint_name)
         jobs = [j for j in jobs if parent_job_name in (None, j.name)]
     else:
