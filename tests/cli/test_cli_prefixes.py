@@ -6,7 +6,7 @@ import click
 import pytest
 
 from ferry.cli.main import cli
-from ferry.cli.prefixes import expand_command_args
+from ferry.cli.prefixes import expand_command_args, expand_group_options
 
 
 def _expand(*args: str) -> list[str]:
@@ -61,3 +61,12 @@ def test_ambiguous_prefix_is_a_usage_error() -> None:
     assert str(info.value.message).startswith(
         "ambiguous option --input-: could be --input-in-place, --input-type"
     )
+
+
+def test_root_options_before_the_group() -> None:
+    with click.Context(cli, info_name="ferry") as ctx:
+        got = expand_group_options(
+            ctx, cli, ["--work", "ws", "--deb", "-o", "--work", "batch-endpoint", "--out", "x"]
+        )
+    # -o's value is a value even though it looks like an option; the group's words are kept.
+    assert got == ["--workspace", "ws", "--debug", "-o", "--work", "batch-endpoint", "--out", "x"]

@@ -22,7 +22,7 @@ from ferry.cli.job import job
 from ferry.cli.online_deployment import online_deployment
 from ferry.cli.online_endpoint import online_endpoint
 from ferry.cli.params import expand_multi_value
-from ferry.cli.prefixes import expand_command_args
+from ferry.cli.prefixes import expand_command_args, expand_group_options
 from ferry.cli.secret import secret
 from ferry.cli.server import server
 from ferry.errors import FerryError
@@ -35,7 +35,7 @@ class FerryGroup(click.Group):
     for ``--endpoint-name``, as argparse in ``az``), and turns errors into exit codes."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, expand_multi_value(args))
+        return super().parse_args(ctx, expand_group_options(ctx, self, expand_multi_value(args)))
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]

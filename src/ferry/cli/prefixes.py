@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import click
 
-__all__ = ["expand_command_args", "expand_long_prefixes"]
+__all__ = ["expand_command_args", "expand_group_options", "expand_long_prefixes"]
 
 
 def expand_command_args(
@@ -45,14 +45,7 @@ def expand_long_prefixes(
     Raises:
         click.UsageError: a prefix matches several long options (exit code 2).
     """
-    takes_value: dict[str, int] = {}  # option word -> how many words follow it
-    for param in command.params:
-        if isinstance(param, click.Option):
-            count = 0 if param.is_flag or param.count else max(param.nargs, 1)
-            for name in (*param.opts, *param.secondary_opts):
-                takes_value[name] = count
-    for name in command.get_help_option_names(ctx):
-        takes_value.setdefault(name, 0)
+    takes_value = _takes_value(ctx, command)
     longs = sorted(name for name in takes_value if name.startswith("--"))
 
     out: list[str] = []
@@ -84,3 +77,33 @@ def expand_long_prefixes(
             out += args[i : i + count]
             i += count
     return out
+
+
+def expand_group_options(ctx: click.Context, group: click.Group, args: Sequence[str]) -> list[str]:
+    """A group's own options, before its subcommand's name, with their prefixes expanded
+    (``ferry --work ws model list``); the words from the subcommand on are left as they are."""
+    takes_value = _takes_value(ctx, group)
+    head: list[str] = []
+    i = 0
+    while i < len(args) and args[i].startswith("-") and args[i] not in ("-", "--"):
+        word = expand_long_prefixes(ctx, group, [args[i]])[0]
+        head.append(word)
+        i += 1
+        name, eq, _ = word.partition("=")
+        count = 0 if eq else takes_value.get(name, 0)
+        head += args[i : i + count]
+        i += count
+    return head + list(args[i:])
+
+
+def _takes_value(ctx: click.Context, command: click.Command) -> dict[str, int]:
+    """Each option word of ``command`` and how many words follow it."""
+    takes_value: dict[str, int] = {}
+    for param in command.params:
+        if isinstance(param, click.Option):
+            count = 0 if param.is_flag or param.count else max(param.nargs, 1)
+            for name in (*param.opts, *param.secondary_opts):
+                takes_value[name] = count
+    for name in command.get_help_option_names(ctx):
+        takes_value.setdefault(name, 0)
+    return takes_value
