@@ -82,3 +82,10 @@ def test_nested_definitions_do_not_count(tmp_path: Path) -> None:
     _script(tmp_path, "def init():\n    def run(x): ...\n")
     with pytest.raises(SpecError, match=r"defines no run\(\)"):
         check_scoring_script(tmp_path, "score.py", online=True)
+
+
+def test_a_warning_is_not_a_syntax_error(tmp_path: Path) -> None:
+    # "\\d" in a plain string warns (SyntaxWarning/DeprecationWarning); pytest makes warnings
+    # errors here, so this also checks that the checker does not.
+    _script(tmp_path, 'import re\nPATTERN = "\\d+"\ndef run(mini_batch): ...\n')
+    check_scoring_script(tmp_path, "score.py", online=False)
