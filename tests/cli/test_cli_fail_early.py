@@ -88,6 +88,24 @@ def test_batch_create_names_a_missing_script(ferry: Ferry, project: Path) -> Non
     assert "batch_driver.py" in line and "fix code_configuration.scoring_script" in line
 
 
+@pytest.mark.parametrize(
+    ("setting", "field"),
+    [
+        ("code_configuration.code=nope", "code_configuration.code"),
+        ("model.path=nope", "model.path"),
+    ],
+)
+def test_a_missing_local_folder_is_named_as_the_deployment_field(
+    ferry: Ferry, project: Path, setting: str, field: str
+) -> None:
+    result = ferry(
+        "batch-deployment", "create", "-f", project / "deployment.yml", "--set", setting, expect=1
+    )
+    line = _error(result.stderr)
+    assert f"{field} '{project / 'nope'}' does not exist; fix {field} in the deployment" in line
+    assert "--path" not in line
+
+
 def test_online_create_needs_init(ferry: Ferry, tmp_path: Path) -> None:
     (tmp_path / "code").mkdir()
     (tmp_path / "code" / "score.py").write_text("def run(raw_data):\n    return raw_data\n")

@@ -8,12 +8,15 @@ versioned by its content (as Azure does), so re-deploying an unchanged YAML mint
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+from collections.abc import Iterator
 from typing import Any, Protocol, TypeVar
 
 from ferry.client.entities import Code, Environment, Model, _ServerFields
 from ferry.client.operations import AssetOperations
+from ferry.errors import NotFoundError
 from ferry.specs.assets import EnvironmentSpec, ModelSpec
 from ferry.specs.batch import CodeConfigurationSpec
 from ferry.specs.loader import read_yaml
@@ -68,10 +71,12 @@ class InlineAssets:
         if isinstance(spec.model, ModelSpec):
             data = spec.model.model_dump(exclude={"schema_uri"}, exclude_none=True)
             data.setdefault("name", f"{prefix}-model")
-            model = self._models.create_or_update(Model(**data))
+            with _field_named("model.path"):
+                model = self._models.create_or_update(Model(**data))
             spec.model = f"azureml:{model.name}:{model.raw['version']}"
         if spec.code_configuration and not is_asset_ref(spec.code_configuration.code):
-            code = self._code.create_or_update(Code(path=spec.code_configuration.code))
+            with _field_named("code_configuration.code"):
+                code = self._code.create_or_update(Code(path=spec.code_configuration.code))
             spec.code_configuration.code = f"azureml:{code.name}:{code.raw['version']}"
         if isinstance(spec.environment, EnvironmentSpec):
             data = spec.environment.model_dump(exclude={"schema_uri"}, exclude_none=True)
@@ -84,3 +89,19 @@ class InlineAssets:
             env = self._environments.create_or_update(Environment(**data))
             spec.environment = f"azureml:{env.name}:{env.raw['version']}"
         return spec
+
+
+@contextlib.contextmanager
+def _field_named(field: str) -> Iterator[None]:
+    """A missing local path named as the deployment's field, not as asset create's --path."""
+    try:
+        yield
+    except NotFoundError as exc:
+        path = exc.details.get("path")
+        if exc.details.get("field") != "path" or path is None:
+            raise
+        raise NotFoundError(
+            f"{field} {path!r} does not exist; fix {field} in the deployment (a relative path "
+            "is relative to the deployment's YAML file).",
+            details={"field": field, "path": path},
+        ) from exc
