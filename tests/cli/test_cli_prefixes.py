@@ -70,3 +70,30 @@ def test_root_options_before_the_group() -> None:
         )
     # -o's value is a value even though it looks like an option; the group's words are kept.
     assert got == ["--workspace", "ws", "--debug", "-o", "--work", "batch-endpoint", "--out", "x"]
+
+
+@pytest.mark.parametrize(
+    ("scope", "dropped"),
+    [
+        (
+            ["--resource-group", "rg", "--workspace-name", "ws"],
+            ["--resource-group rg", "--workspace-name ws"],
+        ),
+        (["-g", "rg", "-w", "ws", "--subscription", "0"], ["-g rg", "-w ws", "--subscription 0"]),
+        (
+            ["--resource-group=rg", "--workspace-name=ws"],
+            ["--resource-group rg", "--workspace-name ws"],
+        ),
+    ],
+)
+def test_azure_workspace_scope_is_dropped_with_a_note(
+    scope: list[str], dropped: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    got = _expand("batch-endpoint", "show", "--name", "e", *scope)
+
+    assert got == ["batch-endpoint", "show", "--name", "e"]
+    assert capsys.readouterr().err.splitlines() == [
+        f"ferry: ignoring {word}: that is Azure's workspace scope; Ferry acts on the workspace "
+        "given by --workspace, FERRY_WORKSPACE or FERRY_SERVER_URL."
+        for word in dropped
+    ]

@@ -5,6 +5,11 @@ Azure's scripts write ``--endpoint`` for ``--endpoint-name`` and ``--deployment`
 :func:`expand_command_args` rewrites a command's words before click parses them: an exact name is
 kept, a prefix of exactly one long option becomes that option, a prefix of several is a usage
 error that lists them (argparse's ``ambiguous option: --x could match --xa, --xb``).
+
+Azure's scripts also name the workspace's Azure scope on every line (``--resource-group``,
+``--workspace-name``, ``--subscription``). A Ferry command acts on one workspace already
+(``--workspace``, ``FERRY_WORKSPACE`` or ``FERRY_SERVER_URL``), so those words are taken out with
+a note on stderr instead of failing the script on its first line.
 """
 
 from __future__ import annotations
@@ -13,7 +18,16 @@ from collections.abc import Sequence
 
 import click
 
-__all__ = ["expand_command_args", "expand_group_options", "expand_long_prefixes"]
+__all__ = [
+    "AZURE_SCOPE_OPTIONS",
+    "expand_command_args",
+    "expand_group_options",
+    "expand_long_prefixes",
+]
+
+AZURE_SCOPE_OPTIONS = frozenset(
+    {"-g", "--resource-group", "-w", "--workspace-name", "--subscription"}
+)
 
 
 def expand_command_args(
@@ -60,6 +74,16 @@ def expand_long_prefixes(
             out.append(word)
             continue
         name, eq, value = word.partition("=")
+        if name in AZURE_SCOPE_OPTIONS and name not in takes_value:
+            if not eq and i < len(args):
+                value = args[i]
+                i += 1
+            click.echo(
+                f"ferry: ignoring {name} {value}: that is Azure's workspace scope; Ferry acts on "
+                "the workspace given by --workspace, FERRY_WORKSPACE or FERRY_SERVER_URL.",
+                err=True,
+            )
+            continue
         if name.startswith("--") and name not in takes_value:
             matches = [option for option in longs if option.startswith(name)]
             if len(matches) > 1:
