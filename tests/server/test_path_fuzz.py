@@ -9,7 +9,6 @@ the request reaches the code that uses the value (a job's files, an endpoint's d
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -234,24 +233,24 @@ def test_scoring_gateway_with_a_nasty_name_is_404(world: tuple[httpx.Client, str
         assert "online endpoint" in response.json()["message"]
 
 
-def test_an_input_path_too_long_fails_the_job_with_a_reason(
+def test_an_input_path_too_long_is_refused_before_a_job_exists(
     world: tuple[httpx.Client, str],
 ) -> None:
+    # invoke resolves its input before it creates a job, so the OSError that used to surface as
+    # a job's 'internal error (OSError ...)' is now a 400 naming the field, and no job is made.
     api, _ = world
-    for path in (
-        "file:///" + "a" * 5000,
-        "azureml://datastores/workspaceblobstore/paths/" + "a" * 5000,
+    jobs_before = api.get("/api/v1/jobs").json()["value"]
+    for path, status, words in (
+        ("file:///" + "a" * 5000, 400, "is too long for a file name"),
+        # A datastore is listed, not opened, so the long name is simply not there.
+        ("azureml://datastores/workspaceblobstore/paths/" + "a" * 5000, 404, "does not exist"),
     ):
         response = api.post(
             f"/api/v1/batch-endpoints/{ENDPOINT}/jobs", json={"input": {"path": path}}
         )
-        assert response.status_code == 201, response.text
-        name = response.json()["name"]
-        for _ in range(600):  # the job fails while it prepares, long before this runs out
-            job = api.get(f"/api/v1/jobs/{name}").json()
-            if job["status"] in ("Completed", "Failed", "Canceled"):
-                break
-            time.sleep(0.1)
-        assert job["status"] == "Failed"
-        assert "internal error" not in job["error"]
-        assert "is too long for a file name" in job["error"]
+        assert response.status_code == status, response.text[:300]
+        error = response.json()
+        assert words in error["message"], error["message"][:300]
+        assert "internal error" not in error["message"]
+        assert error["details"]["field"] in ("input", "input.path")
+    assert api.get("/api/v1/jobs").json()["value"] == jobs_before
