@@ -145,3 +145,41 @@ def test_server_speaks_https_with_a_certificate(
         assert health.json()["status"] == "ok"
         with pytest.raises(httpx.HTTPError):  # plain HTTP gets no answer from a TLS socket
             httpx.get(url.replace("https://", "http://") + "/api/v1/health")
+
+
+def test_cli_trusts_the_certificate_named_by_ssl_cert_file(
+    tmp_path: Path, certificate: tuple[Path, Path]
+) -> None:
+    # The CLI and SDK use httpx, which reads SSL_CERT_FILE: that is how a client trusts a
+    # self-signed or private-CA server (README, Security).
+    import os
+    import subprocess
+    import sys
+
+    certfile, keyfile = certificate
+    for settings in running_server(tmp_path / "ws", ssl_certfile=certfile, ssl_keyfile=keyfile):
+        command = [
+            *(sys.executable, "-m", "ferry.cli.main"),
+            *("--workspace", str(settings.resolved_workspace), "compute", "list"),
+            *("--query", "[].name", "-o", "tsv"),
+        ]
+        env = {k: v for k, v in os.environ.items() if k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
+        trusted = subprocess.run(
+            command,
+            env={**env, "SSL_CERT_FILE": str(certfile)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert trusted.returncode == 0, trusted.stderr
+        assert trusted.stdout.split() == ["local"]
+
+        untrusted = subprocess.run(
+            command, env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+        assert untrusted.returncode != 0
+        assert "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr
+        assert untrusted.stderr.rstrip().endswith(
+            "; set SSL_CERT_FILE to the server's certificate (or its CA) as a PEM file."
+        ), untrusted.stderr

@@ -23,11 +23,7 @@ class Transport:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
-            raise ServerError(
-                f"cannot reach the Ferry server at {self.base_url} ({exc}); start it with "
-                "`ferry server start` or check FERRY_SERVER_URL.",
-                details={"url": self.base_url},
-            ) from exc
+            raise _unreachable(self.base_url, exc) from exc
         if response.status_code >= 400:
             raise _error(response)
         return response
@@ -62,3 +58,15 @@ def _error(response: httpx.Response) -> FerryError:
     if not isinstance(payload, dict):
         payload = {"message": str(payload)}
     return error_from_payload(payload, response.status_code)
+
+
+def _unreachable(base_url: str, exc: httpx.TransportError) -> ServerError:
+    if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        # A server with its own certificate (FERRY_SSL_CERTFILE) is reachable; the client just
+        # does not trust it yet, so "start it" would send the user the wrong way.
+        fix = "set SSL_CERT_FILE to the server's certificate (or its CA) as a PEM file."
+    else:
+        fix = "start it with `ferry server start` or check FERRY_SERVER_URL."
+    return ServerError(
+        f"cannot reach the Ferry server at {base_url} ({exc}); {fix}", details={"url": base_url}
+    )
