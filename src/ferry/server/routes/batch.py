@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from ferry.server.routes.deps import Auth, WorkspaceDep
 from ferry.server.routes.models import BatchDeploymentResource, BatchEndpointResource, ListOf
 from ferry.server.routes.params import name_in_path, path_names
-from ferry.server.routes.responses import COMMON, errors
+from ferry.server.routes.responses import COMMON, errors, updated
 from ferry.specs.batch import BatchDeploymentSpec, BatchEndpointSpec
 from ferry.specs.invoke import InvokeRequest
 from ferry.specs.names import ENDPOINT_NAME
@@ -28,10 +28,6 @@ EndpointName = Annotated[str, name_in_path(ENDPOINT_NAME, "Batch endpoint name")
 DeploymentName = Annotated[str, name_in_path(ENDPOINT_NAME, "Deployment name")]
 
 
-def _updated(model: type[Any]) -> dict[int | str, dict[str, Any]]:
-    return {200: {"model": model, "description": "Updated: the name existed."}}
-
-
 def _absolute(view: dict[str, Any], request: Request) -> dict[str, Any]:
     """The scoring URI as a caller outside the server uses it (Data Factory, curl): absolute."""
     base = str(request.base_url).rstrip("/")
@@ -43,7 +39,7 @@ def _absolute(view: dict[str, Any], request: Request) -> dict[str, Any]:
     status_code=201,
     response_model=BatchEndpointResource,
     response_model_exclude_unset=True,  # the view as the registry made it (models._Stamped)
-    responses={**_updated(BatchEndpointResource), **errors(404, 409, 413)},
+    responses={**updated(BatchEndpointResource), **errors(404, 409, 413)},
     summary="Create or update a batch endpoint",
 )
 def put_endpoint(
@@ -91,7 +87,7 @@ def delete_endpoint(name: EndpointName, workspace: WorkspaceDep) -> None:
     status_code=201,
     response_model=BatchDeploymentResource,
     response_model_exclude_unset=True,  # the view as the registry made it (models._Stamped)
-    responses={**_updated(BatchDeploymentResource), **errors(404, 409, 413)},
+    responses={**updated(BatchDeploymentResource), **errors(404, 409, 413)},
     summary="Create or update a batch deployment",
 )
 def put_deployment(

@@ -17,7 +17,7 @@ from ferry.online.keys import issue_token
 from ferry.server.routes.deps import Auth, WorkspaceDep
 from ferry.server.routes.models import ListOf, OnlineDeploymentResource, OnlineEndpointResource
 from ferry.server.routes.params import name_in_path, path_names
-from ferry.server.routes.responses import COMMON, COMMON_STATUSES, errors
+from ferry.server.routes.responses import COMMON, COMMON_STATUSES, errors, updated
 from ferry.specs.names import ENDPOINT_NAME
 from ferry.specs.online import OnlineDeploymentSpec, OnlineEndpointSpec
 
@@ -32,10 +32,6 @@ router = APIRouter(
 
 EndpointName = Annotated[str, name_in_path(ENDPOINT_NAME, "Online endpoint name")]
 DeploymentName = Annotated[str, name_in_path(ENDPOINT_NAME, "Deployment name")]
-
-
-def _updated(model: type[Any]) -> dict[int | str, dict[str, Any]]:
-    return {200: {"model": model, "description": "Updated: the name existed."}}
 
 
 class RegenerateRequest(BaseModel):
@@ -70,7 +66,7 @@ def _keys(workspace: Any, name: str) -> dict[str, Any]:
     status_code=201,
     response_model=OnlineEndpointResource,
     response_model_exclude_unset=True,  # the view as the registry made it (models._Stamped)
-    responses={**_updated(OnlineEndpointResource), **errors(404, 409, 413)},
+    responses={**updated(OnlineEndpointResource), **errors(404, 409, 413)},
     summary="Create or update an online endpoint",
 )
 async def put_endpoint(
@@ -142,7 +138,7 @@ async def regenerate_keys(
     status_code=201,
     response_model=OnlineDeploymentResource,
     response_model_exclude_unset=True,  # the view as the registry made it (models._Stamped)
-    responses={**_updated(OnlineDeploymentResource), **errors(404, 409, 413)},
+    responses={**updated(OnlineDeploymentResource), **errors(404, 409, 413)},
     summary="Create or update an online deployment",
 )
 async def put_deployment(

@@ -16,7 +16,7 @@ from ferry.server.routes.models import (
     page,
 )
 from ferry.server.routes.params import name_in_path, path_names
-from ferry.server.routes.responses import COMMON, errors
+from ferry.server.routes.responses import COMMON, errors, updated
 from ferry.specs.names import COMPUTE_NAME, DATASTORE_NAME, SECRET_NAME
 from ferry.specs.workspace import ComputeSpec, DatastoreSpec
 
@@ -34,17 +34,12 @@ ComputeName = Annotated[str, name_in_path(COMPUTE_NAME, "Compute name")]
 SecretName = Annotated[str, name_in_path(SECRET_NAME, "Secret name")]
 
 
-def _created(model: type[Any]) -> dict[int | str, dict[str, Any]]:
-    """201 is the route's status; 200 when the name existed and was updated in place."""
-    return {200: {"model": model, "description": "Updated: the name existed."}}
-
-
 @router.post(
     "/datastores",
     response_model=DatastoreResource,
     status_code=201,
     tags=["datastores"],
-    responses={**_created(DatastoreResource), **errors(409, 413)},
+    responses={**updated(DatastoreResource), **errors(409, 413)},
 )
 def create_datastore(spec: DatastoreSpec, response: Response, workspace: WorkspaceDep) -> Any:
     """Register a datastore; credentials are moved into encrypted secrets."""
@@ -88,7 +83,7 @@ def delete_datastore(name: DatastoreName, workspace: WorkspaceDep) -> None:
     response_model=ComputeResource,
     status_code=201,
     tags=["computes"],
-    responses={**_created(ComputeResource), **errors(409, 413)},
+    responses={**updated(ComputeResource), **errors(409, 413)},
 )
 def create_compute(spec: ComputeSpec, response: Response, workspace: WorkspaceDep) -> Any:
     """Record a compute target (local or a Ray cluster)."""
@@ -133,7 +128,7 @@ def delete_compute(name: ComputeName, workspace: WorkspaceDep) -> None:
     status_code=201,
     tags=["secrets"],
     dependencies=[_SECRET_NAME],
-    responses={**_created(SecretResource), **errors(413)},
+    responses={**updated(SecretResource), **errors(413)},
 )
 def set_secret(
     name: SecretName, body: SecretValue, response: Response, workspace: WorkspaceDep

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from ferry.errors import ErrorCode
 
-__all__ = ["COMMON", "COMMON_STATUSES", "ErrorPayload", "errors"]
+__all__ = ["COMMON", "COMMON_STATUSES", "ErrorPayload", "errors", "updated"]
 
 
 class ErrorPayload(BaseModel):
@@ -53,3 +53,8 @@ def errors(*statuses: int, by_ref: bool = False) -> dict[int | str, dict[str, An
 #: What any control-plane route can answer: bad input, no token, failed validation, a bug.
 COMMON_STATUSES = (400, 401, 422, 500)
 COMMON = errors(*COMMON_STATUSES)
+
+
+def updated(model: type[Any]) -> dict[int | str, dict[str, Any]]:
+    """The 200 of a create-or-update route whose own status is 201: the name existed."""
+    return {200: {"model": model, "description": "Updated: the name existed."}}
