@@ -20,7 +20,6 @@ MODEL = HEART / "deployment-simple" / "model"
 
 pytestmark = [
     pytest.mark.slow,  # a cold uv cache builds xgboost, pandas and mlflow for Python 3.8
-    pytest.mark.skipif(not MODEL.is_dir(), reason="shared azureml-examples data not present"),
 ]
 
 

@@ -70,7 +70,6 @@ def _run(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProc
     )
 
 
-@pytest.mark.skipif(not MODEL_1.is_dir(), reason="shared azureml-examples data not present")
 def test_serve_answers_azures_model_1_sample_as_its_deployment_would(tmp_path: Path) -> None:
     shutil.copytree(REPO / "examples" / "online-sklearn" / "onlinescoring", tmp_path / "code")
     (tmp_path / "blue-deployment.yml").write_text(
@@ -229,7 +228,6 @@ def test_environment_build_runs_in_the_deployments_own_interpreter(tmp_path: Pat
     assert Path(answer).is_relative_to(tmp_path / "ws" / "envs")
 
 
-@pytest.mark.skipif(not MODEL_1.is_dir(), reason="shared azureml-examples data not present")
 def test_a_registered_model_is_downloaded_from_the_running_server(tmp_path: Path) -> None:
     # examples/online-sklearn/blue-deployment.yml names azureml:model-1@latest, as Azure's
     # blue-deployment-with-registered-assets.yml does; its code folder is local.
