@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ferry.launcher import start_background, stop_server
+from ferry.local_workspace.launcher import start_background, stop_server
 from ferry.settings import Settings
 
 pytest_plugins = ["tests.fixtures_services"]

@@ -267,7 +267,7 @@ def test_a_hung_worker_left_by_a_dead_engine_is_killed_by_the_next_run(jobs: Job
 
 def test_workers_of_an_engine_killed_during_their_init_exit_by_themselves(jobs: Jobs) -> None:
     # An engine can die while its workers run init(), even before it journals them (a fresh
-    # job starts them before its plan), and nothing reclaims them until the job is run again:
+    # job starts them before its plan), and nothing kills them until the job is run again:
     # once init() returns they must notice the closed connection and exit by themselves.
     track, env = _track(jobs)
     slow_init = TRACKED.replace('"w").close()\n', '"w").close()\n    time.sleep(1.5)\n', 1)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ferry.batch.definition import JobDefinition
-from ferry.batch.plan import PlanError, create_plan, open_plan
+from ferry.batch.minibatches import PlanError, create_plan, open_plan
 
 
 def _definition(inputs: list[Path], size: int = 3, input_type: str = "uri_folder") -> JobDefinition:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ferry import MLClient
-from ferry.launcher import stop_server
+from ferry.local_workspace.launcher import stop_server
 from ferry.settings import Settings
 
 

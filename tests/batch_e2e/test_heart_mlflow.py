@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from ferry import BatchDeployment, BatchEndpoint, Data, Input, MLClient, Model
-from ferry.launcher import stop_server
+from ferry.local_workspace.launcher import stop_server
 from ferry.settings import Settings
 from ferry.specs.batch import CodeConfigurationSpec
 from ferry.specs.loader import apply_overrides, load_spec, read_yaml, spec_from_data

@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 from ferry import BatchDeployment, BatchEndpoint, Input, MLClient, Model
-from ferry.launcher import server_status, start_background, stop_server
-from ferry.layout import WorkspaceLayout
+from ferry.local_workspace.launcher import server_status, start_background, stop_server
+from ferry.local_workspace.layout import WorkspaceLayout
 from ferry.settings import Settings
 from ferry.specs.batch import BatchDeploymentSettings, CodeConfigurationSpec
 from tests.batch_e2e.conftest import make_inputs, write_script

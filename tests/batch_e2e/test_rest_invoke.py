@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from ferry import BatchDeployment, BatchEndpoint, Data, Input, MLClient, Model
-from ferry.layout import WorkspaceLayout
+from ferry.local_workspace.layout import WorkspaceLayout
 from ferry.specs.batch import BatchDeploymentSettings, CodeConfigurationSpec
 from tests.batch_e2e.conftest import write_script
 from tests.png_bytes import png_bytes

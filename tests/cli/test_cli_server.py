@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from ferry.launcher import server_status
-from ferry.layout import WorkspaceLayout
+from ferry.local_workspace.launcher import server_status
+from ferry.local_workspace.layout import WorkspaceLayout
 from ferry.settings import Settings
 from tests.cli.conftest import Ferry, make_ferry
 

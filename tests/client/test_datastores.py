@@ -10,7 +10,7 @@ import pytest
 from ferry import AssetTypes, Data, MLClient, Model
 from ferry.client import Datastore
 from ferry.errors import AuthError, ConflictError, NotFoundError
-from ferry.launcher import stop_server
+from ferry.local_workspace.launcher import stop_server
 from ferry.settings import Settings
 from ferry.specs.workspace import DatastoreSpec
 from tests.fixtures_services import S3_CREDENTIALS

@@ -13,7 +13,7 @@ import pytest
 from ferry import AssetTypes, BuildContext, Data, Environment, MLClient, Model
 from ferry.client import Code, Compute
 from ferry.errors import ConflictError, InvalidInputError, NotFoundError, SpecError
-from ferry.launcher import stop_server
+from ferry.local_workspace.launcher import stop_server
 from ferry.settings import Settings
 from ferry.specs.assets import DataSpec
 from ferry.specs.loader import load_spec

@@ -32,7 +32,7 @@ from ferry.entities import (
     ModelBatchDeploymentSettings,
 )
 from ferry.errors import FerryError, InvalidInputError, SpecError
-from ferry.launcher import stop_server
+from ferry.local_workspace.launcher import stop_server
 from ferry.settings import Settings
 
 DRIVER = """

@@ -20,7 +20,7 @@ from ferry.entities import (
     ManagedOnlineEndpoint,
     Model,
 )
-from ferry.launcher import stop_server
+from ferry.local_workspace.launcher import stop_server
 from ferry.settings import Settings
 from tests.online.test_azure_sample import SCORE_PY
 

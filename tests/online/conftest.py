@@ -19,7 +19,7 @@ from ferry import (
     MLClient,
     OnlineDeployment,
 )
-from ferry.launcher import stop_server
+from ferry.local_workspace.launcher import stop_server
 from ferry.settings import Settings
 
 SERVER_PYTHON = "ferry:server-python"

@@ -17,7 +17,7 @@ import pytest
 
 from ferry import ManagedOnlineDeployment, MLClient, Model
 from ferry.errors import FerryError
-from ferry.launcher import stop_server
+from ferry.local_workspace.launcher import stop_server
 from ferry.settings import Settings
 from ferry.specs.loader import load_spec
 from ferry.specs.online import OnlineDeploymentSpec

@@ -9,7 +9,7 @@ import httpx
 
 from ferry import MLClient
 from ferry.errors import FerryError
-from ferry.launcher import stop_server
+from ferry.local_workspace.launcher import stop_server
 from ferry.settings import Settings
 from tests.online.conftest import deploy, make_endpoint, scoring, wait_for, write_code
 
@@ -94,7 +94,7 @@ def test_update_right_after_create_and_scaling_both_ways(
             # The second update starts while the first version's replicas are still starting.
             from ferry import ManagedOnlineDeployment
             from ferry.client.entities import CodeConfiguration
-            from ferry.registry.references import SERVER_PYTHON
+            from ferry.services.references import SERVER_PYTHON
 
             first = ManagedOnlineDeployment(
                 name="main",

@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from ferry.launcher import server_status
-from ferry.layout import WorkspaceLayout
+from ferry.local_workspace.launcher import server_status
+from ferry.local_workspace.layout import WorkspaceLayout
 from ferry.settings import Settings
 from tests.conftest import running_server
 

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 import ferry
-from ferry.launcher import server_status, start_background, stop_server
-from ferry.layout import WorkspaceLayout
+from ferry.local_workspace.launcher import server_status, start_background, stop_server
+from ferry.local_workspace.layout import WorkspaceLayout
 from ferry.settings import Settings
 from tests.conftest import running_server
 

@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from ferry import BatchDeployment, BatchEndpoint, Input, MLClient, Model
-from ferry.launcher import server_status, stop_server
-from ferry.layout import WorkspaceLayout
+from ferry.local_workspace.launcher import server_status, stop_server
+from ferry.local_workspace.layout import WorkspaceLayout
 from ferry.settings import Settings
 from ferry.specs.batch import CodeConfigurationSpec
 

@@ -124,7 +124,7 @@ def _is_our_worker(pid: int, worker_id: str, job_dir: str) -> bool:
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    except OSError:  # gone, not ours, or no /proc: nothing to reclaim
+    except OSError:  # gone, not ours, or no /proc: nothing to kill
         return False
     marker = b"FERRY_JOB_DIR=" + os.fsencode(job_dir)
     return marker in environ and os.fsencode(worker_id) in cmdline
@@ -137,7 +137,7 @@ class LocalCompute:
     def transport(self) -> Literal["unix", "tcp"]:
         return "unix"
 
-    def reclaim(self, worker_id: str, pid: int | None, job_dir: str) -> bool:
+    def kill_orphan(self, worker_id: str, pid: int | None, job_dir: str) -> bool:
         """Kill the process group of a worker left running by an engine that died."""
         if pid is None or not _is_our_worker(pid, worker_id, job_dir):
             return False

@@ -71,7 +71,7 @@ class Compute(Protocol):
         """Start one worker; raises OSError when it cannot even be started."""
         ...
 
-    def reclaim(self, worker_id: str, pid: int | None, job_dir: str) -> bool:
+    def kill_orphan(self, worker_id: str, pid: int | None, job_dir: str) -> bool:
         """Kill a worker left behind by an engine that died (found by what the journal recorded
         when it started: ``FERRY_JOB_DIR`` in its environment tells it from other processes).
 

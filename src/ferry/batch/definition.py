@@ -151,7 +151,7 @@ class JobLayout:
 
     @property
     def plan(self) -> Path:
-        """The ordered item list and mini-batch index (:mod:`ferry.batch.plan`)."""
+        """The ordered item list and mini-batch index (:mod:`ferry.batch.minibatches`)."""
         return self.state / "plan"
 
     @property

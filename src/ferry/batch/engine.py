@@ -30,8 +30,8 @@ from ferry.batch.dispatcher import Crew, Dispatcher, Verdict
 from ferry.batch.eventlog import EventLog
 from ferry.batch.journal import Journal, open_journal, read_events
 from ferry.batch.ledger import Ledger
+from ferry.batch.minibatches import Plan, PlanError, create_plan, open_plan
 from ferry.batch.outputs import RowStore
-from ferry.batch.plan import Plan, PlanError, create_plan, open_plan
 from ferry.batch.progress import Progress, ProgressMeter, earlier_seconds
 from ferry.batch.reports import JobSummary, completed_message, write_reports
 from ferry.batch.scheduler import Scheduler
@@ -74,7 +74,7 @@ def run_job(
         NotFoundError: ``job.json`` is missing.
         ConflictError: another engine is running this job folder right now.
     """
-    return _Session(Path(job_dir), compute, cancel, on_progress).run(reset=False)
+    return _Session(Path(job_dir), compute, cancel, on_progress).run(retry_failed=False)
 
 
 def resume_job(
@@ -86,7 +86,7 @@ def resume_job(
 ) -> JobOutcome:
     """Run the job again, keeping its successes: failed mini-batches (and any never run) get a
     fresh ``1 + max_retries`` attempts. Same arguments and errors as :func:`run_job`."""
-    return _Session(Path(job_dir), compute, cancel, on_progress).run(reset=True)
+    return _Session(Path(job_dir), compute, cancel, on_progress).run(retry_failed=True)
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ class _Session:
         self.on_progress = on_progress
         self.started = time.time()
 
-    def run(self, *, reset: bool) -> JobOutcome:
+    def run(self, *, retry_failed: bool) -> JobOutcome:
         layout = self.layout
         layout.state.mkdir(parents=True, exist_ok=True)
         lock_fd = os.open(layout.lock, os.O_RDWR | os.O_CREAT, 0o644)
@@ -142,13 +142,13 @@ class _Session:
                 ) from None
             log = EventLog(layout.master_log, layout.user_error)
             try:
-                return self._run_locked(log, reset)
+                return self._run_locked(log, retry_failed)
             finally:
                 log.close()
         finally:
             os.close(lock_fd)
 
-    def _run_locked(self, log: EventLog, reset: bool) -> JobOutcome:
+    def _run_locked(self, log: EventLog, retry_failed: bool) -> JobOutcome:
         layout, d = self.layout, self.d
         log.info(f"session started for job {d.name} (pid {os.getpid()})")
         problems = d.problems()
@@ -163,7 +163,7 @@ class _Session:
                     plan = create_plan(d, layout.plan)
             except PlanError as exc:
                 return self._fail_early(log, exc.message)
-            return self._run_planned(log, reset, plan, crew)
+            return self._run_planned(log, retry_failed, plan, crew)
         finally:
             if crew is not None:
                 crew.close()  # the workers the dispatcher did not take (or did not end)
@@ -186,7 +186,9 @@ class _Session:
             return None
         return crew
 
-    def _run_planned(self, log: EventLog, reset: bool, plan: Plan, crew: Crew | None) -> JobOutcome:
+    def _run_planned(
+        self, log: EventLog, retry_failed: bool, plan: Plan, crew: Crew | None
+    ) -> JobOutcome:
         layout = self.layout
         ledger = Ledger(plan.mini_batches_total, plan.batch_len)
         for event in read_events(layout.journal):
@@ -200,7 +202,7 @@ class _Session:
             earlier_seconds=earlier_seconds(layout.progress),
         )
         with open_journal(layout.journal) as journal:
-            if reset:
+            if retry_failed:
                 journal.append({"ev": "reset", "t": time.time()})
                 ledger.apply({"ev": "reset"})
             elif ledger.end is not None:
@@ -208,7 +210,7 @@ class _Session:
                 return JobOutcome(meter.state, str(ledger.end.get("message", "")), meter.publish())
             journal.append({"ev": "session", "n": ledger.sessions + 1, "t": time.time()})
             ledger.apply({"ev": "session"})
-            self._reclaim(log, ledger, journal)
+            self._kill_orphans(log, ledger, journal)
             try:
                 return self._dispatch(log, plan, ledger, journal, meter, crew)
             except Exception as exc:  # an engine bug or a full disk: say so, keep the journal
@@ -222,10 +224,10 @@ class _Session:
                 layout.job_error.write_text(message + "\n\n" + traceback.format_exc())
                 return JobOutcome("Failed", message, meter.publish())
 
-    def _reclaim(self, log: EventLog, ledger: Ledger, journal: Journal) -> None:
+    def _kill_orphans(self, log: EventLog, ledger: Ledger, journal: Journal) -> None:
         """Kill workers that an engine which died left running (a hung run(), say)."""
         for worker, pid in list(ledger.workers_unended.items()):
-            if self.compute.reclaim(worker, pid, str(self.layout.root)):
+            if self.compute.kill_orphan(worker, pid, str(self.layout.root)):
                 log.warning(f"{worker} (pid {pid}) outlived the engine that started it; killed")
             event = {"ev": "worker", "w": worker, "state": "stopped"}
             journal.append(event)

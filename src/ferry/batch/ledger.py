@@ -63,7 +63,7 @@ class Ledger:
         self.mini_batches_failed = 0
         self.sessions = 0
         self.workers_started = 0
-        #: Workers started and not known to be gone: ``{worker_id: pid}`` (for reclaiming).
+        #: Workers started and not known to be gone: ``{worker_id: pid}`` (to kill orphans).
         self.workers_unended: dict[str, int | None] = {}
         self.end: dict[str, Any] | None = None
         #: Output files (relative to the output folder) and the mini-batch that wrote each first.

@@ -25,7 +25,7 @@ from typing import IO, Any
 
 from ferry.batch.definition import JobDefinition, JobLayout
 from ferry.batch.ledger import PENDING, STATUS_NAMES, Ledger, overwrite_warning
-from ferry.batch.plan import Plan
+from ferry.batch.minibatches import Plan
 
 __all__ = ["JobSummary", "completed_message", "status_name", "write_reports"]
 

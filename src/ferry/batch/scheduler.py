@@ -26,8 +26,8 @@ from ferry.batch.definition import JobDefinition
 from ferry.batch.eventlog import EventLog
 from ferry.batch.journal import Journal
 from ferry.batch.ledger import Ledger, overwrite_warning
+from ferry.batch.minibatches import Plan
 from ferry.batch.outputs import RowStore
-from ferry.batch.plan import Plan
 
 __all__ = ["FAILURE_KINDS", "Scheduler", "Task"]
 

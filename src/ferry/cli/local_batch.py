@@ -12,7 +12,7 @@ import click
 from ferry.cli.context import global_options
 from ferry.cli.local_options import fetcher, local_options, start
 from ferry.cli.params import build_spec
-from ferry.local.plan import batch_plan, parse_secrets
+from ferry.local.resolve import batch_plan, parse_secrets
 from ferry.specs.batch import BatchDeploymentSpec
 
 __all__ = ["run"]

@@ -11,7 +11,7 @@ import click
 from ferry.cli.context import global_options
 from ferry.cli.local_options import fetcher, local_options, start
 from ferry.cli.params import build_spec
-from ferry.local.plan import online_plan, parse_secrets
+from ferry.local.resolve import online_plan, parse_secrets
 from ferry.specs.online import OnlineDeploymentSpec
 
 __all__ = ["serve"]

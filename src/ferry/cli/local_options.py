@@ -12,9 +12,9 @@ import click
 from ferry.cli.context import client, settings
 from ferry.cli.params import set_option
 from ferry.errors import InvalidInputError
-from ferry.launcher import server_status
 from ferry.local.launch import build_python, reexec, run_here
-from ferry.local.plan import Fetch, model_path
+from ferry.local.resolve import Fetch, model_path
+from ferry.local_workspace.launcher import server_status
 from ferry.runtime.local import LocalPlan
 from ferry.specs.batch import BatchDeploymentSpec
 from ferry.specs.online import OnlineDeploymentSpec

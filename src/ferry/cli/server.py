@@ -1,7 +1,8 @@
 """``ferry server``: start, stop and inspect the local workspace's server process.
 
-These act on the local workspace folder (``--workspace``) through :mod:`ferry.launcher`; a remote
-server named by ``FERRY_SERVER_URL`` is managed where it runs.
+These act on the local workspace folder (``--workspace``) through
+:mod:`ferry.local_workspace.launcher`; a remote server named by ``FERRY_SERVER_URL`` is
+managed where it runs.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import click
 from ferry.cli.context import global_options, settings
 from ferry.cli.output import emit
 from ferry.errors import NotFoundError, ServerError
-from ferry.launcher import server_status, start_background, stop_server
-from ferry.layout import WorkspaceLayout
+from ferry.local_workspace.launcher import server_status, start_background, stop_server
+from ferry.local_workspace.layout import WorkspaceLayout
 
 __all__ = ["server"]
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ferry.errors import AuthError, ServerError
-from ferry.launcher import server_status, start_background
-from ferry.layout import WorkspaceLayout
+from ferry.local_workspace.launcher import server_status, start_background
+from ferry.local_workspace.layout import WorkspaceLayout
 from ferry.settings import Settings
 
 __all__ = ["connect_info"]

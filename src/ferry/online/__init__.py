@@ -10,5 +10,5 @@
 * :mod:`.service`: all deployments of a workspace, reconciled with the store;
 * :mod:`.metrics`, :mod:`.logs`, :mod:`.swagger`: observability.
 
-Nothing is imported here, so the registry can use :mod:`.keys` without the gateway.
+Nothing is imported here, so the services can use :mod:`.keys` without the gateway.
 """

@@ -46,7 +46,7 @@ def _signature(mlmodel: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(mlmodel.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError):
-        return {}  # the registry checked the file when the model was registered
+        return {}  # the services layer checked the file when the model was registered
     signature = data.get("signature") if isinstance(data, dict) else None
     if not isinstance(signature, dict):
         return {}

@@ -26,7 +26,7 @@ from ferry.online.replica import Replica
 from ferry.online.routing import EndpointRoute
 from ferry.online.supervisor import Supervisor
 from ferry.online.swagger import read_schemas, swagger_document, swagger_version, user_swagger
-from ferry.registry.online import OnlineRegistry
+from ferry.services.online import OnlineEndpointService
 from ferry.specs.online import DeploymentState, OnlineDeploymentSpec
 
 __all__ = ["OnlineService"]
@@ -38,8 +38,8 @@ Key = tuple[str, str]
 class OnlineService:
     """Owns the replicas of every online deployment of one server."""
 
-    def __init__(self, registry: OnlineRegistry, prepare: Preparer, root: Path) -> None:
-        self.registry = registry
+    def __init__(self, endpoints: OnlineEndpointService, prepare: Preparer, root: Path) -> None:
+        self.endpoints = endpoints
         self.metrics = Metrics()
         self.routes: dict[str, EndpointRoute] = {}
         self._prepare = prepare
@@ -53,9 +53,9 @@ class OnlineService:
     async def start(self) -> None:
         """Listen for replicas, then bring back every stored endpoint and deployment."""
         await self._hub.start()
-        for endpoint in await asyncio.to_thread(self.registry.list_endpoints):
+        for endpoint in await asyncio.to_thread(self.endpoints.list_endpoints):
             await self.refresh_endpoint(endpoint["name"])
-        for spec in await asyncio.to_thread(self.registry.all_deployments):
+        for spec in await asyncio.to_thread(self.endpoints.all_deployments):
             if spec.endpoint_name in self.routes:
                 self.deploy(spec.endpoint_name, spec, restart=True)
 
@@ -78,7 +78,7 @@ class OnlineService:
         """Reload an endpoint's keys, auth mode and traffic after it changed."""
 
         def load() -> tuple[Any, Any]:
-            return self.registry.endpoint_spec(name), self.registry.credentials(name)
+            return self.endpoints.endpoint_spec(name), self.endpoints.credentials(name)
 
         spec, credentials = await asyncio.to_thread(load)
         route = EndpointRoute(
@@ -174,7 +174,7 @@ class OnlineService:
 
     async def _take_all_traffic(self, key: Key) -> str | None:
         try:
-            await asyncio.to_thread(self.registry.set_traffic, key[0], {key[1]: 100})
+            await asyncio.to_thread(self.endpoints.set_traffic, key[0], {key[1]: 100})
         except FerryError as exc:
             return f"the deployment is ready but could not take all the traffic: {exc.message}"
         await self.refresh_endpoint(key[0])
@@ -221,7 +221,7 @@ class OnlineService:
         await self._set_state(key, DeploymentState.FAILED, error)
 
     async def _set_state(self, key: Key, state: DeploymentState, error: str | None) -> None:
-        await asyncio.to_thread(self.registry.set_state, key[0], key[1], state, error)
+        await asyncio.to_thread(self.endpoints.set_state, key[0], key[1], state, error)
 
     async def remove_deployment(self, endpoint: str, name: str) -> None:
         """Stop a deployment's replicas (it was deleted)."""

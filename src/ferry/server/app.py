@@ -26,7 +26,7 @@ def create_app(settings: Settings, workspace: Workspace | None = None) -> FastAP
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        owned.jobs.recover()  # carry on with jobs a previous server left unfinished
+        owned.jobs.continue_unfinished()  # carry on with jobs a previous server left unfinished
         await owned.online_service.start()  # bring back the online deployments
         try:
             yield

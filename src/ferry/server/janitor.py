@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 from ferry import sockdirs
-from ferry.registry.assets import UPLOAD_FOLDER
 from ferry.server.workspace import Workspace
+from ferry.services.assets import UPLOAD_FOLDER
 from ferry.specs.assets import AssetKind
 from ferry.store.base import AssetRecord, AssetRepository
 

@@ -153,10 +153,10 @@ class JobService:
                 f"job {name!r} failed before it started running; invoke the endpoint again."
             )
         self._update(name, status=JobState.QUEUED.value, error=None, ended_at=None)
-        self._start(name, reset=True)
+        self._start(name, retry_failed=True)
         return self.get(name)
 
-    def recover(self) -> None:
+    def continue_unfinished(self) -> None:
         """After a restart, carry on with every job that was not finished."""
         for job in self.list():
             if JobState(job["status"]) not in TERMINAL_STATES:
@@ -169,14 +169,14 @@ class JobService:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     # -- running ----------------------------------------------------------------------------
-    def _start(self, name: str, *, reset: bool = False) -> None:
+    def _start(self, name: str, *, retry_failed: bool = False) -> None:
         self._cancel[name] = threading.Event()
-        self._pool.submit(self._run, name, reset)
+        self._pool.submit(self._run, name, retry_failed)
 
-    def _run(self, name: str, reset: bool) -> None:
+    def _run(self, name: str, retry_failed: bool) -> None:
         cancel = self._cancel[name]
         try:
-            self._run_phases(name, cancel, reset)
+            self._run_phases(name, cancel, retry_failed)
         except FerryError as exc:
             self._fail(name, exc.message)
         except Exception as exc:  # a bug must still leave a clear record, not a stuck job
@@ -185,7 +185,7 @@ class JobService:
         finally:
             self._cancel.pop(name, None)
 
-    def _run_phases(self, name: str, cancel: threading.Event, reset: bool) -> None:
+    def _run_phases(self, name: str, cancel: threading.Event, retry_failed: bool) -> None:
         job = self.get(name)
         if cancel.is_set():
             self._update(name, status=JobState.CANCELED.value, ended_at=_now())
@@ -210,7 +210,7 @@ class JobService:
             prepared.definition.save(layout.definition)
         self._update(name, status=JobState.RUNNING.value)
         # Resuming keeps successes and gives failed mini-batches fresh attempts.
-        engine = resume_job if reset else run_job
+        engine = resume_job if retry_failed else run_job
         definition = JobDefinition.load(layout.definition)
         secret_env = resolve_secret_refs(definition.environment_variables, self._ws.secrets)
         # The Key Vault shim's secrets, and the command its refusal quotes to grant another.

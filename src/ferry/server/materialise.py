@@ -21,7 +21,7 @@ from ferry.environments import (
     normalize_requirements,
 )
 from ferry.errors import InvalidInputError, NotFoundError
-from ferry.registry.references import SERVER_PYTHON
+from ferry.services.references import SERVER_PYTHON
 from ferry.specs.assets import AssetKind, EnvironmentSpec
 from ferry.specs.refs import is_asset_ref
 

@@ -53,7 +53,7 @@ def prepare_deployment(
     entry_script, code_dir = code_folder(workspace, spec, folder, fingerprint)
     schemas: dict[str, Any] | None = None
     if entry_script is None:
-        if model_path is None:  # the registry lets only an mlflow_model through without code
+        if model_path is None:  # the services layer lets only an mlflow_model through without code
             raise InvalidInputError(
                 "this deployment has no code_configuration and no model; add code_configuration "
                 "(code + scoring_script).",

@@ -2,7 +2,7 @@
 
 ``run_foreground`` takes the workspace lock (a second server refuses and names the first), binds,
 writes ``server.json`` once it accepts connections and serves until signalled. Starting and
-stopping it from outside is :mod:`ferry.launcher`'s job.
+stopping it from outside is :mod:`ferry.local_workspace.launcher`'s job.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import IO
 
 from ferry.errors import ServerError
-from ferry.layout import WorkspaceLayout
+from ferry.local_workspace.layout import WorkspaceLayout
 from ferry.settings import Settings
 
 __all__ = ["run_foreground"]
@@ -29,8 +29,8 @@ _LOCK_TRIES = 20  # 25 ms apart
 
 def _lock(layout: WorkspaceLayout) -> IO[str]:
     handle = layout.lock_file.open("a+")
-    # Clients probe the lock with a brief shared flock (ferry.launcher._lock_held): a refusal
-    # counts only if it lasts.
+    # Clients probe the lock with a brief shared flock (local_workspace.launcher._lock_held): a
+    # refusal counts only if it lasts.
     for _ in range(_LOCK_TRIES):
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

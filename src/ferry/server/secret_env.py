@@ -13,8 +13,8 @@ from dataclasses import replace
 from ferry.backends.local import LocalCompute, LocalWorker
 from ferry.batch.compute import WorkerLaunch
 from ferry.errors import NotFoundError
-from ferry.registry.secrets import SecretService
 from ferry.runtime.keyvault import GRANT_ENV, SECRETS_ENV
+from ferry.services.secrets import SecretService
 from ferry.specs.scoring import FERRY_SECRETS, SECRET_REF
 
 __all__ = ["SecretAwareCompute", "keyvault_env", "resolve_secret_refs"]

@@ -7,13 +7,13 @@ from functools import partial
 
 from ferry.archive import ExtractLimits
 from ferry.environments import EnvironmentBuilder
-from ferry.layout import WorkspaceLayout
+from ferry.local_workspace.layout import WorkspaceLayout
 from ferry.online.service import OnlineService
-from ferry.registry import AssetRegistry, ComputeRegistry, DatastoreRegistry, SecretService
-from ferry.registry.batch import BatchRegistry
-from ferry.registry.online import OnlineRegistry
 from ferry.server.jobs import JobService
 from ferry.server.online_prepare import prepare_deployment
+from ferry.services import AssetService, ComputeService, DatastoreService, SecretService
+from ferry.services.batch import BatchEndpointService
+from ferry.services.online import OnlineEndpointService
 from ferry.settings import Settings
 from ferry.store import open_store
 from ferry.store.base import Store
@@ -30,19 +30,19 @@ class Workspace:
     layout: WorkspaceLayout
     store: Store
     secrets: SecretService
-    datastores: DatastoreRegistry
-    assets: AssetRegistry
-    computes: ComputeRegistry
-    batch: BatchRegistry
+    datastores: DatastoreService
+    assets: AssetService
+    computes: ComputeService
+    batch: BatchEndpointService
     environments: EnvironmentBuilder
     token: str
     jobs: JobService = field(init=False)
-    online: OnlineRegistry = field(init=False)
+    online: OnlineEndpointService = field(init=False)
     online_service: OnlineService = field(init=False)
 
     def __post_init__(self) -> None:
         self.jobs = JobService(self)
-        self.online = OnlineRegistry(self.store.resources, self.assets, self.secrets)
+        self.online = OnlineEndpointService(self.store.resources, self.assets, self.secrets)
         self.online_service = OnlineService(
             self.online, partial(prepare_deployment, self), self.layout.root / "online"
         )
@@ -54,9 +54,9 @@ class Workspace:
         layout.ensure()
         store = open_store(settings.resolved_store_url)
         secrets = SecretService(store.secrets, Vault(layout.key_file))
-        datastores = DatastoreRegistry(store.resources, secrets, layout.blobstore)
+        datastores = DatastoreService(store.resources, secrets, layout.blobstore)
         datastores.ensure_default()
-        computes = ComputeRegistry(store.resources)
+        computes = ComputeService(store.resources)
         computes.ensure_local()
         # Uploads are capped by what they unpack to; the archive's own size says little.
         limits = ExtractLimits(
@@ -65,8 +65,8 @@ class Workspace:
             bytes_setting="FERRY_MAX_UNPACKED_BYTES on the server",
             files_setting="FERRY_MAX_UNPACKED_FILES on the server",
         )
-        assets = AssetRegistry(store.assets, datastores, layout.tmp, unpack_limits=limits)
-        batch = BatchRegistry(store.resources, assets, computes)
+        assets = AssetService(store.assets, datastores, layout.tmp, unpack_limits=limits)
+        batch = BatchEndpointService(store.resources, assets, computes)
         environments = EnvironmentBuilder(layout.root / "envs")
         token = settings.token or layout.read_token()
         assert token is not None  # layout.ensure() wrote it

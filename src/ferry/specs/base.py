@@ -51,8 +51,8 @@ class Resource(BaseModel):
 def given_in_schema(**types: str | list[str]) -> dict[str, Any]:
     """JSON Schema saying each field is present with a value of its JSON type (so not null).
 
-    For the OpenAPI document of fields the registry needs although the spec model lets them
-    default to None (YAML may omit them; the registry then refuses with the fix to use). The
+    For the OpenAPI document of fields the services layer needs although the spec model lets them
+    default to None (YAML may omit them; the services layer then refuses with the fix to use). The
     types are spelled out rather than ``not: null``, which fuzzers handle poorly.
     """
     return {

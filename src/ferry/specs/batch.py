@@ -181,7 +181,7 @@ _LEGACY_FIELDS = set(BatchDeploymentSettings.model_fields) - {"schema_uri"}
 class BatchDeploymentSpec(Spec):
     """A batch deployment: model + code + environment + compute + settings."""
 
-    # For OpenAPI: a model or code, or both (BatchRegistry._check_references), and the legacy
+    # For OpenAPI: a model or code, or both (BatchEndpointService._check_references), and the legacy
     # root-level settings only without 'settings' (_one_schema).
     model_config = ConfigDict(
         json_schema_extra={

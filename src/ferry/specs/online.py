@@ -189,7 +189,7 @@ class OnlineDeploymentSpec(Spec):
     """An online deployment: model + code + environment served by ``instance_count`` replicas."""
 
     # code_configuration and environment may be left out only for an mlflow_model (Azure's
-    # no-code deployment), which no schema can say: OnlineRegistry._check_references decides.
+    # no-code deployment), which no schema can say: OnlineEndpointService._check_references decides.
     path_fields: ClassVar[tuple[str, ...]] = ()
 
     name: str = Field(

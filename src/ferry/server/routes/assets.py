@@ -105,7 +105,7 @@ def _json_spec_schema(kind: AssetKind) -> dict[str, Any]:
         properties["name"] = {"type": "string", **ASSET_NAME.json_schema()}
         schema["required"] = sorted({*schema.get("required", []), "name"})
     if kind is AssetKind.ENVIRONMENT:
-        # What the registry reads of it (_inspect_environment): a dependencies list whose
+        # What the asset service reads of it (_inspect_environment): a dependencies list whose
         # pip entry, if any, is a list.
         conda = {
             "type": "object",

@@ -38,7 +38,7 @@ def _absolute(view: dict[str, Any], request: Request) -> dict[str, Any]:
     "",
     status_code=201,
     response_model=BatchEndpointResource,
-    response_model_exclude_unset=True,  # the view as the registry made it (models._Stamped)
+    response_model_exclude_unset=True,  # the view as the service made it (models._Stamped)
     responses={**updated(BatchEndpointResource), **errors(404, 409, 413)},
     summary="Create or update a batch endpoint",
 )
@@ -53,7 +53,7 @@ def put_endpoint(
 @router.get(
     "",
     response_model=ListOf[BatchEndpointResource],
-    response_model_exclude_unset=True,  # the view as the registry made it (models._Stamped)
+    response_model_exclude_unset=True,  # the view as the service made it (models._Stamped)
     summary="List batch endpoints",
 )
 def list_endpoints(request: Request, workspace: WorkspaceDep) -> Any:
@@ -64,7 +64,7 @@ def list_endpoints(request: Request, workspace: WorkspaceDep) -> Any:
 @router.get(
     "/{name}",
     response_model=BatchEndpointResource,
-    response_model_exclude_unset=True,  # the view as the registry made it (models._Stamped)
+    response_model_exclude_unset=True,  # the view as the service made it (models._Stamped)
     responses=errors(404),
     summary="Show a batch endpoint",
 )
@@ -86,7 +86,7 @@ def delete_endpoint(name: EndpointName, workspace: WorkspaceDep) -> None:
     "/{endpoint}/deployments",
     status_code=201,
     response_model=BatchDeploymentResource,
-    response_model_exclude_unset=True,  # the view as the registry made it (models._Stamped)
+    response_model_exclude_unset=True,  # the view as the service made it (models._Stamped)
     responses={**updated(BatchDeploymentResource), **errors(404, 409, 413)},
     summary="Create or update a batch deployment",
 )
@@ -105,7 +105,7 @@ def put_deployment(
 @router.get(
     "/{endpoint}/deployments",
     response_model=ListOf[BatchDeploymentResource],
-    response_model_exclude_unset=True,  # the view as the registry made it (models._Stamped)
+    response_model_exclude_unset=True,  # the view as the service made it (models._Stamped)
     responses=errors(404),
     summary="List an endpoint's deployments",
 )
@@ -116,7 +116,7 @@ def list_deployments(endpoint: EndpointName, workspace: WorkspaceDep) -> Any:
 @router.get(
     "/{endpoint}/deployments/{name}",
     response_model=BatchDeploymentResource,
-    response_model_exclude_unset=True,  # the view as the registry made it (models._Stamped)
+    response_model_exclude_unset=True,  # the view as the service made it (models._Stamped)
     responses=errors(404),
     summary="Show a batch deployment",
 )

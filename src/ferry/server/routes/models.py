@@ -68,7 +68,7 @@ class _Stamped(BaseModel):
     """The spec's fields, flat (as extras), plus what the server adds.
 
     Routes that return these set ``response_model_exclude_unset``: the body is what the
-    registry returned, unchanged; the model documents it and checks its core fields.
+    service returned, unchanged; the model documents it and checks its core fields.
     """
 
     model_config = ConfigDict(extra="allow")
@@ -132,7 +132,7 @@ class SecretValue(BaseModel):
 
     value: str = Field(
         description="The secret value; stored encrypted, never shown again.",
-        # The registry refuses an empty value (with the fix to use); say so in OpenAPI.
+        # The service refuses an empty value (with the fix to use); say so in OpenAPI.
         json_schema_extra={"minLength": 1},
     )
 

@@ -65,7 +65,7 @@ def _keys(workspace: Any, name: str) -> dict[str, Any]:
     "",
     status_code=201,
     response_model=OnlineEndpointResource,
-    response_model_exclude_unset=True,  # the view as the registry made it (models._Stamped)
+    response_model_exclude_unset=True,  # the view as the service made it (models._Stamped)
     responses={**updated(OnlineEndpointResource), **errors(404, 409, 413)},
     summary="Create or update an online endpoint",
 )
@@ -81,7 +81,7 @@ async def put_endpoint(
 @router.get(
     "",
     response_model=ListOf[OnlineEndpointResource],
-    response_model_exclude_unset=True,  # the view as the registry made it (models._Stamped)
+    response_model_exclude_unset=True,  # the view as the service made it (models._Stamped)
     summary="List online endpoints",
 )
 async def list_endpoints(request: Request, workspace: WorkspaceDep) -> Any:
@@ -92,7 +92,7 @@ async def list_endpoints(request: Request, workspace: WorkspaceDep) -> Any:
 @router.get(
     "/{name}",
     response_model=OnlineEndpointResource,
-    response_model_exclude_unset=True,  # the view as the registry made it (models._Stamped)
+    response_model_exclude_unset=True,  # the view as the service made it (models._Stamped)
     responses=errors(404),
     summary="Show an online endpoint",
 )
@@ -137,7 +137,7 @@ async def regenerate_keys(
     "/{endpoint}/deployments",
     status_code=201,
     response_model=OnlineDeploymentResource,
-    response_model_exclude_unset=True,  # the view as the registry made it (models._Stamped)
+    response_model_exclude_unset=True,  # the view as the service made it (models._Stamped)
     responses={**updated(OnlineDeploymentResource), **errors(404, 409, 413)},
     summary="Create or update an online deployment",
 )
@@ -161,7 +161,7 @@ async def put_deployment(
 @router.get(
     "/{endpoint}/deployments",
     response_model=ListOf[OnlineDeploymentResource],
-    response_model_exclude_unset=True,  # the view as the registry made it (models._Stamped)
+    response_model_exclude_unset=True,  # the view as the service made it (models._Stamped)
     responses=errors(404),
     summary="List an endpoint's deployments",
 )
@@ -177,7 +177,7 @@ async def list_deployments(endpoint: EndpointName, workspace: WorkspaceDep) -> A
 @router.get(
     "/{endpoint}/deployments/{name}",
     response_model=OnlineDeploymentResource,
-    response_model_exclude_unset=True,  # the view as the registry made it (models._Stamped)
+    response_model_exclude_unset=True,  # the view as the service made it (models._Stamped)
     responses=errors(404),
     summary="Show an online deployment",
 )

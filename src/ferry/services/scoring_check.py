@@ -2,7 +2,7 @@
 
 Shared by online and batch deployments. The script is *parsed* (``ast``), never imported: its
 imports may need the deployment's environment, and running user code in the server is not the
-registry's job. What is checked: the file is in the code folder, it compiles, and it defines the
+the services' job. What is checked: the file is in the code folder, it compiles, and it defines the
 contract's functions at module level (online: ``init()`` and ``run()``, as
 azureml-inference-server-http requires; batch: ``run()``, with ``init()`` optional as in
 ParallelRunStep and as the worker treats it). Each refusal names the file, the line and the fix.

@@ -13,7 +13,7 @@ import yaml
 
 from ferry.archive import ExtractLimits, content_hash, safe_extract
 from ferry.errors import ConflictError, InvalidInputError, NotFoundError, SpecError
-from ferry.registry.datastores import DatastoreRegistry
+from ferry.services.datastores import DatastoreService
 from ferry.specs.assets import (
     SPEC_BY_KIND,
     AssetKind,
@@ -28,18 +28,18 @@ from ferry.specs.loader import is_uri, spec_from_data
 from ferry.specs.refs import parse_asset_ref
 from ferry.store.base import AssetRecord, AssetRepository, Page
 
-__all__ = ["AssetRegistry", "asset_view"]
+__all__ = ["AssetService", "asset_view"]
 
 UPLOAD_FOLDER = "LocalUpload"
 
 
-class AssetRegistry:
+class AssetService:
     """The rules of versioned assets, independent of HTTP."""
 
     def __init__(
         self,
         repo: AssetRepository,
-        datastores: DatastoreRegistry,
+        datastores: DatastoreService,
         staging: Path,
         *,
         unpack_limits: ExtractLimits | None = None,

@@ -15,16 +15,16 @@ from typing import Any
 
 from ferry.errors import ConflictError, InvalidInputError, NotFoundError, SpecError
 from ferry.online.keys import EndpointCredentials
-from ferry.registry.assets import AssetRegistry
-from ferry.registry.references import SERVER_PYTHON, pin_references
-from ferry.registry.scoring_check import check_scoring_script
-from ferry.registry.secrets import SecretService
+from ferry.services.assets import AssetService
+from ferry.services.references import SERVER_PYTHON, pin_references
+from ferry.services.scoring_check import check_scoring_script
+from ferry.services.secrets import SecretService
 from ferry.specs.assets import AssetKind, AssetTypes
 from ferry.specs.loader import spec_from_data
 from ferry.specs.online import DeploymentState, OnlineDeploymentSpec, OnlineEndpointSpec
 from ferry.store.base import NamedRepository
 
-__all__ = ["OnlineRegistry"]
+__all__ = ["OnlineEndpointService"]
 
 _ENDPOINT = "online-endpoint"
 _DEPLOYMENT = "online-deployment"
@@ -47,12 +47,10 @@ _NEEDS_ENV_WITH_CODE = (
 )
 
 
-class OnlineRegistry:
+class OnlineEndpointService:
     """Create, update, show, list and delete online endpoints, deployments and keys."""
 
-    def __init__(
-        self, repo: NamedRepository, assets: AssetRegistry, secrets: SecretService
-    ) -> None:
+    def __init__(self, repo: NamedRepository, assets: AssetService, secrets: SecretService) -> None:
         self._repo = repo
         self._assets = assets
         self._secrets = secrets

@@ -8,17 +8,17 @@ from typing import Any
 
 from ferry.datastore import Datastore, open_datastore, parse_uri
 from ferry.errors import ConflictError, InvalidInputError, NotFoundError
-from ferry.registry.secrets import SecretService
+from ferry.services.secrets import SecretService
 from ferry.specs.names import DATASTORE_NAME
 from ferry.specs.workspace import DEFAULT_DATASTORE, DatastoreSpec
 from ferry.store.base import NamedRepository, Page
 
-__all__ = ["DatastoreRegistry"]
+__all__ = ["DatastoreService"]
 
 _KIND = "datastore"
 
 
-class DatastoreRegistry:
+class DatastoreService:
     """Create, show, list and delete datastores, and open them to move bytes."""
 
     def __init__(self, repo: NamedRepository, secrets: SecretService, default_root: Path) -> None:

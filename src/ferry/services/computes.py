@@ -9,12 +9,12 @@ from ferry.specs.names import COMPUTE_NAME
 from ferry.specs.workspace import LOCAL_COMPUTE, ComputeSpec
 from ferry.store.base import NamedRepository, Page
 
-__all__ = ["ComputeRegistry"]
+__all__ = ["ComputeService"]
 
 _KIND = "compute"
 
 
-class ComputeRegistry:
+class ComputeService:
     """Create, show, list and delete computes."""
 
     def __init__(self, repo: NamedRepository) -> None:

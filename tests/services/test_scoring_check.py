@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ferry.errors import NotFoundError, SpecError
-from ferry.registry.scoring_check import check_scoring_script
+from ferry.services.scoring_check import check_scoring_script
 
 
 def _script(folder: Path, text: str, name: str = "score.py") -> Path:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ferry.errors import ServerError
-from ferry.layout import WorkspaceLayout
+from ferry.local_workspace.layout import WorkspaceLayout
 from ferry.pids import running
 from ferry.settings import Settings
 

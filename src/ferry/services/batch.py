@@ -11,26 +11,26 @@ import builtins
 from typing import Any
 
 from ferry.errors import ConflictError, NotFoundError, SpecError
-from ferry.registry.assets import AssetRegistry
-from ferry.registry.computes import ComputeRegistry
-from ferry.registry.references import SERVER_PYTHON, pin_references
-from ferry.registry.scoring_check import check_scoring_script
+from ferry.services.assets import AssetService
+from ferry.services.computes import ComputeService
+from ferry.services.references import SERVER_PYTHON, pin_references
+from ferry.services.scoring_check import check_scoring_script
 from ferry.specs.assets import AssetKind
 from ferry.specs.batch import BatchDeploymentSpec, BatchEndpointSpec
 from ferry.specs.workspace import LOCAL_COMPUTE
 from ferry.store.base import NamedRepository
 
-__all__ = ["SERVER_PYTHON", "BatchRegistry"]
+__all__ = ["SERVER_PYTHON", "BatchEndpointService"]
 
 _ENDPOINT = "batch-endpoint"
 _DEPLOYMENT = "batch-deployment"
 
 
-class BatchRegistry:
+class BatchEndpointService:
     """Create, update, show, list and delete batch endpoints and deployments."""
 
     def __init__(
-        self, repo: NamedRepository, assets: AssetRegistry, computes: ComputeRegistry
+        self, repo: NamedRepository, assets: AssetService, computes: ComputeService
     ) -> None:
         self._repo = repo
         self._assets = assets

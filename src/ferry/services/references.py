@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from ferry.errors import InvalidInputError, NotFoundError
-from ferry.registry.assets import AssetRegistry
+from ferry.services.assets import AssetService
 from ferry.specs.assets import AssetKind
 from ferry.specs.batch import CodeConfigurationSpec
 from ferry.specs.refs import SERVER_PYTHON, is_asset_ref
@@ -25,7 +25,7 @@ class _Deployable(Protocol):
     code_configuration: CodeConfigurationSpec | None
 
 
-def pin_references(assets: AssetRegistry, spec: _Deployable) -> dict[AssetKind, AssetRecord]:
+def pin_references(assets: AssetService, spec: _Deployable) -> dict[AssetKind, AssetRecord]:
     """Check that model, environment and code reference registered assets; pin their versions.
 
     Returns the resolved records by kind. Raises InvalidInputError for an inline (unregistered)
