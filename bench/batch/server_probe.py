@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ferry import BatchDeployment, BatchEndpoint, Input, MLClient, Model
-from ferry.launcher import server_status, stop_server
+from ferry.local_workspace.launcher import server_status, stop_server
 from ferry.specs.batch import BatchDeploymentSettings, BatchRetrySettings, CodeConfigurationSpec
 
 ENDPOINT = "bench-endpoint"

@@ -198,8 +198,8 @@ class FerryServer:
         self.client = MLClient(settings=self.settings)
 
     def _start_watched(self, workspace: Path, gc_log: Path, timeout: float = 30.0) -> None:
-        from ferry.launcher import server_status
-        from ferry.layout import WorkspaceLayout
+        from ferry.local_workspace.launcher import server_status
+        from ferry.local_workspace.layout import WorkspaceLayout
 
         layout = WorkspaceLayout(workspace)
         layout.ensure()
@@ -226,7 +226,7 @@ class FerryServer:
 
     @property
     def pid(self) -> int:
-        from ferry.launcher import server_status
+        from ferry.local_workspace.launcher import server_status
 
         info = server_status(self.settings)
         assert info is not None, "the Ferry server is not running"
@@ -262,7 +262,7 @@ class FerryServer:
         return httpx.get(self.client.server_url + "/metrics", timeout=10).text
 
     def stop(self) -> None:
-        from ferry.launcher import stop_server
+        from ferry.local_workspace.launcher import stop_server
 
         self.client.close()
         stop_server(self.settings)

@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 
 from ferry import MLClient
-from ferry.launcher import stop_server
+from ferry.local_workspace.launcher import stop_server
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 
 from ferry import MLClient
-from ferry.launcher import stop_server
+from ferry.local_workspace.launcher import stop_server
 from ferry.specs.loader import load_spec
 from ferry.specs.online import OnlineDeploymentSpec, OnlineEndpointSpec
 

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from ferry import AssetTypes, MLClient, Model
-from ferry.launcher import stop_server
+from ferry.local_workspace.launcher import stop_server
 from ferry.specs.loader import load_spec
 from ferry.specs.online import OnlineDeploymentSpec, OnlineEndpointSpec
 
