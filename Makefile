@@ -5,12 +5,12 @@ BIN := $(VENV)/bin
 UV := $(shell command -v uv 2>/dev/null)
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint typecheck unit demo clean azurite
+.PHONY: venv test lint typecheck unit test-ray test-browser chromium demo clean azurite
 
 $(STAMP): pyproject.toml
 	@if [ -z "$(UV)" ]; then $(PYTHON) -m pip install --quiet uv; fi
 	uv venv --quiet --allow-existing --python $(PYTHON) $(VENV)
-	uv pip install --quiet --python $(BIN)/python -e ".[dev]"
+	uv pip install --quiet --python $(BIN)/python -e ".[dev,ray]"
 	# torch is pinned and taken from PIP_FIND_LINKS when set (a local CPU wheel): uv ignores
 	# pip's configuration, and an unpinned torch would pull multi-GB CUDA builds.
 	uv pip install --quiet --python $(BIN)/python $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS)) torch==2.13.0
@@ -38,9 +38,25 @@ $(AZURITE):
 	else echo "npm not found: Azure Blob datastore tests will be skipped (install Node.js)"; fi
 
 unit: $(STAMP) azurite
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not ray and not browser"
 
-test: lint typecheck unit
+# One local multi-node Ray cluster (a head and a worker node) for the whole session.
+test-ray: $(STAMP)
+	$(BIN)/pytest -q -m ray
+
+# The studio in a real browser: Debian's chromium driven by playwright (never `playwright install`).
+CHROMIUM := $(shell command -v chromium 2>/dev/null)
+
+chromium:
+	@if [ -z "$(CHROMIUM)" ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi; \
+	fi
+
+test-browser: $(STAMP) chromium
+	$(BIN)/pytest -q -m browser
+
+test: lint typecheck unit test-ray test-browser
 
 # The main job end to end on a fresh local workspace: train the digits classifier, deploy it as
 # a batch endpoint, invoke it over 300 PNGs with a live progress bar, print accuracy and where
