@@ -1,5 +1,8 @@
 """Real storage services for tests: an S3 server (moto) and Azure Blob (Azurite).
 
+A required service that is missing fails the run, saying how to provide it: a skip would hide
+that the suite did not test what it claims.
+
 Use it as a pytest plugin from the top-level ``tests/conftest.py``::
 
     pytest_plugins = ["fixtures_services"]
@@ -10,7 +13,7 @@ Fixtures:
 * ``s3_bucket``: a fresh, empty bucket on it; credentials are :data:`S3_CREDENTIALS`.
 * ``s3_spec``: a ``DatastoreSpec`` of type s3 for ``s3_bucket``.
 * ``azurite`` (session): an Azurite blob service started with node; its value is the connection
-  string. Skips (saying why) when Azurite is not installed: ``make azurite`` installs it into
+  string. Fails (saying why) when Azurite is not installed: ``make azurite`` installs it into
   ``.cache/azurite``, or point ``FERRY_AZURITE_BIN`` at an ``azurite-blob`` executable.
 * ``azure_container``: a fresh, empty container there; ``azure_spec``: its ``DatastoreSpec``.
 """
@@ -109,12 +112,12 @@ def _azurite_command() -> list[str]:
     explicit = os.environ.get("FERRY_AZURITE_BIN")
     binary = Path(explicit) if explicit else AZURITE_BIN
     if not binary.exists():
-        pytest.skip(
+        pytest.fail(
             f"Azurite is not installed at {binary}: run `make azurite` (npm install --prefix "
             ".cache/azurite azurite) or set FERRY_AZURITE_BIN"
         )
     if shutil.which("node") is None:
-        pytest.skip("Azurite needs node on PATH, and there is none")
+        pytest.fail("Azurite needs node on PATH, and there is none: install Node.js")
     return [str(binary)]
 
 

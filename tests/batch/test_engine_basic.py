@@ -74,7 +74,8 @@ def test_log_layout_and_reports(jobs: Jobs) -> None:
 
 
 def test_dataframe_results_read_back_with_pandas(jobs: Jobs) -> None:
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
     script = jobs.script(
         """
         import os

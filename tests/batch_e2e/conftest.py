@@ -2,23 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
-
-from ferry import MLClient
-from ferry.local_workspace.launcher import stop_server
-from ferry.settings import Settings
-
-
-@pytest.fixture(scope="module")
-def ml_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MLClient]:
-    settings = Settings(workspace=tmp_path_factory.mktemp("batch"))
-    client = MLClient(settings=settings)
-    yield client
-    client.close()
-    stop_server(settings)
 
 
 def write_script(folder: Path, body: str, name: str = "driver.py") -> Path:

@@ -181,8 +181,6 @@ def test_a_pdb_breakpoint_in_run_is_hit(tmp_path: Path) -> None:
 
 def test_the_digits_example_runs_unchanged(tmp_path: Path) -> None:
     # examples/digits-batch as its README deploys it: its deployment.yml and batch_driver.py.
-    pytest.importorskip("sklearn")
-    pytest.importorskip("PIL")
     from tests.examples.support import copy_example, load_script
 
     example = copy_example("digits-batch", tmp_path)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,19 +9,8 @@ import pytest
 from ferry import AssetTypes, Data, MLClient, Model
 from ferry.client import Datastore
 from ferry.errors import AuthError, ConflictError, NotFoundError
-from ferry.local_workspace.launcher import stop_server
-from ferry.settings import Settings
 from ferry.specs.workspace import DatastoreSpec
 from tests.fixtures_services import S3_CREDENTIALS
-
-
-@pytest.fixture(scope="module")
-def ml_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MLClient]:
-    settings = Settings(workspace=tmp_path_factory.mktemp("ds"))
-    client = MLClient(settings=settings)
-    yield client
-    client.close()
-    stop_server(settings)
 
 
 def test_default_datastore_exists(ml_client: MLClient) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import filecmp
 import json
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -13,34 +12,11 @@ import pytest
 from ferry import AssetTypes, BuildContext, Data, Environment, MLClient, Model
 from ferry.client import Code, Compute
 from ferry.errors import ConflictError, InvalidInputError, NotFoundError, SpecError
-from ferry.local_workspace.launcher import stop_server
-from ferry.settings import Settings
 from ferry.specs.assets import DataSpec
 from ferry.specs.loader import load_spec
+from tests.conftest import STORES
 
-
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
-def ml_client(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[MLClient]:
-    store_url = None
-    cleanup: Iterator[str] | None = None
-    if request.param == "postgres":
-        from tests.conftest import _pg_database
-
-        cleanup = _pg_database()
-        store_url = next(cleanup)
-    settings = Settings(workspace=tmp_path_factory.mktemp("sdk"), store_url=store_url)
-    client = MLClient(settings=settings)  # auto-starts the local server
-    try:
-        yield client
-    finally:
-        client.close()
-        stop_server(settings)
-        if cleanup is not None:
-            next(cleanup, None)
+ML_CLIENT_STORES = STORES
 
 
 def test_model_folder_versions_and_download(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -32,8 +31,6 @@ from ferry.entities import (
     ModelBatchDeploymentSettings,
 )
 from ferry.errors import FerryError, InvalidInputError, SpecError
-from ferry.local_workspace.launcher import stop_server
-from ferry.settings import Settings
 
 DRIVER = """
 import json
@@ -51,15 +48,6 @@ def run(mini_batch):
     print(f"run method start: run({len(mini_batch)} files)")
     return [f"{Path(p).name} {int(Path(p).read_text()) * scale}" for p in mini_batch]
 """
-
-
-@pytest.fixture(scope="module")
-def ml_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MLClient]:
-    settings = Settings(workspace=tmp_path_factory.mktemp("notebook"))
-    client = MLClient(settings=settings)
-    yield client
-    client.close()
-    stop_server(settings)
 
 
 @pytest.fixture(scope="module")

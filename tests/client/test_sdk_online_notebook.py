@@ -8,10 +8,7 @@ first, the way most Azure samples go on, and the deployment runs in the server's
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from ferry import MLClient
 from ferry.entities import (
@@ -20,18 +17,7 @@ from ferry.entities import (
     ManagedOnlineEndpoint,
     Model,
 )
-from ferry.local_workspace.launcher import stop_server
-from ferry.settings import Settings
 from tests.online.test_azure_sample import SCORE_PY
-
-
-@pytest.fixture(scope="module")
-def ml_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MLClient]:
-    settings = Settings(workspace=tmp_path_factory.mktemp("online-notebook"))
-    client = MLClient(settings=settings)
-    yield client
-    client.close()
-    stop_server(settings)
 
 
 def test_online_notebook_with_a_registered_model(

@@ -73,7 +73,10 @@ def test_the_worker_runtime_imports_on_the_oldest_supported_python(tmp_path: Pat
     """The runtime runs on the chosen interpreter: keep it importable on RUNTIME_MIN."""
     oldest = [p for p in discover() if (p.major, p.minor) == RUNTIME_MIN]
     if not oldest:
-        pytest.skip(f"no Python {RUNTIME_MIN[0]}.{RUNTIME_MIN[1]} installed here")
+        pytest.fail(
+            f"no Python {RUNTIME_MIN[0]}.{RUNTIME_MIN[1]} installed here"
+            " (the pyenv interpreters 3.6 to 3.13 that CI has)"
+        )
     staged = tmp_path / "ferry"
     shutil.copytree(RUNTIME, staged / "runtime", ignore=shutil.ignore_patterns("__pycache__"))
     (staged / "__init__.py").write_text("")
@@ -116,7 +119,9 @@ def test_the_cutoff_is_the_newest_pins_release_date() -> None:
 def test_python_310_sklearn_122_and_unpinned_numpy_import_together(tmp_path: Path) -> None:
     """Conda reads scikit-learn=1.2.2 as 1.2.2.*, and picks a numpy built to go with it."""
     if not _installed(3, 10):
-        pytest.skip("no Python 3.10 on this machine")
+        pytest.fail(
+            "no Python 3.10 on this machine (the pyenv interpreters 3.6 to 3.13 that CI has)"
+        )
     conda = {"dependencies": ["python=3.10", "pip", "scikit-learn=1.2.2", "numpy"]}
     resolved = normalize_conda(conda)
     assert "scikit-learn==1.2.2.*" in resolved.requirements
@@ -143,7 +148,9 @@ def test_a_pin_without_a_wheel_moves_by_default_and_strict_refuses(tmp_path: Pat
     Pandas is left open: as of 1.1.2's release date it resolves to 1.4.x, which has no 3.11 wheel.
     """
     if not _installed(3, 11):
-        pytest.skip("no Python 3.11 on this machine")
+        pytest.fail(
+            "no Python 3.11 on this machine (the pyenv interpreters 3.6 to 3.13 that CI has)"
+        )
     pip = ["scikit-learn==1.1.2", "pandas"]
     resolved = normalize_conda({"dependencies": ["python=3.11", {"pip": pip}]})
     builder = EnvironmentBuilder(tmp_path / "envs")
@@ -216,7 +223,9 @@ def _select(request: str, tmp_path: Path, **flags: bool) -> tuple[str, list[str]
 
 def test_a_python_too_old_for_the_runtime_gets_the_oldest_supported_one(tmp_path: Path) -> None:
     if not _installed(3, 6):
-        pytest.skip("no Python 3.6 on this machine")
+        pytest.fail(
+            "no Python 3.6 on this machine (the pyenv interpreters 3.6 to 3.13 that CI has)"
+        )
     path, notices = _select("3.6", tmp_path)
     oldest = min((p for p in discover() if p.supported), key=lambda p: (p.minor, -p.patch))
     assert path == oldest.path
@@ -229,7 +238,9 @@ def test_a_python_too_old_for_the_runtime_gets_the_oldest_supported_one(tmp_path
 def test_a_range_gets_the_newest_installed_python_in_it(tmp_path: Path) -> None:
     inside = [p for p in discover() if p.supported and (3, 9) <= (p.major, p.minor) < (3, 11)]
     if not inside:
-        pytest.skip("no Python 3.9 or 3.10 on this machine")
+        pytest.fail(
+            "no Python 3.9 or 3.10 on this machine (the pyenv interpreters 3.6 to 3.13 that CI has)"
+        )
     _, notices = _select(">=3.9,<3.11", tmp_path)
     newest = max(inside, key=lambda p: (p.minor, p.patch))
     assert notices[0].startswith(f"Python {newest.version} from ")

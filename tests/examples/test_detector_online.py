@@ -11,15 +11,14 @@ from types import ModuleType
 from typing import Any
 
 import httpx
+import numpy as np
+import PIL.Image as Image
+import PIL.ImageDraw as ImageDraw
 import pytest
 
 from ferry import MLClient
 from ferry.errors import FerryError
 from tests.examples.support import EXAMPLES, load_script
-
-np = pytest.importorskip("numpy")
-Image = pytest.importorskip("PIL.Image")
-ImageDraw = pytest.importorskip("PIL.ImageDraw")
 
 EXAMPLE = EXAMPLES / "detector-online"
 ENDPOINT = "detector"

@@ -14,9 +14,6 @@ from ferry.specs.batch import BatchDeploymentSpec, BatchEndpointSpec
 from ferry.specs.loader import load_spec
 from tests.examples.support import copy_example, load_script
 
-pytest.importorskip("sklearn")
-pytest.importorskip("PIL")
-
 N_IMAGES = 120
 
 

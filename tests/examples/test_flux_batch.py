@@ -6,16 +6,15 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import diffusers
 import pandas as pd
 import pytest
+import torch
 
 from ferry import AssetTypes, Input, MLClient
 from ferry.specs.batch import BatchDeploymentSpec, BatchEndpointSpec
 from ferry.specs.loader import load_spec
 from tests.examples.support import EXAMPLES, copy_example, load_script
-
-torch = pytest.importorskip("torch")
-diffusers = pytest.importorskip("diffusers")
 
 SIZE = (64, 64)
 PROMPTS = sorted(p.name for p in (EXAMPLES / "flux-batch" / "data").glob("*.json"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import subprocess
@@ -13,14 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
 from ferry import MLClient
 from tests.examples.support import copy_example
 
 # Only run.py and the replica import torch and diffusers (seconds each), not this process.
-if importlib.util.find_spec("torch") is None or importlib.util.find_spec("diffusers") is None:
-    pytest.skip("needs torch and diffusers", allow_module_level=True)
-Image = pytest.importorskip("PIL.Image")
 
 #: 20-30 s in all: run.py and the replica each import torch and diffusers.
 pytestmark = pytest.mark.slow

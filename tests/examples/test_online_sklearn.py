@@ -10,15 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import joblib
 import pytest
+from sklearn.exceptions import InconsistentVersionWarning
 
 from ferry import MLClient
 from tests.examples.support import EXAMPLES, load_script
-
-sklearn = pytest.importorskip("sklearn")
-joblib = pytest.importorskip("joblib")
-
-from sklearn.exceptions import InconsistentVersionWarning  # noqa: E402
 
 EXAMPLE = EXAMPLES / "online-sklearn"
 
@@ -82,8 +79,7 @@ def test_run_py_deploys_scores_and_prints_a_curl_line(
     assert argv[-1] == endpoint.scoring_uri
     request_files = [Path(a[1:]).resolve() for a in argv if a.startswith("@")]
     assert request_files == [(model_1 / "sample-request.json").resolve()]
-    if shutil.which("curl") is None:
-        pytest.skip("curl is not installed")
+    assert shutil.which("curl"), "curl is not installed: the README's curl line needs it"
     scored = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True)
     assert json.loads(scored.stdout) == expected
     assert "server stop" in done.stdout

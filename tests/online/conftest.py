@@ -19,19 +19,8 @@ from ferry import (
     MLClient,
     OnlineDeployment,
 )
-from ferry.local_workspace.launcher import stop_server
-from ferry.settings import Settings
 
 SERVER_PYTHON = "ferry:server-python"
-
-
-@pytest.fixture(scope="module")
-def ml_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MLClient]:
-    settings = Settings(workspace=tmp_path_factory.mktemp("online"))
-    client = MLClient(settings=settings)
-    yield client
-    client.close()
-    stop_server(settings)
 
 
 @pytest.fixture(scope="module")

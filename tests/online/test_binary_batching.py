@@ -8,7 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-import pytest
 
 from ferry import MLClient
 from tests.online.conftest import deploy, make_endpoint, metric, scoring, write_code
@@ -96,7 +95,6 @@ def test_png_round_trip(ml_client: MLClient, tmp_path: Path, http: httpx.Client)
 def test_inference_schema_swagger_and_keyword_input(
     ml_client: MLClient, tmp_path: Path, http: httpx.Client
 ) -> None:
-    pytest.importorskip("inference_schema")
     make_endpoint(ml_client, "schema-ep")
     deploy(ml_client, "schema-ep", "typed", write_code(tmp_path, SCHEMA_SCRIPT))
     uri, headers = scoring(ml_client, "schema-ep")

@@ -36,11 +36,14 @@ def _user_env_has(module: str) -> bool:
 
 @pytest.fixture
 def need_in_user_env() -> Any:
-    """Skip the test unless the user environment can import the module."""
+    """Fail the test, saying what to install, when the user environment lacks the module."""
 
     def check(module: str) -> None:
         if not _user_env_has(module):
-            pytest.skip(f"{module} is not installed in the user environment {USER_PYTHON}")
+            pytest.fail(
+                f"{module} is not installed in the user environment {USER_PYTHON}: "
+                "`make venv` installs the dev extra"
+            )
 
     return check
 

@@ -3,11 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from ferry.runtime.batch import BatchOutputError, format_rows
-
-pd = pytest.importorskip("pandas")
 
 
 def _inputs(tmp_path: Path, n: int) -> list[str]:

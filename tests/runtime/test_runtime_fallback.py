@@ -6,12 +6,11 @@ import random
 from typing import Any
 
 import pytest
+import werkzeug.wrappers as werkzeug_wrappers
 
 from ferry.runtime._fallback import FallbackRequest, FallbackResponse
 from ferry.runtime.azureml_shims import AMLResponse
 from ferry.runtime.wsgi import build_environ
-
-werkzeug_wrappers = pytest.importorskip("werkzeug.wrappers")
 
 
 def _both(method: str, query: str, headers: list[tuple[str, str]], body: bytes) -> list[Any]:

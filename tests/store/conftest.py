@@ -3,24 +3,20 @@
 PostgreSQL tests get a fresh, randomly named schema (selected through ``search_path`` in the
 connection options) that is dropped afterwards, so they can run repeatedly, in any order and
 next to other sessions on the same database. Point them elsewhere with
-``FERRY_TEST_POSTGRES_URL``; deselect them with ``-m "not postgres"``.
+``FERRY_TEST_POSTGRES_URL`` (tests/postgres.py); deselect them with
+``-m "not postgres"``; an unreachable server fails them.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from ferry.store import Store, open_store
-
-POSTGRES_URL = os.environ.get(
-    "FERRY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
+from tests.postgres import POSTGRES_URL, postgres_admin
 
 
 @pytest.fixture(
@@ -35,20 +31,13 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'workspace' / 'ferry.db'}"
         return
     schema = f"ferry_test_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        pytest.skip(
-            f"PostgreSQL at {POSTGRES_URL} is not reachable ({exc}); start it, set "
-            "FERRY_TEST_POSTGRES_URL, or deselect with -m 'not postgres'"
-        )
-    with admin:
+    with postgres_admin() as admin:
         admin.execute(f'CREATE SCHEMA "{schema}"')
     separator = "&" if "?" in POSTGRES_URL else "?"
     try:
         yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
     finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        with postgres_admin() as admin:
             admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
