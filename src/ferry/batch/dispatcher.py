@@ -23,6 +23,7 @@ from ferry.batch.progress import ProgressMeter
 from ferry.batch.scheduler import Scheduler
 from ferry.batch.syncer import Syncer
 from ferry.runtime import messages as m
+from ferry.specs.states import FailureKind, JobState
 
 __all__ = ["Crew", "Dispatcher", "Verdict"]
 
@@ -33,11 +34,13 @@ _SHUTDOWN_GRACE = 5.0  # seconds workers get to run the script's shutdown() at t
 
 @dataclass
 class Verdict:
-    """How dispatching ended: ``Completed``, ``Failed`` or ``Canceled``, and why."""
+    """How dispatching ended: ``Completed``, ``Failed`` or ``Canceled``, and why; a failure
+    says its :class:`FailureKind`."""
 
-    state: str
+    state: JobState
     message: str = ""
     error: dict[str, Any] | None = None
+    failure: FailureKind | None = None
 
 
 class Crew:
@@ -102,10 +105,10 @@ class Dispatcher:
             last_sync = last_poll = time.monotonic()
             while self.verdict is None:
                 if self.cancel.is_set():
-                    self.verdict = Verdict("Canceled", "the job was canceled")
+                    self.verdict = Verdict(JobState.CANCELED, "the job was canceled")
                     break
                 if not self.scheduler.pending_count and not self.pool.inflight_count:
-                    self.verdict = Verdict("Completed")
+                    self.verdict = Verdict(JobState.COMPLETED)
                     break
                 for event in self.hub.wait(self._wait()):
                     self._on_event(event)
@@ -124,7 +127,7 @@ class Dispatcher:
             self.close()
             raise
         syncer.close()  # raises if a sync failed; the job's end syncs on the spot (_finish)
-        self._stop(graceful=self.verdict.state == "Completed")
+        self._stop(graceful=self.verdict.state is JobState.COMPLETED)
         return self.verdict
 
     def close(self) -> None:
@@ -144,14 +147,17 @@ class Dispatcher:
                 wait = min(wait, w.head_since + self.d.timeout - now)
         return max(wait, 0.0)
 
-    def _fail(self, message: str, error: dict[str, Any] | None = None) -> None:
+    def _fail(
+        self, failure: FailureKind, message: str, error: dict[str, Any] | None = None
+    ) -> None:
         if self.verdict is None:
-            self.verdict = Verdict("Failed", message, error)
+            self.verdict = Verdict(JobState.FAILED, message, error, failure)
 
-    def _check_threshold(self) -> None:
+    def _check_threshold(self, failure: FailureKind) -> None:
+        """Fail the job if the attempt that just failed (of kind ``failure``) tipped it over."""
         message = self.scheduler.over_threshold()
         if message is not None:
-            self._fail(message)
+            self._fail(failure, message)
 
     # -- workers -----------------------------------------------------------------------------
     def _wanted(self) -> int:
@@ -182,8 +188,9 @@ class Dispatcher:
                 w = self.pool.start()
             except OSError as exc:
                 self._fail(
+                    FailureKind.INIT_FAILED,
                     f"cannot start a worker with the environment's python {self.d.python}: {exc}; "
-                    "check that the environment was built and its interpreter exists"
+                    "check that the environment was built and its interpreter exists",
                 )
                 return
             self._started(w)
@@ -209,7 +216,7 @@ class Dispatcher:
         for w in list(self.pool.workers.values()):
             self._fill(w)
 
-    def _lose(self, w: Worker, kind: str, error: dict[str, Any] | None = None) -> None:
+    def _lose(self, w: Worker, kind: FailureKind, error: dict[str, Any] | None = None) -> None:
         """A worker is gone (or must go): kill it, settle its tasks, replace it if useful."""
         exit_text = describe_exit(self.crew.dismiss(w))
         if not w.ready:
@@ -220,13 +227,21 @@ class Dispatcher:
                     "message": f"{w.id} {exit_text} before it was ready"
                     + (f"; its last stderr line: {tail}" if tail else ""),
                 }
-            event = {"ev": "worker", "w": w.id, "state": "init_failed", "error": error}
+            event = {
+                "ev": "worker",
+                "w": w.id,
+                "state": "init_failed",
+                "kind": FailureKind.INIT_FAILED,
+                "error": error,
+            }
             self.scheduler.record(event)
             self.log.error(f"{w.id} failed to start: {error.get('type')}: {error.get('message')}")
             if self.pool.init_failed(w, error):
-                self._fail(self.pool.init_failure_message(), error)
+                self._fail(FailureKind.INIT_FAILED, self.pool.init_failure_message(), error)
         else:
-            self.scheduler.record({"ev": "worker", "w": w.id, "state": "lost", "exit": exit_text})
+            self.scheduler.record(
+                {"ev": "worker", "w": w.id, "state": "lost", "kind": kind, "exit": exit_text}
+            )
             self.log.warning(f"{w.id} {exit_text}")
             tasks = list(w.inflight)
             for task in reversed(tasks[1:]):
@@ -241,7 +256,7 @@ class Dispatcher:
                     }
                 seconds = time.monotonic() - w.head_since
                 self.scheduler.failed(head, kind, error, seconds=seconds)
-                self._check_threshold()
+                self._check_threshold(kind)
         self._ensure_workers()
         self._fill_all()
 
@@ -256,7 +271,7 @@ class Dispatcher:
                     f"run() did not return within the timeout of {self.d.timeout:g} s on "
                     f"mini-batch {head.mb}; worker {w.id} was killed"
                 )
-                self._lose(w, "timeout", {"type": "Timeout", "message": message})
+                self._lose(w, FailureKind.TIMEOUT, {"type": "Timeout", "message": message})
             elif not w.ready and now - w.started_at > self.d.init_timeout:
                 message = (
                     f"{w.id} was not ready within init_timeout ({self.d.init_timeout:g} s): the "
@@ -264,12 +279,12 @@ class Dispatcher:
                     "If init() needs longer, raise settings.init_timeout in the deployment or "
                     "pass --set init_timeout=<seconds> at invoke"
                 )
-                self._lose(w, "init", {"type": "InitTimeout", "message": message})
+                self._lose(w, FailureKind.INIT_FAILED, {"type": "InitTimeout", "message": message})
             elif poll and w.proc.poll() is not None:
                 for event in self.hub.drain(w):  # what it sent before exiting comes first
                     self._on_event(event)
                 if w.id in self.pool.workers:
-                    self._lose(w, "worker_crashed")
+                    self._lose(w, FailureKind.WORKER_CRASHED)
 
     def _note_init(self, now: float) -> None:
         """Tell the progress how many workers wait in ``init()`` while none is ready."""
@@ -293,7 +308,7 @@ class Dispatcher:
         if w.id not in self.pool.workers:
             return  # already lost; later frames of it do not count
         if header is None:
-            self._lose(w, "worker_crashed")
+            self._lose(w, FailureKind.WORKER_CRASHED)
             return
         kind = header["kind"]
         if kind == m.READY:
@@ -303,7 +318,7 @@ class Dispatcher:
             self.log.info(f"{w.id} ready (pid {header.get('pid')}, init {init_ms:.0f} ms)")
             self._fill(w)
         elif kind == m.INIT_FAILED:
-            self._lose(w, "init", dict(header.get("error") or {}))
+            self._lose(w, FailureKind.INIT_FAILED, dict(header.get("error") or {}))
         elif kind in (m.RESULT, m.ERROR):
             self._on_answer(w, header, body)
 
@@ -314,7 +329,7 @@ class Dispatcher:
                 f"worker {w.id} answered request {header.get('id')!r} while {expected!r} was "
                 "running; the worker was replaced"
             )
-            self._lose(w, "worker_crashed", {"type": "ProtocolError", "message": message})
+            self._lose(w, FailureKind.WORKER_CRASHED, {"type": "ProtocolError", "message": message})
             return
         task = w.inflight.popleft()
         w.head_since = time.monotonic()
@@ -325,10 +340,12 @@ class Dispatcher:
             ok = self.scheduler.succeeded(task, n_items, body, seconds, outputs)
         else:
             error = dict(header.get("error") or {})
-            self.scheduler.failed(task, "script_error", error, seconds=seconds)
+            self.scheduler.failed(task, FailureKind.SCRIPT_ERROR, error, seconds=seconds)
             ok = False
         if ok:
             self._fill(w)
         else:  # a retry may be queued: idle workers can take it
-            self._check_threshold()
+            self._check_threshold(
+                FailureKind.TOO_FEW_ROWS if header["kind"] == m.RESULT else FailureKind.SCRIPT_ERROR
+            )
             self._fill_all()

@@ -36,6 +36,7 @@ from ferry.batch.progress import Progress, ProgressMeter, earlier_seconds
 from ferry.batch.reports import JobSummary, completed_message, write_reports
 from ferry.batch.scheduler import Scheduler
 from ferry.errors import ConflictError, NotFoundError
+from ferry.specs.states import FailureKind, JobState
 
 __all__ = ["JobOutcome", "Progress", "resume_job", "run_job"]
 
@@ -44,11 +45,13 @@ ProgressCallback = Callable[[Progress], None]
 
 @dataclass(frozen=True)
 class JobOutcome:
-    """How a job ended: ``Completed``, ``Failed`` or ``Canceled``, why, and the final counts."""
+    """How a job ended: ``Completed``, ``Failed`` or ``Canceled``, why, and the final counts;
+    ``failure`` says what kind of failure failed it (None unless ``Failed``)."""
 
-    state: str
+    state: JobState
     message: str
     progress: Progress
+    failure: FailureKind | None = None
 
 
 def run_job(
@@ -206,8 +209,13 @@ class _Session:
                 journal.append({"ev": "reset", "t": time.time()})
                 ledger.apply({"ev": "reset"})
             elif ledger.end is not None:
-                meter.state = str(ledger.end.get("state"))
-                return JobOutcome(meter.state, str(ledger.end.get("message", "")), meter.publish())
+                meter.state = JobState(ledger.end.get("state"))
+                return JobOutcome(
+                    meter.state,
+                    str(ledger.end.get("message", "")),
+                    meter.publish(),
+                    _failure_of(ledger.end),
+                )
             journal.append({"ev": "session", "n": ledger.sessions + 1, "t": time.time()})
             ledger.apply({"ev": "session"})
             self._kill_orphans(log, ledger, journal)
@@ -219,10 +227,12 @@ class _Session:
                     f"Ferry's batch engine failed: {type(exc).__name__}: {exc}; the job can be "
                     "resumed (see logs/sys/master_role.txt)"
                 )
-                meter.state = "Failed"
+                meter.state = JobState.FAILED
                 layout.job_error.parent.mkdir(parents=True, exist_ok=True)
                 layout.job_error.write_text(message + "\n\n" + traceback.format_exc())
-                return JobOutcome("Failed", message, meter.publish())
+                return JobOutcome(
+                    JobState.FAILED, message, meter.publish(), FailureKind.INTERNAL_ERROR
+                )
 
     def _kill_orphans(self, log: EventLog, ledger: Ledger, journal: Journal) -> None:
         """Kill workers that an engine which died left running (a hung run(), say)."""
@@ -261,19 +271,21 @@ class _Session:
                 scheduler.record({"ev": "lost", "mb": mb})
             scheduler.queue.clear()
             scheduler.queue.extend(ledger.pending())
-        meter.set_state("Preparing")
+        meter.set_state(JobState.PREPARING)
         verdict: Verdict
         if scheduler.pending_count and d.entry_script is None:
             verdict = Verdict(
-                "Failed",
+                JobState.FAILED,
                 "this job has no entry script (an MLflow model without a scoring script) and the "
                 "built-in MLflow batch scorer is not available yet; add code_configuration with "
                 "a scoring script to the deployment",
+                failure=FailureKind.PREPARATION_FAILED,
             )
         elif (over := scheduler.over_threshold()) is not None:
-            verdict = Verdict("Failed", over)
+            # A resume or restart whose earlier sessions already failed too many items.
+            verdict = Verdict(JobState.FAILED, over, failure=ledger.last_failure)
         else:
-            meter.set_state("Running")
+            meter.set_state(JobState.RUNNING)
             meter.restart_clock()
             # Worker names go on from the ones earlier sessions used (their logs stay apart).
             crew = crew or Crew(d, layout, self.compute, first_worker=ledger.workers_started)
@@ -290,11 +302,11 @@ class _Session:
         d, layout, plan, ledger, rows = self.d, self.layout, books.plan, books.ledger, books.rows
         journal, meter = books.journal, books.meter
         meter.in_init = (0, 0.0)  # whatever waited in init() has been stopped
-        meter.set_state("Finalizing")
+        meter.set_state(JobState.FINALIZING)
         output: str | None = None
         size = 0
         message = verdict.message
-        if verdict.state == "Completed":
+        if verdict.state is JobState.COMPLETED:
             if d.output_action == "append_row":
                 dest = layout.output_file(d.output_file_name)
                 size = rows.assemble(ledger, dest)
@@ -312,7 +324,10 @@ class _Session:
             error=verdict.error,
         )
         write_reports(layout, d, plan, ledger, summary)
-        journal.append({"ev": "end", "state": verdict.state, "message": message, "t": finished})
+        end: dict[str, object] = {"ev": "end", "state": verdict.state, "message": message}
+        if verdict.failure is not None:
+            end["kind"] = verdict.failure
+        journal.append({**end, "t": finished})
         # One sync for the whole ending, rows before the journal that points at them (as
         # Scheduler.sync): until "end" is on disk a crash resumes the job, which redoes any
         # mini-batch whose rows were lost (RowStore.missing).
@@ -322,17 +337,25 @@ class _Session:
         if meter.callback_error is not None:
             books.log.warning(f"on_progress raised (ignored): {meter.callback_error!r}")
         meter.state = verdict.state
-        return JobOutcome(verdict.state, message, meter.publish(overview=True))
+        return JobOutcome(verdict.state, message, meter.publish(overview=True), verdict.failure)
 
     def _fail_early(self, log: EventLog, message: str) -> JobOutcome:
         """The job cannot even be planned: report it without a plan or a journal."""
         log.error(message)
-        text = f"Job {self.d.name}: Failed\n{message}\n"
+        text = f"Job {self.d.name}: {JobState.FAILED}\n{message}\n"
         self.layout.logs.mkdir(parents=True, exist_ok=True)
         self.layout.job_result.write_text(text, encoding="utf-8")
         self.layout.job_error.write_text(text, encoding="utf-8")
-        progress = Progress(0, 0, 0, 0, 0, 0, 0.0, None, "Failed")
+        progress = Progress(0, 0, 0, 0, 0, 0, 0.0, None, JobState.FAILED)
         self.layout.progress.write_text(json.dumps(progress.to_json(), indent=2), "utf-8")
         if self.on_progress is not None:
             self.on_progress(progress)
-        return JobOutcome("Failed", message, progress)
+        return JobOutcome(JobState.FAILED, message, progress, FailureKind.PREPARATION_FAILED)
+
+
+def _failure_of(end: dict[str, object]) -> FailureKind | None:
+    """The failure kind an ``end`` event recorded (none before Ferry recorded kinds)."""
+    try:
+        return FailureKind(end["kind"])
+    except (KeyError, ValueError):
+        return None

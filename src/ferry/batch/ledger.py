@@ -7,7 +7,8 @@ the same settling event twice is a no-op, which is what makes replay after a cra
 Journal events::
 
     session {n, t}                          an engine run began
-    worker  {w, pid?, state, ...}           started | ready | init_failed | lost | stopped
+    worker  {w, pid?, state, kind?, ...}    started | ready | init_failed | lost | stopped;
+                                            init_failed and lost say their FailureKind
     start   {mb, try, w}                    handed to a worker (no verdict yet = still pending)
     ok      {mb, try, n, at, bytes, s, w, out?}
                                             rows appended at offset ``at``; n items succeeded;
@@ -17,14 +18,18 @@ Journal events::
                                             too_few_rows; a final too_few_rows keeps its n rows
     lost    {mb}                            its rows were lost (machine crash): redo it
     reset   {}                              resume: failed mini-batches are pending again
-    end     {state, message}                the job reached a terminal state
+    end     {state, message, kind?}         the job reached a terminal state (a failed one
+                                            says its FailureKind)
 """
 
 from __future__ import annotations
 
+import contextlib
 from array import array
 from collections.abc import Callable
 from typing import Any
+
+from ferry.specs.states import FailureKind
 
 __all__ = [
     "FAILED",
@@ -57,6 +62,8 @@ class Ledger:
         self._worker_index: dict[str, int] = {}
         #: Last error of each mini-batch that failed at least once (kind, type, message, ...).
         self.errors: dict[int, dict[str, Any]] = {}
+        #: The kind of the latest failed attempt (what tipped a job over its error_threshold).
+        self.last_failure: FailureKind | None = None
         self.items_succeeded = 0
         self.items_failed = 0
         self.mini_batches_done = 0
@@ -96,8 +103,10 @@ class Ledger:
                 return
             self.attempts[mb] = max(self.attempts[mb], int(event.get("try", 1)))
             self.errors[mb] = {"kind": event.get("kind"), **(event.get("error") or {})}
+            with contextlib.suppress(ValueError):  # a kind from a newer engine
+                self.last_failure = FailureKind(event.get("kind"))
             if event.get("final"):
-                partial = event.get("kind") == "too_few_rows"
+                partial = event.get("kind") == FailureKind.TOO_FEW_ROWS
                 self._settle(event, PARTIAL if partial else FAILED, int(event.get("n", 0)))
         elif kind == "lost":
             self._unsettle(int(event["mb"]), keep_attempts=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ferry.batch.ledger import Ledger, overwrite_warning
+from ferry.specs.states import JobState
 
 __all__ = ["Progress", "ProgressMeter", "earlier_seconds", "init_activity", "read_progress"]
 
@@ -36,7 +37,7 @@ class Progress:
     #: Seconds left at the current rate; None while unknown.
     eta_seconds: float | None
     #: Preparing, Running, Finalizing, then Completed, Failed or Canceled.
-    state: str
+    state: JobState
     #: Seconds the job has run, all of its engine sessions together (a server that restarts
     #: resumes the job in a new session); each session counts from when it started dispatching.
     elapsed_seconds: float = 0.0
@@ -58,7 +59,9 @@ class Progress:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Progress:
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        fields["state"] = JobState(fields["state"])
+        return cls(**fields)
 
 
 def read_progress(path: Path) -> Progress | None:
@@ -101,7 +104,7 @@ class ProgressMeter:
         self.on_progress = on_progress
         self.interval = interval
         self.overview_interval = overview_interval
-        self.state = "Preparing"
+        self.state = JobState.PREPARING
         self.callback_error: BaseException | None = None
         #: What earlier sessions of the job ran (see :func:`earlier_seconds`).
         self.earlier_seconds = earlier_seconds
@@ -156,7 +159,7 @@ class ProgressMeter:
         if time.monotonic() - self._last >= self.interval:
             self.publish()
 
-    def set_state(self, state: str) -> Progress:
+    def set_state(self, state: JobState) -> Progress:
         """Change the state and publish at once."""
         self.state = state
         return self.publish(overview=True)

@@ -26,6 +26,7 @@ from typing import IO, Any
 from ferry.batch.definition import JobDefinition, JobLayout
 from ferry.batch.ledger import PENDING, STATUS_NAMES, Ledger, overwrite_warning
 from ferry.batch.minibatches import Plan
+from ferry.specs.states import FailureKind, JobState
 
 __all__ = ["JobSummary", "completed_message", "status_name", "write_reports"]
 
@@ -35,7 +36,7 @@ PROCESSED_HEADER = (
     "error",
 )
 _ERRORS_SHOWN = 20
-_TRIED_STATUS = {"timeout": "timed_out"}
+_TRIED_STATUS = {FailureKind.TIMEOUT.value: "timed_out"}
 _WHERE_TO_LOOK = """Where to look:
   logs/user/error.txt                  every error raised by the scoring script, with tracebacks
   logs/user/stderr/<worker>.txt        each worker's stderr: logging, init() tracebacks
@@ -49,7 +50,7 @@ _WHERE_TO_LOOK = """Where to look:
 class JobSummary:
     """What the reports say beyond the ledger: the verdict, timing, the output."""
 
-    state: str
+    state: JobState
     message: str
     started: str
     finished: str
@@ -212,7 +213,7 @@ def write_reports(
     _atomic(layout.processed_mini_batches, lambda f: _write_processed(f, ledger))
     result = _result_text(d, plan, ledger, summary)
     _atomic(layout.job_result, lambda f: _put(f, result))
-    if summary.state != "Completed" or ledger.items_failed or summary.error:
+    if summary.state is not JobState.COMPLETED or ledger.items_failed or summary.error:
         error = _error_text(d, plan, ledger, summary)
         _atomic(layout.job_error, lambda f: _put(f, error))
     else:

@@ -28,10 +28,17 @@ from ferry.batch.journal import Journal
 from ferry.batch.ledger import Ledger, overwrite_warning
 from ferry.batch.minibatches import Plan
 from ferry.batch.outputs import RowStore
+from ferry.specs.states import FailureKind
 
 __all__ = ["FAILURE_KINDS", "Scheduler", "Task"]
 
-FAILURE_KINDS = ("script_error", "too_few_rows", "timeout", "worker_crashed")
+#: What can fail one attempt at a mini-batch (the journal's ``fail`` events carry one).
+FAILURE_KINDS = (
+    FailureKind.SCRIPT_ERROR,
+    FailureKind.TOO_FEW_ROWS,
+    FailureKind.TIMEOUT,
+    FailureKind.WORKER_CRASHED,
+)
 _MAX_TRACEBACK = 8000
 
 
@@ -120,7 +127,9 @@ class Scheduler:
                     "one element in the returned list (or one DataFrame row)"
                 ),
             }
-            self.failed(task, "too_few_rows", error, seconds=seconds, rows=rows, n_items=n_items)
+            self.failed(
+                task, FailureKind.TOO_FEW_ROWS, error, seconds=seconds, rows=rows, n_items=n_items
+            )
             return False
         data = rows if self.append_row else b""
         event: dict[str, Any] = {
@@ -144,7 +153,7 @@ class Scheduler:
     def failed(
         self,
         task: Task,
-        kind: str,
+        kind: FailureKind,
         error: dict[str, Any],
         *,
         seconds: float = 0.0,
@@ -176,14 +185,14 @@ class Scheduler:
             "s": round(seconds, 6),
             "w": task.worker,
         }
-        if final and kind == "too_few_rows":
+        if final and kind is FailureKind.TOO_FEW_ROWS:
             data = rows if self.append_row else b""
             event["n"] = n_items
             event["at"] = self.rows.append(data)
             event["bytes"] = len(data)
         self.record(event)
         what = "gives up" if final else f"will retry ({task.attempt}/{self.max_attempts} tries)"
-        if kind == "script_error":
+        if kind is FailureKind.SCRIPT_ERROR:
             self.log.script_error(
                 worker=task.worker, mb=task.mb, attempt=task.attempt, files=task.items, error=clean
             )

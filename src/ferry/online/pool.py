@@ -24,9 +24,10 @@ from ferry.online.batcher import Batcher
 from ferry.online.errors import GatewayError
 from ferry.online.metrics import Metrics
 from ferry.online.plan import LaunchPlan
-from ferry.online.replica import Replica, ReplicaState
+from ferry.online.replica import Replica
 from ferry.online.work import Batch, Single
 from ferry.specs.online import OnlineDeploymentSpec
+from ferry.specs.states import ReplicaState
 
 __all__ = ["DeploymentPool", "hang_grace_s"]
 

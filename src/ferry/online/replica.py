@@ -9,7 +9,6 @@ flight at once: no request waits on a dead process.
 from __future__ import annotations
 
 import contextlib
-import enum
 import os
 import signal
 import subprocess
@@ -23,22 +22,12 @@ from ferry.online.channel import Channel, Hub
 from ferry.online.plan import LaunchPlan
 from ferry.runtime import messages as m
 from ferry.runtime.launch import worker_command, worker_env
+from ferry.specs.states import ReplicaState  # re-exported: its old home
 
 __all__ = ["Replica", "ReplicaState", "Reply"]
 
 Reply = Callable[[dict[str, Any] | None, bytes], None]
 """Called with the answer frame, or ``(None, b"")`` when the replica died first."""
-
-
-class ReplicaState(str, enum.Enum):
-    """Where a replica is in its life."""
-
-    STARTING = "Starting"  # process started, init() not finished
-    READY = "Ready"  # serving
-    UNREADY = "Unready"  # alive but failing its readiness probe: no new traffic
-    DEAD = "Dead"  # exited; waits for its restart
-    FAILED = "Failed"  # init() failed
-    STOPPED = "Stopped"
 
 
 class Replica:

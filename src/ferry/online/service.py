@@ -27,7 +27,8 @@ from ferry.online.routing import EndpointRoute
 from ferry.online.supervisor import Supervisor
 from ferry.online.swagger import read_schemas, swagger_document, swagger_version, user_swagger
 from ferry.services.online import OnlineEndpointService
-from ferry.specs.online import DeploymentState, OnlineDeploymentSpec
+from ferry.specs.online import OnlineDeploymentSpec
+from ferry.specs.states import DeploymentState
 
 __all__ = ["OnlineService"]
 

@@ -21,9 +21,10 @@ from collections.abc import Awaitable, Callable
 
 from ferry.online.metrics import Metrics
 from ferry.online.pool import DeploymentPool
-from ferry.online.replica import Replica, ReplicaState
+from ferry.online.replica import Replica
 from ferry.runtime import messages as m
-from ferry.specs.online import DeploymentState, ProbeSettings
+from ferry.specs.online import ProbeSettings
+from ferry.specs.states import DeploymentState, ReplicaState
 
 __all__ = ["Supervisor"]
 

@@ -24,8 +24,8 @@ from ferry.errors import ConflictError, FerryError, InvalidInputError, NotFoundE
 from ferry.server.invoke_checks import check_invoke
 from ferry.server.job_prepare import apply_overrides, prepare_job
 from ferry.server.secret_env import SecretAwareCompute, keyvault_env, resolve_secret_refs
-from ferry.specs.batch import TERMINAL_STATES, JobState
 from ferry.specs.names import ENDPOINT_NAME
+from ferry.specs.states import TERMINAL_STATES, JobState
 from ferry.specs.workspace import DEFAULT_DATASTORE
 
 if TYPE_CHECKING:

@@ -21,7 +21,8 @@ from ferry.services.scoring_check import check_scoring_script
 from ferry.services.secrets import SecretService
 from ferry.specs.assets import AssetKind, AssetTypes
 from ferry.specs.loader import spec_from_data
-from ferry.specs.online import DeploymentState, OnlineDeploymentSpec, OnlineEndpointSpec
+from ferry.specs.online import OnlineDeploymentSpec, OnlineEndpointSpec
+from ferry.specs.states import DeploymentState
 from ferry.store.base import NamedRepository
 
 __all__ = ["OnlineEndpointService"]

@@ -6,7 +6,6 @@ form with the same fields at the root. :meth:`BatchDeploymentSpec.effective_sett
 
 from __future__ import annotations
 
-import enum
 from typing import Any, ClassVar
 
 from pydantic import AliasChoices, ConfigDict, Field, field_validator, model_validator
@@ -17,6 +16,7 @@ from ferry.specs.inline import name_inline_assets
 from ferry.specs.names import ENDPOINT_NAME
 from ferry.specs.refs import REF_PATTERN, SERVER_PYTHON, ref_in_schema
 from ferry.specs.scoring import join_secret_names, split_arguments
+from ferry.specs.states import TERMINAL_STATES, JobState  # re-exported: their old home
 
 __all__ = [
     "DEFAULT_INIT_TIMEOUT",
@@ -343,18 +343,3 @@ class BatchDeploymentSpec(Spec):
             "instance_count": self.effective_instance_count(),
         }
         return data
-
-
-class JobState(str, enum.Enum):
-    """A batch job's lifecycle: Queued → Preparing → Running → Completed | Failed | Canceled."""
-
-    QUEUED = "Queued"
-    PREPARING = "Preparing"
-    RUNNING = "Running"
-    FINALIZING = "Finalizing"
-    COMPLETED = "Completed"
-    FAILED = "Failed"
-    CANCELED = "Canceled"
-
-
-TERMINAL_STATES = frozenset({JobState.COMPLETED, JobState.FAILED, JobState.CANCELED})

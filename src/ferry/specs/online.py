@@ -8,7 +8,6 @@ batching) and ``max_request_body_mb`` on the deployment.
 
 from __future__ import annotations
 
-import enum
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -21,6 +20,7 @@ from ferry.specs.inline import name_inline_assets
 from ferry.specs.names import ENDPOINT_NAME
 from ferry.specs.refs import SERVER_PYTHON, ref_in_schema
 from ferry.specs.scoring import join_secret_names
+from ferry.specs.states import DeploymentState  # re-exported: its old home
 
 __all__ = [
     "AUTH_MODES",
@@ -50,16 +50,6 @@ def check_endpoint_name(value: str, *, field: str = "name") -> str:
     if not 3 <= len(value) <= 32:
         raise ValueError(f"{field} {value!r} has {len(value)} characters; {ENDPOINT_NAME.sentence}")
     return value
-
-
-class DeploymentState(str, enum.Enum):
-    """``provisioning_state`` of a deployment (Azure's values)."""
-
-    CREATING = "Creating"
-    UPDATING = "Updating"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-    DELETING = "Deleting"
 
 
 class OnlineEndpointSpec(Spec):
