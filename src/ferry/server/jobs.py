@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any
 from ferry.batch.definition import JobDefinition, JobLayout
 from ferry.batch.engine import resume_job, run_job
 from ferry.errors import ConflictError, FerryError, InvalidInputError, NotFoundError
+from ferry.server.compute_choice import compute_for
 from ferry.server.invoke_checks import check_invoke
 from ferry.server.job_prepare import apply_overrides, prepare_job
-from ferry.server.secret_env import SecretAwareCompute, keyvault_env, resolve_secret_refs
+from ferry.server.secret_env import keyvault_env, resolve_secret_refs
 from ferry.specs.names import ENDPOINT_NAME
 from ferry.specs.states import TERMINAL_STATES, JobState
 from ferry.specs.workspace import DEFAULT_DATASTORE
@@ -219,7 +220,9 @@ class JobService:
             f"--name {job['deployment_name']}"
         )
         secret_env |= keyvault_env(definition.secret_names, self._ws.secrets, grant)
-        outcome = engine(folder, compute=SecretAwareCompute(secret_env), cancel=cancel)
+        deployment = self._ws.batch.deployment_spec(job["endpoint_name"], job["deployment_name"])
+        compute = compute_for(self._ws, deployment, secret_env)
+        outcome = engine(folder, compute=compute, cancel=cancel)
         if outcome.state == JobState.COMPLETED.value and job.get("output_path"):
             self._publish(job, layout)
         self._update(

@@ -97,6 +97,17 @@ class ResourceSettings(Spec):
 
     instance_count: int = Field(default=1, ge=1, description="Number of instances.")
     instance_type: str | None = Field(default=None, description="Accepted; ignored locally.")
+    # Ferry's own: what each worker asks a Ray cluster for (Ray's num_cpus, num_gpus, memory).
+    cpus_per_worker: float | None = Field(
+        default=None, ge=0, description="CPUs each worker reserves on a Ray compute (default 1)."
+    )
+    gpus_per_worker: float | None = Field(
+        default=None, ge=0, description="GPUs each worker gets (Ray: num_gpus; default 0)."
+    )
+    memory: str | int | None = Field(
+        default=None,
+        description="Memory each worker reserves on a Ray compute: bytes, or 512Mi, 4Gi, 2G.",
+    )
 
 
 #: Seconds a batch worker may spend loading its script and in ``init()`` unless the deployment

@@ -1,0 +1,466 @@
+"""Ray compute: workers as Ray actors on the nodes of a Ray cluster.
+
+The engine keeps everything that makes a job exactly-once: it listens on ``host:port`` (transport
+``tcp``), hands out mini-batches over the socket and journals every result. Ray only places and
+runs processes. Each worker is one actor (``num_cpus``/``num_gpus``/``memory`` from the
+deployment's ``resources``; ``SPREAD`` over the nodes) that starts the worker process on its node
+and dies with it. Ray's own retries are off (``max_restarts=0``, ``max_task_retries=0``): a dead
+actor or a lost node is, for the engine, a worker whose socket broke, and it retries that worker's
+mini-batches from the journal within ``max_retries``, as on this machine. Ray never re-runs one.
+
+What travels to a node:
+
+* the code folder, by content hash: packed once per hash by this process, put in Ray's object
+  store, and unpacked once per hash on each node (``$FERRY_RAY_CACHE``, default
+  ``/tmp/ferry-ray``), instead of a ``working_dir`` uploaded with every job;
+* the worker runtime: the node's own ``ferry`` (the cluster runs ``ferry[ray]``, as it must to
+  host these actors);
+* the output of the worker process: the actor buffers it and this process pulls it every
+  :data:`LOG_PULL_SECONDS` into the job's ``logs/user/std{out,err}`` files.
+
+The control plane is a Ray *driver*: the server calls ``ray.init(address=...)`` once per process,
+with the compute's address (``auto`` or a GCS ``host:port`` when the server runs on a node of the
+cluster, ``ray://host:10001`` through Ray Client otherwise). This is the only module that imports
+``ray``; without it installed, :class:`RayCompute` says how to install it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import hashlib
+import io
+import logging
+import os
+import shutil
+import signal
+import socket
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from ferry.archive import content_hash, pack, safe_extract
+from ferry.batch.compute import WorkerLaunch
+from ferry.errors import InvalidInputError, ServerError
+from ferry.runtime.launch import worker_command
+
+try:
+    import ray
+    from ray.exceptions import GetTimeoutError, RayActorError
+except ModuleNotFoundError:  # the ray extra is not installed: RayCompute says so
+    ray = None  # type: ignore[assignment]
+
+__all__ = ["LOG_PULL_SECONDS", "RayCompute", "RayResources", "RayWorker", "parse_memory"]
+
+#: How often a worker's new output is pulled from its actor into the job's log files.
+LOG_PULL_SECONDS = 0.5
+#: Ray's namespace for Ferry's named actors (``<job>-<worker>``), so a restarted server finds
+#: a worker that outlived the engine that started it.
+NAMESPACE = "ferry"
+_INSTALL = "install it with `pip install 'ferry[ray]'` (uv pip install 'ferry[ray]')"
+_PR_SET_PDEATHSIG = 1
+
+
+def parse_memory(value: str | int | None) -> int | None:
+    """``resources.memory`` in bytes: an integer, or ``512Mi``, ``4Gi``, ``2G``, ``1500M``.
+
+    Raises:
+        InvalidInputError: the value has no known unit.
+    """
+    if value is None or isinstance(value, int):
+        return value
+    units = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
+    units |= {"ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}
+    text = value.strip().lower().removesuffix("b")
+    number = text.rstrip("kmgti")
+    unit = text[len(number) :]
+    try:
+        return int(float(number) * units[unit])
+    except (KeyError, ValueError):
+        raise InvalidInputError(
+            f"resources.memory {value!r} is not a size; write bytes or e.g. 512Mi, 4Gi, 2G",
+            details={"field": "resources.memory"},
+        ) from None
+
+
+@dataclass(frozen=True)
+class RayResources:
+    """What one worker asks Ray for (``resources`` of the deployment)."""
+
+    cpus: float = 1.0
+    gpus: float = 0.0
+    #: Bytes; None asks for no memory reservation.
+    memory: int | None = None
+
+
+# -- the actor, on a node ---------------------------------------------------------------------
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: its own session (``killpg`` ends what the script started), and
+    SIGKILL when the actor that started it dies, however it dies (a kill -9, a lost raylet)."""
+    os.setsid()
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _cache_root() -> Path:
+    return Path(os.environ.get("FERRY_RAY_CACHE") or "/tmp/ferry-ray")  # per node: not shared
+
+
+async def _materialise_code(digest: str, holder: Sequence[Any]) -> Path:
+    """The code folder of ``digest`` on this node, unpacked from the object store once."""
+    final = _cache_root() / "code" / digest
+    if final.is_dir():
+        return final
+    data: bytes = await holder[0]
+    staging = final.parent / f".tmp-{uuid.uuid4().hex}"
+    top = safe_extract(io.BytesIO(data), staging)
+    try:
+        top.rename(final)
+    except OSError:  # another actor on this node unpacked it first: the same content
+        pass
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return final
+
+
+class _WorkerActor:
+    """Starts one worker process on its node and hands its output and exit status back.
+
+    An asyncio actor: every method runs on the actor's one event-loop thread, which lives as long
+    as the actor, so the child's parent-death signal fires only when the actor itself dies.
+    """
+
+    def __init__(self) -> None:
+        self._proc: asyncio.subprocess.Process | None = None
+        self._out = bytearray()
+        self._err = bytearray()
+        self._pumps: list[asyncio.Task[None]] = []
+        self._error: str | None = None
+
+    async def start(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        code_dir: str,
+        code: tuple[str, list[Any]] | None,
+    ) -> dict[str, Any]:
+        from ferry.backends.local import runtime_path  # the node's own ferry
+
+        if code is not None:
+            local = str(await _materialise_code(code[0], code[1]))
+            inside = (code_dir, code_dir + "/")
+            argv = [local + a[len(code_dir) :] if a.startswith(inside) else a for a in argv]
+            code_dir = local
+        python = argv[0]
+        node = socket.gethostname()
+        if not Path(python).is_file():
+            raise FileNotFoundError(
+                f"the environment's interpreter {python} does not exist on Ray node {node}; "
+                "build the environment where every node can reach it"
+            )
+        full = {**os.environ, **env}
+        paths = [runtime_path(), *(p for p in full.get("PYTHONPATH", "").split(os.pathsep) if p)]
+        full["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+        full.setdefault("PYTHONUNBUFFERED", "1")
+        self._proc = await asyncio.create_subprocess_exec(
+            *argv,
+            cwd=code_dir,
+            env=full,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            preexec_fn=_die_with_parent,  # the loop thread forks
+        )
+        assert self._proc.stdout is not None and self._proc.stderr is not None
+        self._pumps = [
+            asyncio.create_task(self._pump(self._proc.stdout, self._out)),
+            asyncio.create_task(self._pump(self._proc.stderr, self._err)),
+        ]
+        node_id = ray.get_runtime_context().get_node_id()
+        return {"pid": self._proc.pid, "node": f"{node}:{node_id[:8]}"}
+
+    @staticmethod
+    async def _pump(stream: asyncio.StreamReader, into: bytearray) -> None:
+        while chunk := await stream.read(65536):
+            into += chunk
+
+    async def drain(self) -> tuple[bytes, bytes, int | None]:
+        """New output since the last call, and the exit status once the process ended (with
+        all of its output)."""
+        code = None
+        if self._proc is not None and self._proc.returncode is not None:
+            await asyncio.gather(*self._pumps)
+            code = self._proc.returncode
+        out, err = bytes(self._out), bytes(self._err)
+        self._out.clear()
+        self._err.clear()
+        return out, err, code
+
+    async def stop(self) -> None:
+        """Kill the worker's process group (what the script started too) and reap it."""
+        if self._proc is None or self._proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            self._proc.kill()
+        await self._proc.wait()
+
+
+_Actor: Any = ray.remote(_WorkerActor) if ray is not None else None
+
+
+# -- this process: the driver -----------------------------------------------------------------
+
+_connect_lock = threading.Lock()
+_connected: str | None = None
+
+
+def _probe(address: str) -> None:
+    """Fail fast, naming the address, when nothing listens there (ray.init would wait ~a minute)."""
+    if address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=5):
+            pass
+    except (OSError, ValueError) as exc:
+        raise ServerError(
+            f"cannot reach the Ray cluster at {address} ({exc}); start it (`ray start --head`) "
+            "or fix the compute's address with `ferry compute create --name <compute> --type ray "
+            "--address ray://<head>:10001` (or <head>:6379 when the server runs on a node)",
+            details={"field": "address", "address": address},
+        ) from exc
+
+
+def connect(address: str) -> None:
+    """Make this process a driver of the cluster at ``address`` (once per process).
+
+    Raises:
+        ServerError: ray is not installed, the cluster cannot be reached, or this process is
+            already the driver of another cluster.
+    """
+    global _connected
+    if ray is None:
+        raise ServerError(
+            f"the compute is a Ray cluster but ray is not installed on the server; {_INSTALL}",
+            details={"field": "compute"},
+        )
+    with _connect_lock:
+        if _connected is not None and ray.is_initialized():
+            if _connected != address:
+                raise ServerError(
+                    f"this server already drives the Ray cluster at {_connected}; one server "
+                    f"drives one cluster, so run another server for {address}",
+                    details={"field": "address"},
+                )
+            return
+        _probe(address)
+        try:
+            ray.init(
+                address=address,
+                namespace=NAMESPACE,
+                ignore_reinit_error=True,
+                logging_level=logging.WARNING,
+                log_to_driver=False,
+            )
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise ServerError(
+                f"cannot connect to the Ray cluster at {address}: {exc}; check that it runs "
+                "(`ray status --address ...`) and the compute's address",
+                details={"field": "address", "address": address},
+            ) from exc
+        _connected = address
+
+
+def _actor_name(job_dir: str, worker_id: str) -> str:
+    return f"{hashlib.sha256(job_dir.encode()).hexdigest()[:16]}-{worker_id}"
+
+
+class RayWorker:
+    """One worker process in a Ray actor, as the engine sees it.
+
+    A thread pulls the actor's new output into the log files and notices the exit: the process's
+    own status, or SIGKILL's when the actor or its node died.
+    """
+
+    def __init__(self, launch: WorkerLaunch, actor: Any, started: Any) -> None:
+        self._id = launch.worker_id
+        self._actor = actor
+        self._started = started
+        self._paths = (launch.stdout, launch.stderr)
+        self._pid: int | None = None
+        self._code: int | None = None
+        self._done = threading.Event()
+        self._kill = threading.Event()
+        self._thread = threading.Thread(target=self._follow, name=f"ray-{self._id}", daemon=True)
+        self._thread.start()
+
+    @property
+    def worker_id(self) -> str:
+        return self._id
+
+    @property
+    def pid(self) -> int | None:
+        """The process id on its node (0 until the actor started it)."""
+        return self._pid
+
+    def poll(self) -> int | None:
+        return self._code
+
+    def wait(self, timeout: float) -> int | None:
+        self._done.wait(max(timeout, 0))
+        return self._code
+
+    def kill(self) -> None:
+        self._kill.set()
+
+    def _write(self, out: bytes, err: bytes) -> None:
+        for path, data in zip(self._paths, (out, err), strict=True):
+            if path is not None and data:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with path.open("ab") as fh:
+                    fh.write(data)
+
+    def _note(self, text: str) -> None:
+        self._write(b"", f"[ferry] {text}\n".encode())
+
+    def _follow(self) -> None:
+        try:
+            self._code = self._run()
+        finally:
+            with contextlib.suppress(Exception):
+                ray.kill(self._actor, no_restart=True)
+            self._done.set()
+
+    def _run(self) -> int:
+        # The actor may wait for resources; the engine's init_timeout bounds that wait.
+        while True:
+            if self._kill.is_set():
+                return -signal.SIGKILL
+            try:
+                info = ray.get(self._started, timeout=LOG_PULL_SECONDS)
+                break
+            except GetTimeoutError:
+                continue
+            except RayActorError as exc:
+                self._note(f"the Ray actor of {self._id} died before it started: {exc}")
+                return -signal.SIGKILL
+            except Exception as exc:  # the actor's start() raised: the node cannot run it
+                self._note(f"cannot start {self._id} on its Ray node: {_cause(exc)}")
+                return 1
+        self._pid = int(info["pid"])
+        self._note(f"{self._id} runs on Ray node {info['node']}, pid {self._pid}")
+        while True:
+            if self._kill.is_set():
+                with contextlib.suppress(Exception):
+                    ray.get(self._actor.stop.remote(), timeout=5)
+            try:
+                out, err, code = ray.get(self._actor.drain.remote(), timeout=30)
+            except RayActorError as exc:
+                self._note(f"the Ray actor of {self._id} died: {_cause(exc)}")
+                return -signal.SIGKILL
+            except GetTimeoutError:
+                self._note(f"the Ray actor of {self._id} stopped answering; giving it up")
+                return -signal.SIGKILL
+            self._write(out, err)
+            if code is not None:
+                return int(code)
+            self._kill.wait(LOG_PULL_SECONDS)
+
+
+def _cause(exc: BaseException) -> str:
+    """The first line of what the actor raised, without Ray's traceback banner."""
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, BaseException):
+        return f"{type(cause).__name__}: {cause}"
+    return str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+
+
+class RayCompute:
+    """Starts workers as Ray actors spread over the cluster's nodes; they connect back over TCP.
+
+    Args:
+        address: ``auto``, a GCS ``host:port``, or ``ray://host:10001`` (Ray Client).
+        resources: what each worker asks Ray for.
+        env: variables added to every worker's environment (secrets: held in memory only).
+    """
+
+    def __init__(
+        self,
+        address: str,
+        resources: RayResources | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        connect(address)
+        self.address = address
+        self.resources = resources or RayResources()
+        self._env = dict(env or {})
+        self._code: dict[str, tuple[str, list[Any]]] = {}
+
+    @property
+    def transport(self) -> Literal["unix", "tcp"]:
+        return "tcp"
+
+    def _code_ref(self, code_dir: str) -> tuple[str, list[Any]]:
+        """The code folder's hash and its archive in the object store (packed once per folder
+        per job: a job's code folder does not change while it runs)."""
+        if code_dir not in self._code:
+            digest = content_hash(Path(code_dir)).removeprefix("sha256:")
+            buffer = io.BytesIO()
+            pack(Path(code_dir), buffer)
+            self._code[code_dir] = (digest, [ray.put(buffer.getvalue())])
+        return self._code[code_dir]
+
+    def start(self, launch: WorkerLaunch) -> RayWorker:
+        """Create the worker's actor and ask it to start the process (both asynchronous: the
+        worker's output and exit reach the engine through :class:`RayWorker`)."""
+        argv = worker_command(
+            launch.python,
+            connect=launch.connect,
+            mode="batch",
+            entry_script=launch.entry_script,
+            code_dir=launch.code_dir,
+            worker_id=launch.worker_id,
+            logging_level=launch.logging_level,
+            user_args=launch.user_args,
+        )
+        env = {**launch.env, **self._env}
+        name = _actor_name(env.get("FERRY_JOB_DIR", launch.code_dir), launch.worker_id)
+        self._kill_named(name)
+        res = self.resources
+        actor = _Actor.options(
+            name=name,
+            namespace=NAMESPACE,
+            num_cpus=res.cpus,
+            num_gpus=res.gpus,
+            memory=res.memory,
+            max_restarts=0,
+            max_task_retries=0,
+            max_concurrency=4,
+            scheduling_strategy="SPREAD",
+        ).remote()
+        started = actor.start.remote(argv, env, launch.code_dir, self._code_ref(launch.code_dir))
+        return RayWorker(launch, actor, started)
+
+    @staticmethod
+    def _kill_named(name: str) -> bool:
+        try:
+            actor = ray.get_actor(name, namespace=NAMESPACE)
+        except ValueError:
+            return False
+        ray.kill(actor, no_restart=True)
+        return True
+
+    def kill_orphan(self, worker_id: str, pid: int | None, job_dir: str) -> bool:
+        """Kill the actor of a worker left behind by an engine that died (its process dies
+        with it). A server that died took its actors along, so this finds one only when the
+        engine died and the server did not."""
+        return self._kill_named(_actor_name(job_dir, worker_id))
