@@ -1,37 +1,26 @@
 """The engine's side of one worker socket: non-blocking frames for a selector loop.
 
-Frames are those of :mod:`ferry.runtime.frames` (``!II`` lengths, JSON header, raw body). Headers
-the engine sends are encoded with ``ensure_ascii``: file names that are not UTF-8 reach Python as
-lone surrogates, which JSON escapes as ``\\udcXX`` and the worker decodes back to the very same
-``str``. Incoming bodies are decoded with ``surrogateescape`` for the same reason.
+Frames are encoded and decoded by :mod:`ferry.runtime.frames` (``!II`` lengths, JSON header, raw
+body), the codec the worker and the online gateway use too. Headers are ASCII JSON: file names
+that are not UTF-8 reach Python as lone surrogates, which JSON escapes as ``\\udcXX`` and the
+worker decodes back to the very same ``str``. Incoming bodies are decoded with
+``surrogateescape`` for the same reason.
 """
 
 from __future__ import annotations
 
-import json
 import socket
-import struct
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
-from ferry.runtime.frames import (
-    MAX_HEADER_BYTES,
-    ConnectionClosedError,
-    FrameTooLargeError,
-    IncompleteFrameError,
-    decode_header,
-)
+from ferry.runtime.frames import FrameDecoder, encode_frame
 
-__all__ = ["Channel", "encode_frame"]
+if TYPE_CHECKING:
+    from ferry.runtime.frames import Frame
 
-_PREFIX = struct.Struct("!II")
+__all__ = ["Channel"]
+
 _RECV = 1 << 20
-
-
-def encode_frame(header: Mapping[str, Any], body: bytes = b"") -> bytes:
-    """One frame, header as ASCII JSON (see the module docstring)."""
-    head = json.dumps(header, separators=(",", ":")).encode("ascii")
-    return _PREFIX.pack(len(head), len(body)) + head + body
 
 
 class Channel:
@@ -40,7 +29,7 @@ class Channel:
     def __init__(self, sock: socket.socket) -> None:
         sock.setblocking(False)
         self.sock = sock
-        self._in = bytearray()
+        self._decoder = FrameDecoder()
         self._out = bytearray()
         self.closed = False
 
@@ -70,41 +59,25 @@ class Channel:
                 return
             del self._out[:sent]
 
-    def receive(self) -> list[tuple[dict[str, Any], bytes]]:
-        """Read what the socket has and return the complete frames in it (maybe none).
+    def receive(self) -> Iterator[Frame]:
+        """Read what the socket has; iterate the result for the complete frames (maybe none).
 
-        Raises:
+        A frame leaves the channel as it is yielded, so the frames before a corrupt one come
+        out first and the error is raised when the iteration reaches it.
+
+        Raises (when called, or while iterating):
             ConnectionClosedError: the peer closed the connection between frames.
             IncompleteFrameError: the peer closed it in the middle of a frame.
-            FrameError: the stream is corrupt.
+            FrameError: the stream is corrupt (a length over the limit, a bad header).
             OSError: the connection broke.
         """
         try:
             chunk = self.sock.recv(_RECV)
         except (BlockingIOError, InterruptedError):
-            return []
-        if not chunk:
-            if self._in:
-                raise IncompleteFrameError("connection closed mid-frame")
-            raise ConnectionClosedError("the worker closed the connection")
-        self._in += chunk
-        frames: list[tuple[dict[str, Any], bytes]] = []
-        buf = self._in
-        pos = 0
-        while len(buf) - pos >= _PREFIX.size:
-            header_len, body_len = _PREFIX.unpack_from(buf, pos)
-            if header_len > MAX_HEADER_BYTES:
-                raise FrameTooLargeError(f"frame header length {header_len} is over the limit")
-            end = pos + _PREFIX.size + header_len + body_len
-            if len(buf) < end:
-                break
-            start = pos + _PREFIX.size
-            header = decode_header(bytes(buf[start : start + header_len]))
-            frames.append((header, bytes(buf[start + header_len : end])))
-            pos = end
-        if pos:
-            del buf[:pos]
-        return frames
+            chunk = None
+        if chunk == b"":
+            self._decoder.end()
+        return self._decoder.feed(chunk or b"")
 
     def close(self) -> None:
         if not self.closed:

@@ -17,6 +17,7 @@ from typing import Any
 from ferry import sockdirs
 from ferry.batch.channel import Channel
 from ferry.batch.pool import Worker
+from ferry.runtime.frames import FrameTooLargeError
 
 __all__ = ["Event", "Hub"]
 
@@ -84,6 +85,8 @@ class Hub:
             return False
         try:
             channel.send(header, body)
+        except FrameTooLargeError:
+            raise  # the engine's own frame is over the limit: the job fails with the limit named
         except OSError:
             return False
         self._watch(channel)
@@ -130,18 +133,19 @@ class Hub:
             if mask & selectors.EVENT_WRITE:
                 channel.flush()
                 self._watch(channel)
-            frames = channel.receive() if mask & selectors.EVENT_READ else []
+            if not mask & selectors.EVENT_READ:
+                return
+            # Frames come out one by one: those before a corrupt one still reach the dispatcher.
+            for header, body in channel.receive():
+                if slot.worker is None:
+                    worker = self._lookup(str(header.get("worker_id")))
+                    if worker is None or worker.channel is not None:
+                        self._drop(slot)  # a stranger, or a second connection of one worker
+                        return
+                    worker.channel = channel
+                    slot.worker = worker
+                events.append((slot.worker, header, body))
         except OSError:  # FrameError is a ConnectionError: a broken or corrupt stream
             self._drop(slot)
             if slot.worker is not None:
                 events.append((slot.worker, None, b""))
-            return
-        for header, body in frames:
-            if slot.worker is None:
-                worker = self._lookup(str(header.get("worker_id")))
-                if worker is None or worker.channel is not None:
-                    self._drop(slot)  # a stranger, or a second connection of one worker
-                    return
-                worker.channel = channel
-                slot.worker = worker
-            events.append((slot.worker, header, body))

@@ -2,7 +2,8 @@
 
 Replica processes run ``ferry.runtime.worker --mode online --connect <socket>`` and announce
 themselves with their first frame (``ready`` or ``init_failed``, both carrying ``worker_id``).
-From then on every frame on that connection goes to the claiming :class:`Peer`. Frames are parsed
+From then on every frame on that connection goes to the claiming :class:`Peer`. Frames are
+decoded (:class:`~ferry.runtime.frames.FrameDecoder`, the codec every end of the protocol uses)
 straight from ``data_received`` (an :class:`asyncio.Protocol`, no reader task), so an answer
 reaches the waiting request without an extra hop through the event loop.
 """
@@ -13,16 +14,14 @@ import asyncio
 import contextlib
 import logging
 import shutil
-import struct
 from typing import Any, Protocol, cast
 
 from ferry import sockdirs
-from ferry.runtime.frames import MAX_HEADER_BYTES, FrameError, decode_header, encode_frame
+from ferry.runtime.frames import FrameDecoder, FrameError, encode_frame
 
 __all__ = ["Channel", "Hub", "Peer"]
 
 _log = logging.getLogger("ferry.online")
-_PREFIX = struct.Struct("!II")  # the runtime's frame prefix: header length, body length
 
 
 class Peer(Protocol):
@@ -40,7 +39,7 @@ class Channel(asyncio.Protocol):
 
     def __init__(self, hub: Hub) -> None:
         self._hub = hub
-        self._buf = bytearray()
+        self._decoder = FrameDecoder()
         self._peer: Peer | None = None
         self.transport: asyncio.Transport | None = None
 
@@ -49,31 +48,18 @@ class Channel(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
-        buf = self._buf
-        buf += data
-        while len(buf) >= 8:
-            header_len, body_len = _PREFIX.unpack_from(buf)
-            if header_len > MAX_HEADER_BYTES:
-                self._broken(f"frame header of {header_len} bytes")
-                return
-            end = 8 + header_len + body_len
-            if len(buf) < end:
-                return
-            try:
-                header = decode_header(bytes(buf[8 : 8 + header_len]))
-            except FrameError as exc:
-                self._broken(str(exc))
-                return
-            body = bytes(buf[8 + header_len : end])
-            del buf[:end]
-            if self._peer is None:
-                self._peer = self._hub.claim(header, self)
+        try:
+            for header, body in self._decoder.feed(data):
                 if self._peer is None:
-                    self.close()
-                    return
-                self._peer.attach(self, header)
-            else:
-                self._peer.on_frame(header, body)
+                    self._peer = self._hub.claim(header, self)
+                    if self._peer is None:
+                        self.close()
+                        return
+                    self._peer.attach(self, header)
+                else:
+                    self._peer.on_frame(header, body)
+        except FrameError as exc:  # the frames before the broken one were delivered
+            self._broken(str(exc))
 
     def _broken(self, why: str) -> None:
         _log.error("a worker broke the frame protocol (%s); closing its connection", why)
