@@ -10,6 +10,7 @@ server, the SDK and the CLI agree on it::
     │   ├── SpecError          (INVALID_SPEC, 422)       a YAML/JSON spec failed validation
     │   └── UnsafePathError    (UNSAFE_PATH, 400)        a path escapes the folder it must stay in
     ├── AuthError              (UNAUTHORIZED, 401)       a missing or wrong token or key
+    ├── ForbiddenError         (FORBIDDEN, 403)          known, but refused (a missing CSRF token)
     ├── NotFoundError          (NOT_FOUND, 404)          no such asset, version, file, ...
     ├── ConflictError          (CONFLICT, 409)           the thing exists already and differs
     ├── PayloadTooLargeError   (PAYLOAD_TOO_LARGE, 413)  a body over the limit
@@ -30,6 +31,7 @@ __all__ = [
     "ConflictError",
     "ErrorCode",
     "FerryError",
+    "ForbiddenError",
     "InvalidInputError",
     "NotFoundError",
     "PayloadTooLargeError",
@@ -48,6 +50,7 @@ class ErrorCode(str, enum.Enum):
     INVALID_SPEC = "invalid_spec"
     UNSAFE_PATH = "unsafe_path"
     UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"
     PAYLOAD_TOO_LARGE = "payload_too_large"
@@ -60,6 +63,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.INVALID_SPEC: 422,
     ErrorCode.UNSAFE_PATH: 400,
     ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.FORBIDDEN: 403,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.CONFLICT: 409,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
@@ -103,6 +107,10 @@ class AuthError(FerryError):
     code = ErrorCode.UNAUTHORIZED
 
 
+class ForbiddenError(FerryError):
+    code = ErrorCode.FORBIDDEN
+
+
 class NotFoundError(FerryError):
     code = ErrorCode.NOT_FOUND
 
@@ -128,6 +136,7 @@ _BY_CODE: dict[ErrorCode, type[FerryError]] = {
     ErrorCode.INVALID_SPEC: SpecError,
     ErrorCode.UNSAFE_PATH: UnsafePathError,
     ErrorCode.UNAUTHORIZED: AuthError,
+    ErrorCode.FORBIDDEN: ForbiddenError,
     ErrorCode.NOT_FOUND: NotFoundError,
     ErrorCode.CONFLICT: ConflictError,
     ErrorCode.PAYLOAD_TOO_LARGE: PayloadTooLargeError,

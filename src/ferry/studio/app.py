@@ -1,0 +1,72 @@
+"""Mounting the studio on the server's FastAPI app: pages, static files, sign-in, HTML errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+
+from ferry.errors import FerryError
+from ferry.server.workspace import Workspace
+from ferry.studio.auth import LoginRequired, StudioAuth, login_path
+from ferry.studio.gate import StudioGate
+from ferry.studio.pages import assets, login, overview
+from ferry.studio.render import render
+
+__all__ = ["mount_studio"]
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+# Each page module's router; a new page module adds its one line here.
+ROUTERS = [
+    login.router,
+    overview.router,
+    assets.router,
+]
+
+
+def mount_studio(app: FastAPI, workspace: Workspace) -> StudioAuth:
+    """Add the studio to ``app``: its gate, routes, static files and HTML error pages.
+
+    Call it before the API's routers are included (the asset routes' ``{collection}`` would
+    shadow ``/api/v1/studio/login-codes``) and before the outermost middleware is added (the
+    gate must run before the body-size limit reads a byte).
+    """
+    auth = StudioAuth()
+    app.state.studio_auth = auth
+    app.add_middleware(StudioGate, auth=auth)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount("/studio/static", StaticFiles(directory=STATIC), name="studio-static")
+    _html_errors(app)
+    return auth
+
+
+def _html_errors(app: FastAPI) -> None:
+    """Studio pages answer errors as pages; the API keeps its JSON bodies."""
+    api_handler = app.exception_handlers[FerryError]
+
+    async def ferry_error(request: Request, exc: Exception) -> Response:
+        if not request.url.path.startswith("/studio/"):
+            answer = api_handler(request, exc)
+            return answer if isinstance(answer, Response) else await answer
+        assert isinstance(exc, FerryError)
+        return render(
+            request,
+            "error.html",
+            status_code=exc.http_status,
+            message=exc.message,
+            code=exc.code.value,
+        )
+
+    async def login_required(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, LoginRequired)
+        target = login_path(exc.next_path)
+        if "hx-request" in request.headers:
+            return Response(status_code=401, headers={"HX-Redirect": target})
+        return Response(status_code=303, headers={"Location": target})
+
+    app.add_exception_handler(FerryError, ferry_error)
+    app.add_exception_handler(LoginRequired, login_required)
