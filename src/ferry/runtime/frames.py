@@ -194,6 +194,8 @@ class FrameDecoder:
         got = len(self._buf)
         if got < _PREFIX_BYTES:
             return _PREFIX_BYTES - got
+        header_len: int
+        body_len: int
         header_len, body_len = _PREFIX.unpack_from(self._buf)
         self._check(header_len, body_len)
         return max(_PREFIX_BYTES + header_len + body_len - got, 0)
