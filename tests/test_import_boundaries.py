@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
+
+import ferry
 
 _HEAVY = ("fastapi", "click", "ray")
 
@@ -57,3 +61,44 @@ def test_nothing_imports_azure_ai_ml() -> None:
     )
     loaded = _imported_by(statement, ("azure.ai.ml",))
     assert loaded == "", f"imported at run time: {loaded}"
+
+
+def _imports_of(folder: str) -> list[tuple[str, int, str]]:
+    """Every module an ``import``/``from`` names in ``src/ferry/<folder>``, lazy ones included."""
+    root = Path(ferry.__file__).parent
+    found: list[tuple[str, int, str]] = []
+    for path in sorted((root / folder).rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        package = ".".join(("ferry", *path.relative_to(root).parent.parts))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+                module = ".".join(p for p in (base, node.module or "") if p)
+                names = [module] + [f"{module}.{alias.name}" for alias in node.names]
+            else:
+                continue
+            found.extend((str(path.relative_to(root)), node.lineno, name) for name in names)
+    return found
+
+
+def test_client_and_cli_do_not_import_online() -> None:
+    # The SDK and the CLI talk to the server over HTTP; the gateway's errors they raise and
+    # catch live in ferry.errors. Lazy imports inside functions count too.
+    offending = [
+        f"{path}:{line} imports {name}"
+        for folder in ("client", "cli")
+        for path, line, name in _imports_of(folder)
+        if name == "ferry.online" or name.startswith("ferry.online.")
+    ]
+    assert offending == [], "\n".join(offending)
+    statement = (
+        "import importlib, pkgutil, ferry.client, ferry.cli\n"
+        "for package in (ferry.client, ferry.cli):\n"
+        "    for info in pkgutil.walk_packages(package.__path__, package.__name__ + '.'):\n"
+        "        importlib.import_module(info.name)"
+    )
+    online = ("ferry.online", "ferry.online.errors", "ferry.online.keys", "ferry.online.gateway")
+    loaded = _imported_by(statement, online)
+    assert loaded == "", f"loaded by importing ferry.client and ferry.cli: {loaded}"

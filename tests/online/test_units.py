@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import time
 
-from ferry.online.errors import GatewayError
+from ferry.errors import GatewayError
 from ferry.online.keys import EndpointCredentials, KeyRing, issue_token
 from ferry.online.metrics import Metrics
 from ferry.online.routing import EndpointRoute
@@ -61,14 +61,14 @@ def test_no_traffic_and_unknown_names_are_404() -> None:
         try:
             route.pick(pinned)
         except GatewayError as exc:
-            assert exc.status == 404
+            assert exc.http_status == 404
         else:
             raise AssertionError("expected a 404")
     route.states["later"] = "Creating: its replicas are starting"
     try:
         route.pick(b"later")
     except GatewayError as exc:
-        assert exc.status == 503 and "Creating" in exc.message
+        assert exc.http_status == 503 and "Creating" in exc.message
 
 
 def test_metrics_text_is_prometheus_exposition() -> None:

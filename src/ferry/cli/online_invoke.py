@@ -12,8 +12,7 @@ import click
 from ferry.cli.context import client, global_options, state
 from ferry.cli.output import render
 from ferry.client.online import is_text
-from ferry.errors import FerryError, InvalidInputError
-from ferry.online.errors import GatewayError
+from ferry.errors import FerryError, GatewayError, InvalidInputError
 
 __all__ = ["invoke"]
 
@@ -83,7 +82,7 @@ def invoke(
             name, request_file=request_file, deployment_name=deployment_name
         )
     except GatewayError as exc:
-        raise InvokeError(f"HTTP {exc.status}: {exc.message}", details=exc.details) from exc
+        raise InvokeError(f"HTTP {exc.http_status}: {exc.message}", details=exc.details) from exc
     media = response.headers.get("content-type", "unknown type")
     if output_file is not None:
         output_file.write_bytes(response.content)

@@ -34,8 +34,7 @@ from ferry.client.online_entities import (
 )
 from ferry.client.operations import AssetOperations
 from ferry.client.transport import Transport
-from ferry.errors import FerryError, InvalidInputError, ServerError
-from ferry.online.errors import GatewayError
+from ferry.errors import FerryError, GatewayError, InvalidInputError, ServerError, gateway_error
 from ferry.specs.online import DeploymentState, OnlineDeploymentSpec, OnlineEndpointSpec
 
 __all__ = [
@@ -201,8 +200,8 @@ def _gateway_error(response: httpx.Response) -> GatewayError:
     if not isinstance(payload, dict):
         payload = {}
     message = str(payload.get("message") or response.text[:500] or response.reason_phrase)
-    code = str(payload.get("code") or "error")
-    return GatewayError(response.status_code, code, message, details=payload.get("details"))
+    code = str(payload.get("code") or "")
+    return gateway_error(response.status_code, code, message, payload.get("details"))
 
 
 class OnlineDeploymentOperations:

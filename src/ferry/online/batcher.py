@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from ferry.online.errors import GatewayError
+from ferry.errors import GatewayError
 from ferry.online.work import Batch, Single
 from ferry.specs.online import BatchingSettings
 

@@ -17,7 +17,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from ferry.online.errors import GatewayError
+from ferry.errors import ErrorCode, GatewayError
 from ferry.online.metrics import CONTENT_TYPE
 from ferry.online.pool import DeploymentPool, hang_grace_s
 from ferry.online.work import Outcome, Single
@@ -37,8 +37,7 @@ _JSON = (b"content-type", b"application/json")
 
 def _unauthorized(endpoint: str) -> GatewayError:
     return GatewayError(
-        401,
-        "unauthorized",
+        ErrorCode.UNAUTHORIZED,
         "missing or wrong key: send 'Authorization: Bearer <key>' with the endpoint's primary or "
         "secondary key (or an aml_token); get them with `ferry online-endpoint get-credentials "
         f"--name {endpoint}`.",
@@ -49,8 +48,7 @@ def _unauthorized(endpoint: str) -> GatewayError:
 
 def _metrics_unauthorized() -> GatewayError:
     return GatewayError(
-        401,
-        "unauthorized",
+        ErrorCode.UNAUTHORIZED,
         "/metrics needs 'Authorization: Bearer <token>' with FERRY_METRICS_TOKEN (or, when that "
         "is unset, the workspace token); set bearer_token in the Prometheus scrape config.",
         headers=[(b"www-authenticate", b"Bearer")],
@@ -69,8 +67,7 @@ def _expire(future: asyncio.Future[Outcome], pool: DeploymentPool) -> None:
     if not future.done():
         future.set_exception(
             GatewayError(
-                408,
-                "request_timeout",
+                ErrorCode.REQUEST_TIMEOUT,
                 f"deployment {pool.name!r} did not answer within request_timeout_ms "
                 f"{pool.timeout_s * 1000:.0f}; raise request_settings.request_timeout_ms (at most "
                 "180000) or make run() faster. A replica whose run() has not returned "
@@ -102,23 +99,23 @@ class ScoringGateway:
                 try:
                     await self._endpoint(scope, receive, send, name, rest.rstrip("/"))
                 except GatewayError as exc:
-                    await _respond(send, exc.status, [_JSON, *exc.headers], exc.body())
+                    await _respond(send, exc.http_status, [_JSON, *exc.headers], exc.body())
                 except Exception as exc:  # a bug: still a JSON answer, the traceback in the log
                     _log.exception("scoring request to %s failed", path)
-                    error = GatewayError(
-                        500,
-                        "server_error",
+                    message = (
                         f"internal error in the scoring gateway ({type(exc).__name__}: {exc}); "
-                        "the traceback is in the server log.",
+                        "the traceback is in the server log."
                     )
-                    await _respond(send, 500, [_JSON], error.body())
+                    await _respond(send, 500, [_JSON], _internal_error(message, {}))
                 return
             if path == "/metrics":
                 if self.metrics_tokens:
                     given = dict(scope["headers"]).get(b"authorization")
                     if not _bearer_in(given, self.metrics_tokens):
                         error = _metrics_unauthorized()
-                        await _respond(send, 401, [_JSON, *error.headers], error.body())
+                        await _respond(
+                            send, error.http_status, [_JSON, *error.headers], error.body()
+                        )
                         return
                 text = self.service.metrics.render(self.service.pools())
                 headers = [(b"content-type", CONTENT_TYPE.encode())]
@@ -132,8 +129,7 @@ class ScoringGateway:
         route = self.service.routes.get(name)
         if route is None:
             raise GatewayError(
-                404,
-                "endpoint_not_found",
+                ErrorCode.ENDPOINT_NOT_FOUND,
                 f"there is no online endpoint {name!r}; list them with `ferry online-endpoint "
                 "list` and use its scoring_uri.",
             )
@@ -159,7 +155,7 @@ class ScoringGateway:
                 raise _unauthorized(name)
             pool = route.pick(pinned)
         except GatewayError as exc:  # counted under the endpoint, with no deployment
-            self.service.metrics.request(name, "", exc.status, time.perf_counter() - started)
+            self.service.metrics.request(name, "", exc.http_status, time.perf_counter() - started)
             raise
         if rest == "swagger.json":
             query = scope.get("query_string", b"").decode("latin-1")
@@ -168,8 +164,7 @@ class ScoringGateway:
             return
         if rest != "score":
             raise GatewayError(
-                404,
-                "not_found",
+                ErrorCode.NOT_FOUND,
                 f"endpoint {name!r} serves /score and /swagger.json, not /{rest}; use its "
                 "scoring_uri.",
             )
@@ -177,8 +172,7 @@ class ScoringGateway:
         if pool.in_flight >= pool.max_in_flight:
             metrics.request(name, pool.name, 429, time.perf_counter() - started)
             raise GatewayError(
-                429,
-                "too_many_requests",
+                ErrorCode.TOO_MANY_REQUESTS,
                 f"too many pending requests: deployment {pool.name!r} already has "
                 f"{pool.in_flight} in flight (2 x max_concurrent_requests_per_instance x "
                 "instance_count); retry later or raise those settings.",
@@ -207,7 +201,7 @@ class ScoringGateway:
             pool.submit(Single(header, body, future))
             answer, payload = await future
         except GatewayError as exc:
-            metrics.request(name, pool.name, exc.status, time.perf_counter() - started)
+            metrics.request(name, pool.name, exc.http_status, time.perf_counter() - started)
             raise
         finally:
             timer.cancel()
@@ -239,7 +233,7 @@ class ScoringGateway:
             timer.cancel()
             pool.in_flight -= 1
             error = done.exception()
-            status = error.status if isinstance(error, GatewayError) else 500
+            status = error.http_status if isinstance(error, GatewayError) else 500
             if error is None:
                 status = _render(*done.result(), pool)[0]
             metrics.mirror(endpoint, pool.name, status)
@@ -251,8 +245,7 @@ class ScoringGateway:
 
 def _too_large(pool: DeploymentPool, size: int) -> GatewayError:
     return GatewayError(
-        413,
-        "payload_too_large",
+        ErrorCode.PAYLOAD_TOO_LARGE,
         f"the request body ({size} bytes or more) is over deployment {pool.name!r}'s limit of "
         f"{pool.max_body} bytes; send less, or raise max_request_body_mb on the deployment.",
         headers=[(b"connection", b"close")],  # stop the client sending the rest
@@ -293,28 +286,36 @@ def _render(
     if error.get("where") == "protocol":
         # The gateway wrote the frame the worker could not serve: neither the client nor the
         # scoring script is at fault, so this is not a model error (424) but ours (500).
-        body = {
-            "code": "server_error",
-            "message": f"a replica of deployment {pool.name!r} could not serve the request "
-            f"({reason}); this is a Ferry bug, the traceback is in the replica log: `ferry "
-            f"online-deployment get-logs --name {pool.name} --endpoint-name {pool.endpoint}`.",
-            "details": {"type": error.get("type"), "where": "protocol"},
-        }
-        return 500, [_JSON], json.dumps(body).encode()
-    body = {
-        "code": "model_error",
-        "message": f"the scoring script of deployment {pool.name!r} failed ({reason}); the "
+        message = (
+            f"a replica of deployment {pool.name!r} could not serve the request ({reason}); "
+            "this is a Ferry bug, the traceback is in the replica log: `ferry online-deployment "
+            f"get-logs --name {pool.name} --endpoint-name {pool.endpoint}`."
+        )
+        details = {"type": error.get("type"), "where": "protocol"}
+        return 500, [_JSON], _internal_error(message, details)
+    failed = GatewayError(
+        ErrorCode.MODEL_ERROR,
+        f"the scoring script of deployment {pool.name!r} failed ({reason}); the "
         "traceback is in the replica log: `ferry online-deployment get-logs --name "
         f"{pool.name} --endpoint-name {pool.endpoint}`.",
-        "details": {"status": status, "type": error.get("type"), "where": error.get("where")},
-    }
-    headers = [
-        _JSON,
-        (b"ms-azureml-model-error-statuscode", str(status).encode()),
-        (b"ms-azureml-model-error-reason", _header_text(reason)),
-        (b"x-ms-run-function-failed", b"True"),
-    ]
-    return 424, headers, json.dumps(body).encode()
+        details={"status": status, "type": error.get("type"), "where": error.get("where")},
+        headers=[
+            (b"ms-azureml-model-error-statuscode", str(status).encode()),
+            (b"ms-azureml-model-error-reason", _header_text(reason)),
+            (b"x-ms-run-function-failed", b"True"),
+        ],
+    )
+    return failed.http_status, [_JSON, *failed.headers], failed.body()
+
+
+def _internal_error(message: str, details: dict[str, Any]) -> bytes:
+    """The body of a 500 that is a Ferry bug, as the control plane answers one (server/errors.py).
+
+    Not a GatewayError: a bug has no code of its own in the table (server_error there is 503,
+    "the server is missing"), so the status is written where the bug is caught.
+    """
+    body = {"code": ErrorCode.SERVER.value, "message": message, "details": details}
+    return json.dumps(body).encode()
 
 
 def _header_text(text: str) -> bytes:

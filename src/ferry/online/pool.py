@@ -20,8 +20,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from ferry.errors import ErrorCode, GatewayError
 from ferry.online.batcher import Batcher
-from ferry.online.errors import GatewayError
 from ferry.online.metrics import Metrics
 from ferry.online.plan import LaunchPlan
 from ferry.online.replica import Replica
@@ -217,8 +217,7 @@ class DeploymentPool:
         waited = time.monotonic() - work.enqueued_at
         work.fail(
             GatewayError(
-                429,
-                "too_many_requests",
+                ErrorCode.TOO_MANY_REQUESTS,
                 f"deployment {self.name!r} is busy: this request waited {waited * 1000:.0f} ms "
                 f"for a free replica (max_queue_wait_ms {self.queue_wait_s * 1000:.0f}); retry "
                 "later, or raise instance_count or request_settings."
@@ -229,8 +228,7 @@ class DeploymentPool:
     def not_ready(self) -> GatewayError:
         states = ", ".join(f"{r.name}: {r.state.value}" for r in self.replicas)
         return GatewayError(
-            503,
-            "not_ready",
+            ErrorCode.NOT_READY,
             f"deployment {self.name!r} of endpoint {self.endpoint!r} has no ready replica "
             f"({states}); retry shortly. A replica that keeps failing shows why in "
             f"`ferry online-deployment get-logs --name {self.name} --endpoint-name "

@@ -11,7 +11,7 @@ import bisect
 import random
 from collections.abc import Mapping
 
-from ferry.online.errors import GatewayError
+from ferry.errors import ErrorCode, GatewayError
 from ferry.online.keys import KeyRing
 from ferry.online.pool import DeploymentPool
 
@@ -55,8 +55,7 @@ class EndpointRoute:
             return pool
         if not self._bounds:
             raise GatewayError(
-                404,
-                "no_traffic",
+                ErrorCode.NO_TRAFFIC,
                 f"No valid deployments to route to: endpoint {self.name!r} has no deployment "
                 "with traffic. Set traffic (ferry online-endpoint update --name "
                 f'{self.name} --traffic "<deployment>=100") or name a deployment with the '
@@ -81,16 +80,14 @@ class EndpointRoute:
         state = self.states.get(name)
         if state is not None:
             return GatewayError(
-                503,
-                "not_ready",
+                ErrorCode.NOT_READY,
                 f"deployment {name!r} of endpoint {self.name!r} is not serving ({state}); "
                 f"check it with `ferry online-deployment show --name {name} --endpoint-name "
                 f"{self.name}`.",
             )
         known = sorted(set(self.pools) | set(self.states))
         return GatewayError(
-            404,
-            "deployment_not_found",
+            ErrorCode.DEPLOYMENT_NOT_FOUND,
             f"endpoint {self.name!r} has no deployment {name!r}"
             + (" (from the azureml-model-deployment header)" if pinned else "")
             + f"; its deployments are: {', '.join(known) or 'none'}.",

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from ferry.online.errors import GatewayError
+from ferry.errors import ErrorCode, GatewayError
 from ferry.online.plan import LaunchPlan
 from ferry.runtime.launch import worker_env
 
@@ -47,8 +47,7 @@ def swagger_version(query: str) -> str:
     version = _VERSIONS.get(asked)
     if version is None:
         raise GatewayError(
-            404,
-            "not_found",
+            ErrorCode.NOT_FOUND,
             f"swagger version {asked!r} is not served; use ?version=2 (default), ?version=3 or "
             "?version=3.1.",
         )
@@ -77,8 +76,7 @@ def user_swagger(code_dir: str | Path, version: str) -> tuple[str, dict[str, Any
 
 def _invalid(name: str, why: str) -> GatewayError:
     return GatewayError(
-        500,
-        "swagger_invalid",
+        ErrorCode.SWAGGER_INVALID,
         f"{name} in the deployment's code folder {why}; fix it (a Swagger/OpenAPI document is a "
         "JSON object) or remove it to use the document built from run()'s decorators.",
     )
@@ -100,14 +98,13 @@ def read_schemas(plan: LaunchPlan, timeout_s: float = 120.0) -> dict[str, Any]:
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise GatewayError(
-            500, "swagger_failed", f"could not read the script's schemas: {exc}"
+            ErrorCode.SWAGGER_FAILED, f"could not read the script's schemas: {exc}"
         ) from exc
     marker = done.stdout.rfind(_MARK)
     if done.returncode != 0 or marker < 0:
         tail = "\n".join(done.stderr.strip().splitlines()[-5:])
         raise GatewayError(
-            500,
-            "swagger_failed",
+            ErrorCode.SWAGGER_FAILED,
             f"importing the scoring script to read its schemas failed: {tail or done.returncode}",
         )
     result: dict[str, Any] = json.loads(done.stdout[marker + len(_MARK) :])
@@ -120,8 +117,7 @@ def swagger_document(
     """A Swagger 2.0 (or OpenAPI 3) document for ``POST /score``, like azmlinfsrv's."""
     if not schemas.get("decorated"):
         raise GatewayError(
-            404,
-            "swagger_not_found",
+            ErrorCode.SWAGGER_NOT_FOUND,
             f"deployment {deployment!r} has no swagger document for version {version}: its run() "
             "has no @input_schema/@output_schema decorators (package inference-schema); add them "
             f"to describe the API, or put {' or '.join(USER_SWAGGER_FILES[version])} in the code "
@@ -129,7 +125,9 @@ def swagger_document(
         )
     supported = [str(v)[0] for v in schemas.get("versions") or []]
     if supported and version[0] not in supported:
-        raise GatewayError(404, "not_found", f"the script's schemas support versions {supported}")
+        raise GatewayError(
+            ErrorCode.NOT_FOUND, f"the script's schemas support versions {supported}"
+        )
     inputs, outputs = schemas.get("input") or {}, schemas.get("output") or {}
     title = f"{endpoint}/{deployment}"
     if version in ("3", "3.1"):

@@ -11,7 +11,7 @@ import asyncio
 import time
 from typing import Any
 
-from ferry.online.errors import GatewayError
+from ferry.errors import ErrorCode, GatewayError
 from ferry.runtime import messages as m
 
 __all__ = ["Batch", "Outcome", "Single", "replica_lost"]
@@ -21,8 +21,7 @@ Outcome = tuple[dict[str, Any], bytes]
 
 def replica_lost(replica: str) -> GatewayError:
     return GatewayError(
-        503,
-        "replica_lost",
+        ErrorCode.REPLICA_LOST,
         f"replica {replica} stopped while it was serving this request (crashed, was killed, or "
         "failed its liveness probe); it is being restarted: retry, and see the replica log "
         "(ferry online-deployment get-logs) for why it stopped.",
@@ -117,7 +116,9 @@ class Batch:
                 }
                 item.complete(answer, b"", replica)
         for item in self.items[len(results) :]:
-            item.fail(GatewayError(500, "protocol", "the replica answered fewer items than sent"))
+            item.fail(
+                GatewayError(ErrorCode.PROTOCOL, "the replica answered fewer items than sent")
+            )
 
     def fail(self, error: GatewayError) -> None:
         for item in self.items:
