@@ -1,0 +1,102 @@
+"""One real local multi-node Ray cluster per test session, and a Ferry server that drives it.
+
+The cluster is ``ray.cluster_utils.Cluster``: a head and a worker node, each its own raylet with
+its own ports, as on separate machines. Token auth stays off (``RAY_AUTH_MODE=disabled``) so the
+server process can connect by address.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ferry import MLClient
+from ferry.local_workspace.launcher import stop_server
+from ferry.settings import Settings
+from tests.cli.conftest import Ferry, make_ferry
+
+os.environ["RAY_AUTH_MODE"] = "disabled"  # the server inherits it
+
+
+@dataclass
+class RayCluster:
+    cluster: Any  # ray.cluster_utils.Cluster
+    worker: Any  # the worker node (ray._private.node.Node)
+    cache: Path  # FERRY_RAY_CACHE of every node
+
+    @property
+    def address(self) -> str:
+        return str(self.cluster.address)
+
+    def add_node(self) -> Any:
+        node = self.cluster.add_node(num_cpus=2)
+        self.cluster.wait_for_nodes()
+        return node
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster]:
+    from ray.cluster_utils import Cluster
+
+    cache = tmp_path_factory.mktemp("ray-cache")
+    os.environ["FERRY_RAY_CACHE"] = str(cache)  # the nodes' processes inherit it
+    cluster = Cluster(
+        initialize_head=True, head_node_args={"num_cpus": 2, "include_dashboard": False}
+    )
+    try:
+        worker = cluster.add_node(num_cpus=2)
+        cluster.wait_for_nodes()
+        yield RayCluster(cluster, worker, cache)
+    finally:
+        cluster.shutdown()
+
+
+@dataclass
+class Ferried:
+    """A workspace with its server (auto-started), through the SDK and the CLI."""
+
+    workspace: Path
+    settings: Settings
+    client: MLClient
+    cli: Ferry
+
+
+@pytest.fixture(scope="module")
+def ferried(tmp_path_factory: pytest.TempPathFactory, ray_cluster: RayCluster) -> Iterator[Ferried]:
+    workspace = tmp_path_factory.mktemp("ray-ws")
+    settings = Settings(workspace=workspace)
+    client = MLClient(settings=settings)
+    try:
+        yield Ferried(workspace, settings, client, make_ferry(workspace))
+    finally:
+        client.close()
+        stop_server(settings)
+
+
+_RUNS_ON = re.compile(r"\[ferry\] (process\d+) runs on Ray node (\S+), pid (\d+)")
+
+
+def placements(job_dir: Path) -> dict[str, tuple[str, int]]:
+    """``{worker: (node, pid)}`` from the lines RayWorker writes into each worker's stderr log."""
+    found: dict[str, tuple[str, int]] = {}
+    for log in sorted((job_dir / "logs" / "user" / "stderr").glob("*.txt")):
+        for match in _RUNS_ON.finditer(log.read_text(encoding="utf-8", errors="replace")):
+            found[match.group(1)] = (match.group(2), int(match.group(3)))
+    return found
+
+
+def wait_for(predicate: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
