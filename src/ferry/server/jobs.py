@@ -1,7 +1,9 @@
 """Batch jobs in the server: queue, prepare, run on the engine, record states, recover on restart.
 
 States follow ``Queued → Preparing → Running → Completed | Failed | Canceled``. The record in the
-store changes only on transitions; live counts come from the job folder's ``progress.json``.
+store's ``jobs`` table changes only on transitions, each one a single atomic update; live counts
+come from the job folder's ``progress.json``. A failed job records its ``failure_kind`` (a
+:class:`~ferry.specs.states.FailureKind`), which also leads its ``error``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import shutil
 import threading
 import uuid
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,21 +23,23 @@ from typing import TYPE_CHECKING, Any
 
 from ferry.batch.definition import JobDefinition, JobLayout
 from ferry.batch.engine import resume_job, run_job
-from ferry.errors import ConflictError, FerryError, InvalidInputError, NotFoundError
+from ferry.errors import ConflictError, FerryError, InvalidInputError
 from ferry.server.compute_choice import compute_for
 from ferry.server.invoke_checks import check_invoke
 from ferry.server.job_prepare import apply_overrides, prepare_job
 from ferry.server.secret_env import keyvault_env, resolve_secret_refs
 from ferry.specs.names import ENDPOINT_NAME
-from ferry.specs.states import TERMINAL_STATES, JobState
+from ferry.specs.states import TERMINAL_STATES, FailureKind, JobState
 from ferry.specs.workspace import DEFAULT_DATASTORE
+from ferry.store.base import JobRecord
 
 if TYPE_CHECKING:
     from ferry.server.workspace import Workspace
 
 __all__ = ["JobService"]
 
-_KIND = "job"
+_TYPE = "batch"
+_UNFINISHED = frozenset(JobState) - TERMINAL_STATES
 _log = logging.getLogger("ferry.jobs")
 
 
@@ -45,41 +50,41 @@ class JobService:
         self._ws = workspace
         self._pool = ThreadPoolExecutor(max_parallel_jobs, thread_name_prefix="ferry-job")
         self._cancel: dict[str, threading.Event] = {}
-        self._lock = threading.RLock()
 
     # -- queries ----------------------------------------------------------------------------
     def get(self, name: str) -> dict[str, Any]:
-        try:
-            record = self._ws.store.resources.get(_KIND, name)
-        except NotFoundError as exc:
-            raise NotFoundError(
-                f"job {name!r} does not exist; list jobs with `ferry job list`."
-            ) from exc
-        return self._view(record.spec, record.created_at)
+        return self._view(self._ws.store.jobs.get(name))
 
     def list(
-        self, endpoint: str | None = None, deployment: str | None = None
+        self,
+        endpoint: str | None = None,
+        deployment: str | None = None,
+        *,
+        statuses: Collection[JobState] | None = None,
     ) -> list[dict[str, Any]]:
-        jobs = []
-        for record in self._ws.store.resources.all(_KIND):
-            spec = record.spec
-            if endpoint and spec.get("endpoint_name") != endpoint:
-                continue
-            if deployment and spec.get("deployment_name") != deployment:
-                continue
-            jobs.append(self._view(spec, record.created_at, with_progress=False))
-        return sorted(jobs, key=lambda j: str(j["created_at"]), reverse=True)
+        """Jobs newest first, of one endpoint (an indexed query) and deployment if given."""
+        records = self._ws.store.jobs.list(
+            endpoint=endpoint or None, deployment=deployment or None, statuses=statuses
+        )
+        return [self._view(record, with_progress=False) for record in records]
 
     def folder(self, name: str) -> Path:
         return self._ws.layout.blobstore / "azureml" / name
 
-    def _view(
-        self, spec: dict[str, Any], created: Any, *, with_progress: bool = True
-    ) -> dict[str, Any]:
-        view = {**spec, "created_at": created}
-        layout = JobLayout(self.folder(spec["name"]))
+    def _view(self, record: JobRecord, *, with_progress: bool = True) -> dict[str, Any]:
+        name = record.name
+        view = {
+            "name": name,
+            "type": record.kind,
+            "endpoint_name": record.endpoint,
+            "deployment_name": record.deployment,
+            "status": record.status.value,
+            **record.body,
+            "created_at": record.created_at,
+        }
+        layout = JobLayout(self.folder(name))
         view["outputs"] = {
-            "score": f"azureml://datastores/{DEFAULT_DATASTORE}/paths/azureml/{spec['name']}"
+            "score": f"azureml://datastores/{DEFAULT_DATASTORE}/paths/azureml/{name}"
             "/named-outputs/score"
         }
         if with_progress and layout.progress.is_file():
@@ -98,34 +103,33 @@ class JobService:
         check_invoke(self._ws, deployment, settings, request["input"])
         name = request.get("job_name") or f"batchjob-{uuid.uuid4().hex[:12]}"
         ENDPOINT_NAME.check(name, field="job_name") if request.get("job_name") else None
-        with self._lock:
-            try:
-                self._ws.store.resources.get(_KIND, name)
-            except NotFoundError:
-                pass
-            else:
-                raise ConflictError(
-                    f"a job named {name!r} exists already; choose another --job-name."
-                )
-            job = {
-                "name": name,
-                "type": "batch",
-                "endpoint_name": endpoint,
-                "deployment_name": deployment.name,
-                "status": JobState.QUEUED.value,
-                "input": request["input"],
-                "overrides": request.get("overrides", {}),
-                "output_path": request.get("output_path"),
-                "allow_reuse": bool(request.get("allow_reuse", False)),
-                # Recorded as sent (a published pipeline's ExperimentName, Azure's Tags).
-                "experiment_name": request.get("experiment_name"),
-                "description": request.get("description"),
-                "tags": dict(request.get("tags") or {}),
-                "notices": [],
-                "error": None,
-            }
-            self._check_output_path(job)
-            self._ws.store.resources.put(_KIND, name, job)
+        job = {
+            "input": request["input"],
+            "overrides": request.get("overrides", {}),
+            "output_path": request.get("output_path"),
+            "allow_reuse": bool(request.get("allow_reuse", False)),
+            # Recorded as sent (a published pipeline's ExperimentName, Azure's Tags).
+            "experiment_name": request.get("experiment_name"),
+            "description": request.get("description"),
+            "tags": dict(request.get("tags") or {}),
+            "notices": [],
+            "error": None,
+            "failure_kind": None,
+        }
+        self._check_output_path(job)
+        try:
+            self._ws.store.jobs.create(
+                name,
+                kind=_TYPE,
+                status=JobState.QUEUED,
+                endpoint=endpoint,
+                deployment=deployment.name,
+                body=job,
+            )
+        except ConflictError as exc:  # the insert itself decides, also between two servers
+            raise ConflictError(
+                f"a job named {name!r} exists already; choose another --job-name."
+            ) from exc
         self._start(name)
         return self.get(name)
 
@@ -136,8 +140,8 @@ class JobService:
         event = self._cancel.get(name)
         if event is not None:
             event.set()
-        if JobState(job["status"]) is JobState.QUEUED:
-            self._update(name, status=JobState.CANCELED.value, ended_at=_now())
+        # Only a job that is still queued: one that started ends itself when it sees the event.
+        self._update(name, JobState.CANCELED, when={JobState.QUEUED}, ended_at=_now())
         return self.get(name)
 
     def resume(self, name: str) -> dict[str, Any]:
@@ -153,16 +157,15 @@ class JobService:
             raise InvalidInputError(
                 f"job {name!r} failed before it started running; invoke the endpoint again."
             )
-        self._update(name, status=JobState.QUEUED.value, error=None, ended_at=None)
+        self._update(name, JobState.QUEUED, error=None, failure_kind=None, ended_at=None)
         self._start(name, retry_failed=True)
         return self.get(name)
 
     def continue_unfinished(self) -> None:
         """After a restart, carry on with every job that was not finished."""
-        for job in self.list():
-            if JobState(job["status"]) not in TERMINAL_STATES:
-                _log.info("resuming job %s after a server restart", job["name"])
-                self._start(job["name"])
+        for job in self.list(statuses=_UNFINISHED):
+            _log.info("resuming job %s after a server restart", job["name"])
+            self._start(job["name"])
 
     def shutdown(self) -> None:
         for event in self._cancel.values():
@@ -178,25 +181,27 @@ class JobService:
         cancel = self._cancel[name]
         try:
             self._run_phases(name, cancel, retry_failed)
-        except FerryError as exc:
-            self._fail(name, exc.message)
+        except FerryError as exc:  # the environment, the model, the input, a secret ...
+            self._fail(name, exc.message, FailureKind.PREPARATION_FAILED)
         except Exception as exc:  # a bug must still leave a clear record, not a stuck job
             _log.exception("job %s crashed", name)
-            self._fail(name, f"internal error ({type(exc).__name__}: {exc}); see the server log")
+            self._fail(
+                name,
+                f"internal error ({type(exc).__name__}: {exc}); see the server log",
+                FailureKind.INTERNAL_ERROR,
+            )
         finally:
             self._cancel.pop(name, None)
 
     def _run_phases(self, name: str, cancel: threading.Event, retry_failed: bool) -> None:
         job = self.get(name)
         if cancel.is_set():
-            self._update(name, status=JobState.CANCELED.value, ended_at=_now())
+            self._update(name, JobState.CANCELED, ended_at=_now())
             return
         folder = self.folder(name)
         layout = JobLayout(folder)
         layout.logs.mkdir(parents=True, exist_ok=True)
-        self._update(
-            name, status=JobState.PREPARING.value, started_at=job.get("started_at") or _now()
-        )
+        self._update(name, JobState.PREPARING, started_at=job.get("started_at") or _now())
         with (layout.logs / "prepare.txt").open("a", encoding="utf-8") as prep_log:
 
             def log(line: str) -> None:
@@ -209,7 +214,7 @@ class JobService:
             return
         if not layout.definition.is_file():
             prepared.definition.save(layout.definition)
-        self._update(name, status=JobState.RUNNING.value)
+        self._update(name, JobState.RUNNING)
         # Resuming keeps successes and gives failed mini-batches fresh attempts.
         engine = resume_job if retry_failed else run_job
         definition = JobDefinition.load(layout.definition)
@@ -223,21 +228,22 @@ class JobService:
         deployment = self._ws.batch.deployment_spec(job["endpoint_name"], job["deployment_name"])
         compute = compute_for(self._ws, deployment, secret_env)
         outcome = engine(folder, compute=compute, cancel=cancel)
-        if outcome.state == JobState.COMPLETED.value and job.get("output_path"):
+        if outcome.state is JobState.COMPLETED and job.get("output_path"):
             self._publish(job, layout)
+        done = outcome.state is JobState.COMPLETED
         self._update(
             name,
-            status=outcome.state,
-            error=None if outcome.state == JobState.COMPLETED.value else outcome.message,
+            outcome.state,
+            error=None if done else _error_text(outcome.message, outcome.failure),
+            failure_kind=outcome.failure,
             ended_at=_now(),
         )
 
     def _reuse(self, name: str, fingerprint: str) -> bool:
-        for other in self.list():
+        for other in self.list(statuses={JobState.COMPLETED}):
             if (
                 other["name"] != name
                 and other.get("fingerprint") == fingerprint
-                and other["status"] == JobState.COMPLETED.value
                 and not other.get("reused_from")
             ):
                 source = JobLayout(self.folder(other["name"]))
@@ -254,7 +260,7 @@ class JobService:
                 job = self.get(name)
                 self._update(
                     name,
-                    status=JobState.COMPLETED.value,
+                    JobState.COMPLETED,
                     reused_from=other["name"],
                     notices=[*job.get("notices", []), notice],
                     ended_at=_now(),
@@ -280,18 +286,35 @@ class JobService:
         for item in sorted(layout.outputs.iterdir()):
             store.commit(item, f"{path}/{item.name}".lstrip("/"))
 
-    def _fail(self, name: str, message: str) -> None:
-        self._update(name, status=JobState.FAILED.value, error=message, ended_at=_now())
+    def _fail(self, name: str, message: str, failure: FailureKind) -> None:
+        self._update(
+            name,
+            JobState.FAILED,
+            error=_error_text(message, failure),
+            failure_kind=failure,
+            ended_at=_now(),
+        )
         layout = JobLayout(self.folder(name))
         layout.logs.mkdir(parents=True, exist_ok=True)
         error_file = layout.logs / "job_error.txt"
         if not error_file.exists():
             error_file.write_text(message + "\n", encoding="utf-8")
 
-    def _update(self, name: str, **changes: Any) -> None:
-        with self._lock:
-            record = self._ws.store.resources.get(_KIND, name)
-            self._ws.store.resources.put(_KIND, name, {**record.spec, **changes})
+    def _update(
+        self,
+        name: str,
+        status: JobState | None = None,
+        *,
+        when: Collection[JobState] | None = None,
+        **changes: Any,
+    ) -> bool:
+        """One atomic update of the job's record (see JobRepository.update)."""
+        return self._ws.store.jobs.update(name, status=status, changes=changes, when=when)
+
+
+def _error_text(message: str, failure: FailureKind | None) -> str:
+    """A failed job's ``error``: its failure kind first, as job_error.txt lists mini-batches."""
+    return f"{failure}: {message}" if failure is not None else message
 
 
 def _now() -> str:

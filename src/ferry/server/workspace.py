@@ -42,7 +42,9 @@ class Workspace:
 
     def __post_init__(self) -> None:
         self.jobs = JobService(self)
-        self.online = OnlineEndpointService(self.store.resources, self.assets, self.secrets)
+        self.online = OnlineEndpointService(
+            self.store.endpoints, self.store.deployments, self.assets, self.secrets
+        )
         self.online_service = OnlineService(
             self.online, partial(prepare_deployment, self), self.layout.root / "online"
         )
@@ -66,7 +68,7 @@ class Workspace:
             files_setting="FERRY_MAX_UNPACKED_FILES on the server",
         )
         assets = AssetService(store.assets, datastores, layout.tmp, unpack_limits=limits)
-        batch = BatchEndpointService(store.resources, assets, computes)
+        batch = BatchEndpointService(store.endpoints, store.deployments, assets, computes)
         environments = EnvironmentBuilder(layout.root / "envs")
         token = settings.token or layout.read_token()
         assert token is not None  # layout.ensure() wrote it

@@ -1,4 +1,4 @@
-"""Batch endpoints and their deployments, stored as named resources.
+"""Batch endpoints and their deployments, in the store's endpoints and deployments tables.
 
 A deployment is stored with references only (``azureml:model:3``, ``azureml:code-…:1``,
 ``azureml:env:2``): the SDK registers inline models, code folders and environments first, so a
@@ -18,21 +18,31 @@ from ferry.services.scoring_check import check_scoring_script
 from ferry.specs.assets import AssetKind
 from ferry.specs.batch import BatchDeploymentSpec, BatchEndpointSpec
 from ferry.specs.workspace import LOCAL_COMPUTE
-from ferry.store.base import NamedRepository
+from ferry.store.base import (
+    DeploymentRecord,
+    DeploymentRepository,
+    EndpointKind,
+    EndpointRecord,
+    EndpointRepository,
+)
 
 __all__ = ["SERVER_PYTHON", "BatchEndpointService"]
 
-_ENDPOINT = "batch-endpoint"
-_DEPLOYMENT = "batch-deployment"
+_KIND: EndpointKind = "batch"
 
 
 class BatchEndpointService:
     """Create, update, show, list and delete batch endpoints and deployments."""
 
     def __init__(
-        self, repo: NamedRepository, assets: AssetService, computes: ComputeService
+        self,
+        endpoints: EndpointRepository,
+        deployments: DeploymentRepository,
+        assets: AssetService,
+        computes: ComputeService,
     ) -> None:
-        self._repo = repo
+        self._endpoints = endpoints
+        self._deployments = deployments
         self._assets = assets
         self._computes = computes
 
@@ -41,41 +51,20 @@ class BatchEndpointService:
         default = spec.defaults.get("deployment_name")
         if default:
             self.deployment_spec(spec.name, default)
-        record, created = self._repo.put(_ENDPOINT, spec.name, spec.to_json())
-        return self._endpoint_view(record.spec, record.created_at, record.updated_at), created
+        record, created = self._endpoints.put(_KIND, spec.name, _body(spec.to_json()))
+        return _endpoint_view(record), created
 
     def endpoint(self, name: str) -> dict[str, Any]:
-        record = self._endpoint_record(name)
-        return self._endpoint_view(record.spec, record.created_at, record.updated_at)
+        return _endpoint_view(self._endpoints.get(_KIND, name))
 
     def endpoint_spec(self, name: str) -> BatchEndpointSpec:
-        return BatchEndpointSpec.model_validate(self._endpoint_record(name).spec)
-
-    def _endpoint_record(self, name: str) -> Any:
-        return self._get(_ENDPOINT, name, f"batch endpoint {name!r}", "ferry batch-endpoint list")
+        return BatchEndpointSpec.model_validate(_endpoint_spec(self._endpoints.get(_KIND, name)))
 
     def list_endpoints(self) -> builtins.list[dict[str, Any]]:
-        return [
-            self._endpoint_view(r.spec, r.created_at, r.updated_at)
-            for r in self._repo.all(_ENDPOINT)
-        ]
+        return [_endpoint_view(r) for r in self._endpoints.list(_KIND)]
 
     def delete_endpoint(self, name: str) -> None:
-        self.endpoint(name)
-        for deployment in self.list_deployments(name):
-            self._repo.delete(_DEPLOYMENT, _key(name, deployment["name"]))
-        self._repo.delete(_ENDPOINT, name)
-
-    def _endpoint_view(self, spec: dict[str, Any], created: Any, updated: Any) -> dict[str, Any]:
-        name = spec["name"]
-        return {
-            **spec,
-            "scoring_uri": f"/api/v1/batch-endpoints/{name}/jobs",
-            "openapi_uri": "/api/openapi.json",
-            "provisioning_state": "Succeeded",
-            "created_at": created,
-            "updated_at": updated,
-        }
+        self._endpoints.delete(_KIND, name)  # and its deployments, in one transaction
 
     # -- deployments ----------------------------------------------------------------------------
     def put_deployment(
@@ -91,13 +80,14 @@ class BatchEndpointService:
         self.endpoint(endpoint)
         spec.endpoint_name = endpoint
         self._check_references(spec)
-        record, created = self._repo.put(_DEPLOYMENT, _key(endpoint, spec.name), spec.to_stored())
+        body = _body(spec.to_stored())
+        record, created = self._deployments.put(_KIND, endpoint, spec.name, body)
         endpoint_spec = self.endpoint_spec(endpoint)
         if set_default or not endpoint_spec.defaults.get("deployment_name"):
             # Azure makes the first deployment the default; --set-default moves it.
             endpoint_spec.defaults = {"deployment_name": spec.name}
-            self._repo.put(_ENDPOINT, endpoint, endpoint_spec.to_json())
-        return _deployment_view(record.spec, record.created_at, record.updated_at), created
+            self._endpoints.put(_KIND, endpoint, _body(endpoint_spec.to_json()))
+        return _deployment_view(record), created
 
     def _check_references(self, spec: BatchDeploymentSpec) -> None:
         code = pin_references(self._assets, spec).get(AssetKind.CODE)
@@ -139,29 +129,19 @@ class BatchEndpointService:
             )
 
     def deployment(self, endpoint: str, name: str) -> dict[str, Any]:
-        record = self._deployment_record(endpoint, name)
-        return _deployment_view(record.spec, record.created_at, record.updated_at)
+        return _deployment_view(self._deployment_record(endpoint, name))
 
     def deployment_spec(self, endpoint: str, name: str) -> BatchDeploymentSpec:
-        return BatchDeploymentSpec.model_validate(self._deployment_record(endpoint, name).spec)
+        record = self._deployment_record(endpoint, name)
+        return BatchDeploymentSpec.model_validate(_deployment_spec(record))
 
-    def _deployment_record(self, endpoint: str, name: str) -> Any:
-        self._endpoint_record(endpoint)
-        return self._get(
-            _DEPLOYMENT,
-            _key(endpoint, name),
-            f"batch deployment {name!r} of endpoint {endpoint!r}",
-            f"ferry batch-deployment list --endpoint-name {endpoint}",
-        )
+    def _deployment_record(self, endpoint: str, name: str) -> DeploymentRecord:
+        self._endpoints.get(_KIND, endpoint)  # an unknown endpoint is named first
+        return self._deployments.get(_KIND, endpoint, name)
 
     def list_deployments(self, endpoint: str) -> builtins.list[dict[str, Any]]:
-        self.endpoint(endpoint)
-        prefix = _key(endpoint, "")
-        return [
-            _deployment_view(r.spec, r.created_at, r.updated_at)
-            for r in self._repo.all(_DEPLOYMENT)
-            if r.name.startswith(prefix)
-        ]
+        self._endpoints.get(_KIND, endpoint)
+        return [_deployment_view(r) for r in self._deployments.list(_KIND, endpoint)]
 
     def delete_deployment(self, endpoint: str, name: str) -> None:
         self.deployment(endpoint, name)
@@ -175,10 +155,10 @@ class BatchEndpointService:
                 f"first (ferry batch-endpoint update --name {endpoint} "
                 "--set defaults.deployment_name=<other>).",
             )
-        self._repo.delete(_DEPLOYMENT, _key(endpoint, name))
+        self._deployments.delete(_KIND, endpoint, name)
         if spec.defaults.get("deployment_name") == name:
             spec.defaults = {}
-            self._repo.put(_ENDPOINT, endpoint, spec.to_json())
+            self._endpoints.put(_KIND, endpoint, _body(spec.to_json()))
 
     def route(self, endpoint: str, deployment: str | None) -> BatchDeploymentSpec:
         """The deployment an invocation runs on: the named one, else the endpoint's default."""
@@ -193,16 +173,35 @@ class BatchEndpointService:
             )
         return self.deployment_spec(endpoint, name)
 
-    def _get(self, kind: str, key: str, what: str, hint: str) -> Any:
-        try:
-            return self._repo.get(kind, key)
-        except NotFoundError as exc:
-            raise NotFoundError(f"{what} does not exist; list them with `{hint}`.") from exc
+
+def _body(spec: dict[str, Any]) -> dict[str, Any]:
+    """What the store keeps beside its name columns: the spec without its names."""
+    return {k: v for k, v in spec.items() if k not in ("name", "endpoint_name")}
 
 
-def _key(endpoint: str, deployment: str) -> str:
-    return f"{endpoint}/{deployment}"
+def _endpoint_spec(record: EndpointRecord) -> dict[str, Any]:
+    return {"name": record.name, **record.body}
 
 
-def _deployment_view(spec: dict[str, Any], created: Any, updated: Any) -> dict[str, Any]:
-    return {**spec, "provisioning_state": "Succeeded", "created_at": created, "updated_at": updated}
+def _endpoint_view(record: EndpointRecord) -> dict[str, Any]:
+    return {
+        **_endpoint_spec(record),
+        "scoring_uri": f"/api/v1/batch-endpoints/{record.name}/jobs",
+        "openapi_uri": "/api/openapi.json",
+        "provisioning_state": record.status.value,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+    }
+
+
+def _deployment_spec(record: DeploymentRecord) -> dict[str, Any]:
+    return {"name": record.name, "endpoint_name": record.endpoint, **record.body}
+
+
+def _deployment_view(record: DeploymentRecord) -> dict[str, Any]:
+    return {
+        **_deployment_spec(record),
+        "provisioning_state": record.status.value,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+    }

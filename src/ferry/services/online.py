@@ -1,9 +1,11 @@
-"""Online endpoints and their deployments, stored as named resources; keys in the vault.
+"""Online endpoints and their deployments, in the store's endpoints and deployments tables; keys
+in the vault.
 
 A deployment is stored with references only (``azureml:model:3``, ``azureml:code-…:1``,
 ``azureml:env:2``): the SDK registers inline models, code folders and environments first. The
-record also holds the deployment's ``provisioning_state`` and ``error``, written by the online
-service as replicas come up, so ``show`` tells the truth after a server restart too.
+record also holds the deployment's ``provisioning_state`` (its status column) and ``error``,
+written by the online service as replicas come up, so ``show`` tells the truth after a server
+restart too.
 """
 
 from __future__ import annotations
@@ -23,13 +25,17 @@ from ferry.specs.assets import AssetKind, AssetTypes
 from ferry.specs.loader import spec_from_data
 from ferry.specs.online import OnlineDeploymentSpec, OnlineEndpointSpec
 from ferry.specs.states import DeploymentState
-from ferry.store.base import NamedRepository
+from ferry.store.base import (
+    DeploymentRecord,
+    DeploymentRepository,
+    EndpointKind,
+    EndpointRecord,
+    EndpointRepository,
+)
 
 __all__ = ["OnlineEndpointService"]
 
-_ENDPOINT = "online-endpoint"
-_DEPLOYMENT = "online-deployment"
-_STATE_FIELDS = ("provisioning_state", "error")
+_KIND: EndpointKind = "online"
 _SECRET = "online-endpoint/{}"  # the endpoint's keys, encrypted in the vault
 _NEEDS_CODE = (
     "an online deployment needs code_configuration (code + scoring_script, a score.py with "
@@ -51,8 +57,15 @@ _NEEDS_ENV_WITH_CODE = (
 class OnlineEndpointService:
     """Create, update, show, list and delete online endpoints, deployments and keys."""
 
-    def __init__(self, repo: NamedRepository, assets: AssetService, secrets: SecretService) -> None:
-        self._repo = repo
+    def __init__(
+        self,
+        endpoints: EndpointRepository,
+        deployments: DeploymentRepository,
+        assets: AssetService,
+        secrets: SecretService,
+    ) -> None:
+        self._endpoints = endpoints
+        self._deployments = deployments
         self._assets = assets
         self._secrets = secrets
 
@@ -78,10 +91,10 @@ class OnlineEndpointService:
                         "deployment first, then set its traffic.",
                         details={"field": key},
                     )
-        stored = merged.to_json()
+        stored = {k: v for k, v in merged.to_json().items() if k != "name"}
         stored["traffic"] = {k: v for k, v in (merged.traffic or {}).items() if v}
         stored["mirror_traffic"] = {k: v for k, v in (merged.mirror_traffic or {}).items() if v}
-        record, created = self._repo.put(_ENDPOINT, spec.name, stored)
+        record, created = self._endpoints.put(_KIND, spec.name, stored)
         if created:
             self._save_credentials(spec.name, EndpointCredentials.generate())
         return self._endpoint_view(record), created
@@ -90,18 +103,16 @@ class OnlineEndpointService:
         return self._endpoint_view(self._endpoint_record(name))
 
     def endpoint_spec(self, name: str) -> OnlineEndpointSpec:
-        return OnlineEndpointSpec.model_validate(self._endpoint_record(name).spec)
+        return OnlineEndpointSpec.model_validate(_endpoint_spec(self._endpoint_record(name)))
 
     def list_endpoints(self) -> builtins.list[dict[str, Any]]:
-        return [self._endpoint_view(r) for r in self._repo.all(_ENDPOINT)]
+        return [self._endpoint_view(r) for r in self._endpoints.list(_KIND)]
 
     def delete_endpoint(self, name: str) -> builtins.list[str]:
         """Delete the endpoint, its deployments and its keys; returns the deployments' names."""
         self._endpoint_record(name)
         removed = [d["name"] for d in self.list_deployments(name)]
-        for deployment in removed:
-            self._repo.delete(_DEPLOYMENT, _key(name, deployment))
-        self._repo.delete(_ENDPOINT, name)
+        self._endpoints.delete(_KIND, name)  # and its deployments, in one transaction
         with contextlib.suppress(NotFoundError):
             self._secrets.delete_internal(_SECRET.format(name))
         return removed
@@ -110,13 +121,13 @@ class OnlineEndpointService:
         data = {**self.endpoint_spec(endpoint).to_json(), "traffic": traffic}
         return self.put_endpoint(spec_from_data(OnlineEndpointSpec, data))[0]
 
-    def _endpoint_record(self, name: str) -> Any:
-        return self._get(_ENDPOINT, name, f"online endpoint {name!r}", "ferry online-endpoint list")
+    def _endpoint_record(self, name: str) -> EndpointRecord:
+        return self._endpoints.get(_KIND, name)
 
-    def _endpoint_view(self, record: Any) -> dict[str, Any]:
-        spec = dict(record.spec)
-        name = spec["name"]
-        deployments = [r.name.split("/", 1)[1] for r in self._deployment_records(name)]
+    def _endpoint_view(self, record: EndpointRecord) -> dict[str, Any]:
+        spec = _endpoint_spec(record)
+        name = record.name
+        deployments = [r.name for r in self._deployments.list(_KIND, name)]
         traffic = {d: 0 for d in sorted(deployments)} | dict(spec.get("traffic") or {})
         return {
             **spec,
@@ -124,7 +135,7 @@ class OnlineEndpointService:
             "mirror_traffic": dict(spec.get("mirror_traffic") or {}),
             "scoring_uri": f"/endpoints/{name}/score",
             "openapi_uri": f"/endpoints/{name}/swagger.json",
-            "provisioning_state": DeploymentState.SUCCEEDED.value,
+            "provisioning_state": record.status.value,
             "created_at": record.created_at,
             "updated_at": record.updated_at,
         }
@@ -176,11 +187,12 @@ class OnlineEndpointService:
         self._endpoint_record(endpoint)
         spec.endpoint_name = endpoint
         self._check_references(spec)
-        key = _key(endpoint, spec.name)
-        exists = any(r.name == key for r in self._deployment_records(endpoint))
+        exists = any(r.name == spec.name for r in self._deployments.list(_KIND, endpoint))
         state = DeploymentState.UPDATING if exists else DeploymentState.CREATING
-        stored = {**spec.to_stored(), "provisioning_state": state.value, "error": None}
-        record, created = self._repo.put(_DEPLOYMENT, key, stored)
+        body = {k: v for k, v in spec.to_stored().items() if k not in _NAME_FIELDS}
+        record, created = self._deployments.put(
+            _KIND, endpoint, spec.name, {**body, "error": None}, state
+        )
         return _deployment_view(record), created
 
     def _check_references(self, spec: OnlineDeploymentSpec) -> None:
@@ -207,15 +219,15 @@ class OnlineEndpointService:
         return _deployment_view(self._deployment_record(endpoint, name))
 
     def deployment_spec(self, endpoint: str, name: str) -> OnlineDeploymentSpec:
-        return _spec_of(self._deployment_record(endpoint, name).spec)
+        return _spec_of(self._deployment_record(endpoint, name))
 
     def list_deployments(self, endpoint: str) -> builtins.list[dict[str, Any]]:
         self._endpoint_record(endpoint)
-        return [_deployment_view(r) for r in self._deployment_records(endpoint)]
+        return [_deployment_view(r) for r in self._deployments.list(_KIND, endpoint)]
 
     def all_deployments(self) -> builtins.list[OnlineDeploymentSpec]:
         """Every deployment of every endpoint (what the server brings back on start)."""
-        return [_spec_of(r.spec) for r in self._repo.all(_DEPLOYMENT)]
+        return [_spec_of(r) for r in self._deployments.list(_KIND)]
 
     def delete_deployment(self, endpoint: str, name: str) -> None:
         self._deployment_record(endpoint, name)
@@ -229,46 +241,40 @@ class OnlineEndpointService:
                     f'--name {endpoint} --{key.replace("_", "-")} "{name}=0 ...").',
                     details={"field": key},
                 )
-        self._repo.delete(_DEPLOYMENT, _key(endpoint, name))
+        self._deployments.delete(_KIND, endpoint, name)
 
     def set_state(
         self, endpoint: str, name: str, state: DeploymentState, error: str | None = None
     ) -> None:
         """Record a deployment's provisioning state (no-op if it was deleted meanwhile)."""
-        with contextlib.suppress(NotFoundError):
-            record = self._repo.get(_DEPLOYMENT, _key(endpoint, name))
-            changes = {"provisioning_state": state.value, "error": error}
-            self._repo.put(_DEPLOYMENT, record.name, {**record.spec, **changes})
+        self._deployments.set_status(_KIND, endpoint, name, state, {"error": error})
 
-    def _deployment_record(self, endpoint: str, name: str) -> Any:
-        self._endpoint_record(endpoint)
-        return self._get(
-            _DEPLOYMENT,
-            _key(endpoint, name),
-            f"online deployment {name!r} of endpoint {endpoint!r}",
-            f"ferry online-deployment list --endpoint-name {endpoint}",
-        )
-
-    def _deployment_records(self, endpoint: str) -> builtins.list[Any]:
-        prefix = _key(endpoint, "")
-        return [r for r in self._repo.all(_DEPLOYMENT) if r.name.startswith(prefix)]
-
-    def _get(self, kind: str, key: str, what: str, hint: str) -> Any:
-        try:
-            return self._repo.get(kind, key)
-        except NotFoundError as exc:
-            raise NotFoundError(f"{what} does not exist; list them with `{hint}`.") from exc
+    def _deployment_record(self, endpoint: str, name: str) -> DeploymentRecord:
+        self._endpoint_record(endpoint)  # an unknown endpoint is named first
+        return self._deployments.get(_KIND, endpoint, name)
 
 
-def _key(endpoint: str, deployment: str) -> str:
-    return f"{endpoint}/{deployment}"
+#: The spec's fields that are the record's key columns, not part of its body.
+_NAME_FIELDS = ("name", "endpoint_name")
 
 
-def _spec_of(stored: dict[str, Any]) -> OnlineDeploymentSpec:
+def _endpoint_spec(record: EndpointRecord) -> dict[str, Any]:
+    return {"name": record.name, **record.body}
+
+
+def _spec_of(record: DeploymentRecord) -> OnlineDeploymentSpec:
+    body = {k: v for k, v in record.body.items() if k != "error"}
     return OnlineDeploymentSpec.model_validate(
-        {k: v for k, v in stored.items() if k not in _STATE_FIELDS}
+        {"name": record.name, "endpoint_name": record.endpoint, **body}
     )
 
 
-def _deployment_view(record: Any) -> dict[str, Any]:
-    return {**record.spec, "created_at": record.created_at, "updated_at": record.updated_at}
+def _deployment_view(record: DeploymentRecord) -> dict[str, Any]:
+    return {
+        "name": record.name,
+        "endpoint_name": record.endpoint,
+        **record.body,
+        "provisioning_state": record.status.value,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+    }

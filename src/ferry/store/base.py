@@ -7,16 +7,24 @@ test suite (``tests/store/test_contract.py``) runs against every implementation.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from ferry.specs.assets import AssetKind
+from ferry.specs.states import DeploymentState, JobState
 
 __all__ = [
     "AssetRecord",
     "AssetRepository",
+    "DeploymentRecord",
+    "DeploymentRepository",
+    "EndpointKind",
+    "EndpointRecord",
+    "EndpointRepository",
+    "JobRecord",
+    "JobRepository",
     "NamedRecord",
     "NamedRepository",
     "Page",
@@ -24,6 +32,9 @@ __all__ = [
     "SecretRepository",
     "Store",
 ]
+
+#: Endpoints and deployments are batch or online; the same name may exist once of each kind.
+EndpointKind = Literal["batch", "online"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,45 @@ class NamedRecord:
     kind: str
     name: str
     spec: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """A job: its typed columns, and ``body``, the rest of its record (input, error, ...)."""
+
+    name: str
+    kind: str  # the job's type: "batch"
+    status: JobState
+    endpoint: str
+    deployment: str
+    body: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class EndpointRecord:
+    """An endpoint: ``body`` is its spec without the name."""
+
+    kind: EndpointKind
+    name: str
+    status: DeploymentState
+    body: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class DeploymentRecord:
+    """A deployment of an endpoint: ``body`` is its spec without the names (and its error)."""
+
+    kind: EndpointKind
+    endpoint: str
+    name: str
+    status: DeploymentState
+    body: dict[str, Any]
     created_at: datetime
     updated_at: datetime
 
@@ -134,7 +184,7 @@ class AssetRepository(abc.ABC):
 
 
 class NamedRepository(abc.ABC):
-    """Unversioned resources keyed by (kind, name): datastores, computes, later endpoints."""
+    """Unversioned resources keyed by (kind, name): datastores and computes."""
 
     @abc.abstractmethod
     def put(self, kind: str, name: str, spec: dict[str, Any]) -> tuple[NamedRecord, bool]:
@@ -163,6 +213,133 @@ class NamedRepository(abc.ABC):
                 return
 
 
+class JobRepository(abc.ABC):
+    """Jobs, with their state in a typed column; updates are atomic, so nothing is lost."""
+
+    @abc.abstractmethod
+    def create(
+        self,
+        name: str,
+        *,
+        kind: str,
+        status: JobState,
+        endpoint: str,
+        deployment: str,
+        body: dict[str, Any],
+    ) -> JobRecord:
+        """Insert a new job.
+
+        Raises:
+            ConflictError: a job of that name exists (also when two creates race).
+        """
+
+    @abc.abstractmethod
+    def get(self, name: str) -> JobRecord:
+        """Raises NotFoundError naming the job."""
+
+    @abc.abstractmethod
+    def list(
+        self,
+        *,
+        endpoint: str | None = None,
+        deployment: str | None = None,
+        statuses: Collection[JobState] | None = None,
+    ) -> list[JobRecord]:
+        """Jobs, newest first, of one endpoint (and deployment) and in the given states."""
+
+    @abc.abstractmethod
+    def update(
+        self,
+        name: str,
+        *,
+        status: JobState | None = None,
+        changes: dict[str, Any] | None = None,
+        when: Collection[JobState] | None = None,
+    ) -> bool:
+        """Set the status and the top-level ``changes`` of the body, in one statement.
+
+        Concurrent updates of one job never lose each other's changes: each is merged into
+        the record as it is in the database, not as the caller last read it.
+
+        Args:
+            when: Update only a job that is in one of these states (a transition).
+
+        Returns:
+            Whether the job was updated (False: it was not in a ``when`` state).
+
+        Raises:
+            NotFoundError: there is no such job.
+        """
+
+
+class EndpointRepository(abc.ABC):
+    """Batch and online endpoints, keyed by (kind, name)."""
+
+    @abc.abstractmethod
+    def put(
+        self,
+        kind: EndpointKind,
+        name: str,
+        body: dict[str, Any],
+        status: DeploymentState = DeploymentState.SUCCEEDED,
+    ) -> tuple[EndpointRecord, bool]:
+        """Create or replace. Returns the record and whether it was created."""
+
+    @abc.abstractmethod
+    def get(self, kind: EndpointKind, name: str) -> EndpointRecord:
+        """Raises NotFoundError naming the endpoint."""
+
+    @abc.abstractmethod
+    def list(self, kind: EndpointKind) -> list[EndpointRecord]:
+        """Every endpoint of one kind, by name."""
+
+    @abc.abstractmethod
+    def delete(self, kind: EndpointKind, name: str) -> None:
+        """Delete the endpoint and its deployments together. Raises NotFoundError."""
+
+
+class DeploymentRepository(abc.ABC):
+    """Batch and online deployments, keyed by (kind, endpoint, name)."""
+
+    @abc.abstractmethod
+    def put(
+        self,
+        kind: EndpointKind,
+        endpoint: str,
+        name: str,
+        body: dict[str, Any],
+        status: DeploymentState = DeploymentState.SUCCEEDED,
+    ) -> tuple[DeploymentRecord, bool]:
+        """Create or replace. Returns the record and whether it was created."""
+
+    @abc.abstractmethod
+    def get(self, kind: EndpointKind, endpoint: str, name: str) -> DeploymentRecord:
+        """Raises NotFoundError naming the deployment and its endpoint."""
+
+    @abc.abstractmethod
+    def list(self, kind: EndpointKind, endpoint: str | None = None) -> list[DeploymentRecord]:
+        """The deployments of one endpoint (or of every endpoint), by endpoint and name."""
+
+    @abc.abstractmethod
+    def delete(self, kind: EndpointKind, endpoint: str, name: str) -> None:
+        """Raises NotFoundError when absent."""
+
+    @abc.abstractmethod
+    def set_status(
+        self,
+        kind: EndpointKind,
+        endpoint: str,
+        name: str,
+        status: DeploymentState,
+        changes: dict[str, Any] | None = None,
+    ) -> bool:
+        """Set the status and top-level ``changes`` of the body in one statement.
+
+        Returns:
+            False when there is no such deployment (deleted meanwhile).
+        """
+
+
 class SecretRepository(abc.ABC):
     """Encrypted secret values; encryption happens outside the store (see ``ferry.vault``)."""
 
@@ -189,6 +366,9 @@ class Store(abc.ABC):
     assets: AssetRepository
     resources: NamedRepository
     secrets: SecretRepository
+    jobs: JobRepository
+    endpoints: EndpointRepository
+    deployments: DeploymentRepository
 
     @abc.abstractmethod
     def close(self) -> None:

@@ -21,6 +21,8 @@ from ferry.store.base import (
 )
 from ferry.store.paging import check_limit, decode_token, encode_token
 from ferry.store.sql_assets import SqlAssetRepository
+from ferry.store.sql_endpoints import SqlDeploymentRepository, SqlEndpointRepository
+from ferry.store.sql_jobs import SqlJobRepository
 from ferry.store.tables import NamedResourceRow, SecretRow, json_document, utcnow
 from ferry.store.transactions import Transactions
 
@@ -43,6 +45,9 @@ class SqlStore(Store):
         self.assets: SqlAssetRepository = SqlAssetRepository(transactions)
         self.resources: SqlNamedRepository = SqlNamedRepository(transactions)
         self.secrets: SqlSecretRepository = SqlSecretRepository(transactions)
+        self.jobs: SqlJobRepository = SqlJobRepository(transactions)
+        self.endpoints: SqlEndpointRepository = SqlEndpointRepository(transactions)
+        self.deployments: SqlDeploymentRepository = SqlDeploymentRepository(transactions)
 
     def close(self) -> None:
         self.engine.dispose()

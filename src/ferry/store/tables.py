@@ -33,6 +33,9 @@ from ferry.errors import InvalidInputError
 __all__ = [
     "AssetVersionRow",
     "Base",
+    "DeploymentRow",
+    "EndpointRow",
+    "JobRow",
     "JsonDocument",
     "NamedResourceRow",
     "SecretRow",
@@ -132,7 +135,7 @@ class AssetVersionRow(Base):
 
 
 class NamedResourceRow(Base):
-    """An unversioned resource keyed by (kind, name): a datastore, a compute, ..."""
+    """An unversioned resource keyed by (kind, name): a datastore or a compute."""
 
     __tablename__ = "named_resources"
 
@@ -150,5 +153,53 @@ class SecretRow(Base):
 
     name: Mapped[str] = mapped_column(String(255), primary_key=True)
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class JobRow(Base):
+    """A job. What is queried is a column; ``body`` holds the rest of its record."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        # Listing an endpoint's jobs newest first reads this index, not every job.
+        Index("ix_jobs_endpoint_created_at", "endpoint", "created_at"),
+        Index("ix_jobs_status", "status"),
+        Index("ix_jobs_created_at", "created_at"),
+    )
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(32))
+    endpoint: Mapped[str] = mapped_column(String(255))
+    deployment: Mapped[str] = mapped_column(String(255))
+    body: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class EndpointRow(Base):
+    """A batch or online endpoint; ``body`` is its spec without the name."""
+
+    __tablename__ = "endpoints"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    status: Mapped[str] = mapped_column(String(32))
+    body: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class DeploymentRow(Base):
+    """A deployment; the key's (kind, endpoint) prefix lists an endpoint's deployments."""
+
+    __tablename__ = "deployments"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    endpoint: Mapped[str] = mapped_column(String(255), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    status: Mapped[str] = mapped_column(String(32))
+    body: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
