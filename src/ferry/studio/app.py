@@ -12,7 +12,7 @@ from ferry.errors import FerryError
 from ferry.server.workspace import Workspace
 from ferry.studio.auth import LoginRequired, StudioAuth, login_path
 from ferry.studio.gate import StudioGate
-from ferry.studio.pages import assets, login, overview
+from ferry.studio.pages import assets, login, online, overview
 from ferry.studio.render import render
 
 __all__ = ["mount_studio"]
@@ -24,6 +24,7 @@ ROUTERS = [
     login.router,
     overview.router,
     assets.router,
+    online.router,
 ]
 
 
