@@ -135,11 +135,13 @@ def _walk(
         _walk(target, root, child_rel, child_shown, out, stack | {real})
 
 
-def pack(path: Path, out: BinaryIO) -> None:
+def pack(path: Path, out: BinaryIO, *, compresslevel: int = 9) -> None:
     """Write ``path`` (a file or a folder tree) to ``out`` as a reproducible tar.gz.
 
     The archive's single top-level entry is ``path.name``. Symlinks pointing inside the folder are
     stored as the content they point to.
+
+    ``compresslevel`` is gzip's (9, the default, for stored assets; 1 where speed matters more).
 
     Raises:
         NotFoundError: ``path`` does not exist.
@@ -149,7 +151,7 @@ def pack(path: Path, out: BinaryIO) -> None:
     entries = walk_tree(path)
     # GzipFile(mtime=0) keeps the gzip header free of the current time (reproducible bytes).
     with (
-        gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as gz,
+        gzip.GzipFile(fileobj=out, mode="wb", mtime=0, compresslevel=compresslevel) as gz,
         tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
     ):
         for entry in entries:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -65,6 +66,12 @@ class Settings(BaseSettings):
     )
     max_unpacked_files: int = Field(
         default=100_000, description="Most files and folders an uploaded archive may unpack to."
+    )
+    input_staging: Literal["auto", "link", "archive"] = Field(
+        default="auto",
+        description="How the SDK and CLI stage a job's local input folder: auto (the server "
+        "links the files when the workspace is local, else one archive upload), link, or archive "
+        "(as to a remote server, also for a local one).",
     )
 
     @property

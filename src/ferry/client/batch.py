@@ -18,11 +18,12 @@ from ferry.client.batch_entities import (
     ModelBatchDeploymentSettings,
     spec_body,
 )
-from ferry.client.entities import Code, Data, Environment, Input, Model, Output, from_server
+from ferry.client.entities import Code, Environment, Input, Model, Output, from_server
 from ferry.client.inline_assets import InlineAssets
 from ferry.client.job_stream import PlainDisplay, follow_job, result_files
 from ferry.client.operations import AssetOperations
 from ferry.client.poller import Poller
+from ferry.client.staging import InputStager
 from ferry.client.transport import Transport
 from ferry.errors import FerryError, InvalidInputError, NotFoundError
 from ferry.specs.batch import BatchDeploymentSpec, BatchEndpointSpec, JobState
@@ -52,9 +53,9 @@ def _job(data: dict[str, Any], transport: Transport) -> BatchJob:
 class BatchEndpointOperations:
     """``ml_client.batch_endpoints``."""
 
-    def __init__(self, transport: Transport, data: AssetOperations[Data]) -> None:
+    def __init__(self, transport: Transport, stager: InputStager) -> None:
         self._t = transport
-        self._data = data
+        self._stager = stager
 
     def begin_create_or_update(self, endpoint: BatchEndpointSpec) -> Poller[BatchEndpoint]:
         """Create or update; an endpoint from :meth:`get`, changed, may be sent back."""
@@ -89,8 +90,9 @@ class BatchEndpointOperations:
         allow_reuse: bool = False,
         in_place: bool = False,
     ) -> BatchJob:
-        """Start a job. A local ``input.path`` is uploaded as a data asset first, unless
-        ``in_place`` asks the (local) server to read the folder where it is.
+        """Start a job. A local ``input.path`` is staged into the default datastore first
+        (linked by a local server, else uploaded once per content), unless ``in_place`` asks the
+        (local) server to read the folder where it is.
 
         ``params_override`` takes Azure's keys, e.g. ``[{"mini_batch_size": 5},
         {"compute.instance_count": 2}, {"output_file_name": "x.csv"}, {"output_dataset.path":
@@ -112,13 +114,9 @@ class BatchEndpointOperations:
                 raise InvalidInputError(
                     f"input {path!r} does not exist.", details={"field": "input"}
                 )
-            if in_place:
-                path = f"file://{local}"
-            else:
-                data = self._data.create_or_update(
-                    Data(name=f"{endpoint_name}-input", path=str(local), type=input.type)
-                )
-                path = f"azureml:{data.name}:{data.raw['version']}"
+            # Staged by content into the default datastore, with no data version (as Azure's
+            # SDK does), so a refused invoke leaves none behind and a re-invoke sends nothing.
+            path = f"file://{local}" if in_place else self._stager.stage(local)
         body: dict[str, Any] = {
             "deployment_name": deployment_name,
             "input": {"type": input.type, "path": path, "name": input_name},

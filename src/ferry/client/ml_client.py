@@ -17,6 +17,7 @@ from ferry.client.operations import (
     SecretOperations,
 )
 from ferry.client.poller import Poller
+from ferry.client.staging import InputStager
 from ferry.client.transport import Transport
 from ferry.errors import InvalidInputError, NotFoundError
 from ferry.settings import Settings
@@ -71,7 +72,13 @@ class MLClient:
         self.datastores = DatastoreOperations(self._transport)
         self.compute = ComputeOperations(self._transport)
         self.secrets = SecretOperations(self._transport)
-        self.batch_endpoints = BatchEndpointOperations(self._transport, self.data)
+        # A local workspace's server shares this filesystem: it links a local input's files.
+        staging = self.settings.input_staging
+        if staging == "auto" and self.settings.server_url:
+            staging = "archive"
+        self.batch_endpoints = BatchEndpointOperations(
+            self._transport, InputStager(self._transport, staging)
+        )
         self.batch_deployments = BatchDeploymentOperations(
             self._transport, self.models, self.code, self.environments
         )

@@ -12,7 +12,7 @@ from ferry.online.gateway import ScoringGateway
 from ferry.server.errors import install_error_handlers
 from ferry.server.gate import TokenGate
 from ferry.server.limits import BodySizeLimit
-from ferry.server.routes import assets, batch, environments, jobs, online, resources
+from ferry.server.routes import assets, batch, environments, jobs, online, resources, staging
 from ferry.server.routes.models import Health
 from ferry.server.workspace import Workspace
 from ferry.settings import Settings
@@ -51,7 +51,7 @@ def create_app(settings: Settings, workspace: Workspace | None = None) -> FastAP
         BodySizeLimit,
         max_json_bytes=settings.max_json_bytes,
         max_upload_bytes=settings.max_upload_bytes,
-        upload_paths=assets.UPLOAD_PATHS,
+        upload_paths=assets.UPLOAD_PATHS | staging.UPLOAD_PATHS,
     )
     # Outside the size limit: a request without the token gets its 401 before any body byte.
     app.add_middleware(TokenGate, token=owned.token)
@@ -76,6 +76,7 @@ def create_app(settings: Settings, workspace: Workspace | None = None) -> FastAP
     app.include_router(jobs.router)
     app.include_router(online.router)
     app.include_router(environments.router)
+    app.include_router(staging.router)
     app.include_router(assets.router)
     return app
 

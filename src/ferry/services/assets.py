@@ -49,6 +49,11 @@ class AssetService:
         self._staging = staging
         self._limits = unpack_limits or ExtractLimits()
 
+    @property
+    def unpack_limits(self) -> ExtractLimits:
+        """The caps on what an uploaded archive unpacks to (shared with staged job inputs)."""
+        return self._limits
+
     # -- create -------------------------------------------------------------------------------
     def create(
         self, kind: AssetKind, data: dict[str, Any], archive: BinaryIO | None = None

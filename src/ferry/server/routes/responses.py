@@ -30,6 +30,7 @@ class ErrorPayload(BaseModel):
 _WHY = {
     400: "Invalid input, e.g. a name in the path that breaks the naming rule (quoted).",
     401: "Missing or wrong 'Authorization: Bearer <token>'.",
+    403: "Authenticated, but not allowed, e.g. staging another user's files.",
     404: "The named resource does not exist.",
     409: "It conflicts with what exists, e.g. a version that exists with other content.",
     413: "The request body is over the server's limit (the setting to raise is named).",
