@@ -179,6 +179,11 @@ class BatchJob(Tracked):
     deployment_name: str | None = Field(default=None, description="Deployment it ran on.")
     experiment_name: str | None = Field(default=None, description="Experiment it is filed under.")
     error: str | None = Field(default=None, description="Why it failed.")
+    failure_kind: str | None = Field(
+        default=None,
+        description="What failed it: script_error, too_few_rows, timeout, worker_crashed, "
+        "init_failed, preparation_failed or internal_error (Ferry's; Azure has no such field).",
+    )
     progress: dict[str, Any] | None = Field(default=None, description="Live counts.")
     outputs: dict[str, Any] = Field(default_factory=dict, description="Output name -> URI.")
     started_at: datetime | None = Field(default=None, description="When it started running.")

@@ -22,7 +22,7 @@ from ferry.online.channel import Channel, Hub
 from ferry.online.plan import LaunchPlan
 from ferry.runtime import messages as m
 from ferry.runtime.launch import worker_command, worker_env
-from ferry.specs.states import ReplicaState  # re-exported: its old home
+from ferry.specs.states import FailureKind, ReplicaState  # ReplicaState: re-exported
 
 __all__ = ["Replica", "ReplicaState", "Reply"]
 
@@ -42,6 +42,8 @@ class Replica:
         self.restarts = 0
         self.generation = 0
         self.error: dict[str, Any] | None = None
+        #: What kind of failure ``error`` (or the last exit) was; None while all is well.
+        self.failure: FailureKind | None = None
         self.exit_code: int | None = None
         self.spawned_at = 0.0
         self.ready_at = 0.0
@@ -101,6 +103,7 @@ class Replica:
                 )
             except OSError as exc:  # e.g. the environment's interpreter was deleted
                 self._proc = None
+                self.failure = FailureKind.INIT_FAILED
                 self.error = {
                     "type": type(exc).__name__,
                     "message": f"cannot start {self._plan.python}: {exc}",
@@ -136,6 +139,7 @@ class Replica:
     def hang(self, message: str) -> None:
         """``run()`` does not return: kill the process and leave it to be restarted."""
         self.error = {"type": "RunTimeout", "message": message, "traceback": "", "where": "run"}
+        self.failure = FailureKind.TIMEOUT
         with contextlib.suppress(OSError), self.log_file.open("ab") as log:
             stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
             log.write(f"--- {stamp} ferry: {message} ---\n".encode())
@@ -173,8 +177,10 @@ class Replica:
             self.state = ReplicaState.READY
             self.ready_at = time.monotonic()
             self.error = None
+            self.failure = None
         else:
             self.error = header.get("error") or {"message": f"unexpected first frame {header}"}
+            self.failure = FailureKind.INIT_FAILED
             self.state = ReplicaState.FAILED
         self.on_change(self)
 
@@ -207,5 +213,6 @@ class Replica:
             "restarts": self.restarts,
             "exit_code": self.exit_code,
             "error": self.error,
+            "failure_kind": self.failure,
             "log_file": str(self.log_file),
         }

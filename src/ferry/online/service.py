@@ -119,7 +119,7 @@ class OnlineService:
             running.cancel()
         route = self.routes.get(endpoint)
         if route is not None and spec.name not in route.pools:
-            route.states[spec.name] = "Creating: its replicas are starting"
+            route.states[spec.name] = f"{DeploymentState.CREATING}: its replicas are starting"
         task = asyncio.get_running_loop().create_task(
             self._deploy(endpoint, spec, restart, all_traffic)
         )
@@ -218,7 +218,7 @@ class OnlineService:
         if key in self._serving:
             error += "\n(the previous version of the deployment keeps serving)"
         elif route is not None:
-            route.states[key[1]] = "Failed: " + error.splitlines()[0]
+            route.states[key[1]] = f"{DeploymentState.FAILED}: " + error.splitlines()[0]
         await self._set_state(key, DeploymentState.FAILED, error)
 
     async def _set_state(self, key: Key, state: DeploymentState, error: str | None) -> None:

@@ -24,7 +24,7 @@ from ferry.online.pool import DeploymentPool
 from ferry.online.replica import Replica
 from ferry.runtime import messages as m
 from ferry.specs.online import ProbeSettings
-from ferry.specs.states import DeploymentState, ReplicaState
+from ferry.specs.states import DeploymentState, FailureKind, ReplicaState
 
 __all__ = ["Supervisor"]
 
@@ -119,6 +119,7 @@ class Supervisor:
         if state is ReplicaState.STARTING:
             code = replica.poll()
             if code is not None:
+                replica.failure = FailureKind.INIT_FAILED
                 replica.error = {
                     "type": "WorkerExited",
                     "message": f"the worker process exited with code {code} before init() "
@@ -128,6 +129,7 @@ class Supervisor:
                 }
                 self._died(replica, now, failed=True)
             elif now - replica.spawned_at > self._startup_budget:
+                replica.failure = FailureKind.INIT_FAILED
                 replica.error = {
                     "type": "InitTimeout",
                     "message": f"init() did not finish within {self._startup_budget:.0f} s "
@@ -140,6 +142,7 @@ class Supervisor:
                 self._died(replica, now, failed=True)
         elif state in (ReplicaState.READY, ReplicaState.UNREADY):
             if replica.poll() is not None:
+                replica.failure = FailureKind.WORKER_CRASHED
                 replica.kill()  # drops the channel: everything in flight fails with 503
                 self._died(replica, now)
                 return
@@ -199,7 +202,9 @@ class Supervisor:
                 replica.send({"kind": m.PING}, b"", answered)
         if liveness.failures >= liveness.settings.failure_threshold:
             _log.warning("replica %s failed its liveness probe; restarting it", replica.name)
+            # Alive but not answering: Prefect calls a run whose infrastructure went silent Crashed.
             replica.error = {"type": "LivenessProbeFailed", "message": "liveness probe failed"}
+            replica.failure = FailureKind.WORKER_CRASHED
             replica.kill()
             self._died(replica, now)
         elif replica.state is ReplicaState.READY and (
