@@ -224,6 +224,26 @@ def test_traffic_that_does_not_add_up_is_refused_and_nothing_changes(
     assert _traffic(online) == before
 
 
+def test_the_mirror_is_set_from_the_same_form(online: MLClient, signed_in_http: SignedIn) -> None:
+    traffic = _traffic(online)
+    fields = {f"traffic.{d}": str(p) for d, p in traffic.items()}
+    live = next(d for d, p in traffic.items() if p)
+    idle = next(d for d, p in traffic.items() if not p)
+    both = _post(signed_in_http, "/traffic", **fields, **{f"mirror.{live}": "10"})
+    assert both.status_code == 422
+    assert f"deployment &#39;{live}&#39; would get live traffic and mirror_traffic" in both.text
+    saved = _post(signed_in_http, "/traffic", **fields, **{f"mirror.{idle}": "20"})
+    assert saved.status_code == 303
+    assert online.online_endpoints.get(ENDPOINT).mirror_traffic == {idle: 20}
+    page = signed_in_http.get(saved.headers["location"])
+    assert "Traffic saved." in page.text
+    assert f'name="mirror.{idle}" value="20"' in page.text
+    cleared = _post(signed_in_http, "/traffic", **fields, **{f"mirror.{idle}": "0"})
+    assert cleared.status_code == 303
+    assert not online.online_endpoints.get(ENDPOINT).mirror_traffic
+    assert _traffic(online) == traffic
+
+
 def test_the_metrics_fragment_counts_requests_and_errors(
     online: MLClient, signed_in_http: SignedIn
 ) -> None:
@@ -487,3 +507,41 @@ def _restore(client: MLClient, traffic: dict[str, Any]) -> None:
     endpoint = client.online_endpoints.get(ENDPOINT)
     endpoint.traffic = traffic
     client.online_endpoints.begin_create_or_update(endpoint).result()
+
+
+@pytest.mark.browser
+def test_metrics_and_logs_update_live_in_the_browser(
+    online: MLClient,
+    logged_in_page: Page,
+    studio_server: StudioServer,
+    screenshot: Callable[..., Path],
+) -> None:
+    page = logged_in_page
+    primary, _ = _keys(online)
+    headers = {"Authorization": f"Bearer {primary}", "azureml-model-deployment": "echo"}
+
+    def score(marker: str) -> None:
+        with httpx.Client(timeout=30) as http:
+            answer = http.post(_scoring_url(online), json={"marker": marker}, headers=headers)
+        assert answer.status_code == 200
+
+    page.goto(studio_server.url + PAGE + "?tab=metrics")
+    cell = '#metrics-table tr[data-deployment="echo"] .requests-total'
+    before = int(page.inner_text(cell))
+    for i in range(3):
+        score(f"metrics-{i}")
+    # htmx polls the fragment: the count rises without a reload.
+    page.wait_for_function(
+        "([selector, count]) => Number(document.querySelector(selector).textContent) >= count",
+        arg=[cell, before + 3],
+        timeout=15_000,
+    )
+
+    page.goto(studio_server.url + PAGE + "?tab=logs&deployment=echo")
+    page.wait_for_selector("#log .log-line")
+    page.wait_for_timeout(500)  # the SSE connection opens after htmx loads
+    score("followed-<i>live</i>")
+    followed = page.wait_for_selector("#log-follow .log-line >> text=followed-<i>live</i>")
+    assert followed is not None
+    assert page.query_selector("#log-follow i") is None  # the log line is text, not markup
+    screenshot(page, "online-logs", full_page=True)
