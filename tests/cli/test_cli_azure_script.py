@@ -54,7 +54,7 @@ def test_heart_classifier_deploy_and_run(examples: Path, tmp_path: Path) -> None
         runner("server", "stop", "-o", "none")
     out = result.stdout
     assert "Completed\nJob completed\n" in out
-    assert "Ferry has no studio page yet; the job is at http" in result.stderr
+    assert "in the studio (the link signs you in once, within 10 minutes):\n  http" in result.stderr
     predictions = folder / "named-outputs" / "score" / "predictions.csv"
     rows = pd.read_csv(predictions, header=None, sep=" ")
     expected = sum(len(pd.read_csv(f)) for f in (folder / "data").glob("*.csv"))

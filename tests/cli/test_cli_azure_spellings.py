@@ -98,8 +98,9 @@ def test_invoke_with_deployment_prefix_then_web_and_parent(ferry: Ferry, project
     ferry("job", "stream", "-n", name, "-o", "none")
     web = ferry("job", "show", "-n", name, "--web", "--query", "status", "-o", "tsv")
     assert web.stdout.strip() == "Completed"
-    assert "Ferry has no studio page yet" in web.stderr
-    assert f"/api/v1/jobs/{name}" in web.stderr
+    assert f"job {name} in the studio" in web.stderr
+    assert "/studio/login?code=" in web.stderr
+    assert f"&next=/studio/jobs/{name}" in web.stderr
     children = ferry.json("job", "list", "--parent-job-name", name)
     assert [j["name"] for j in children] == [name]
     missing = ferry("job", "list", "--parent-job-name", "ghost-job", expect=1)

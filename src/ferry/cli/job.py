@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from urllib.parse import quote
 
 import click
 
 from ferry.cli.context import client, global_options
 from ferry.cli.job_stream import make_display, stream_job
 from ferry.cli.output import emit
+from ferry.cli.studio import show_web
 from ferry.errors import FerryError, InvalidInputError
 
 __all__ = ["job"]
@@ -31,7 +33,7 @@ def _name_option(func: click.decorators.FC) -> click.decorators.FC:
 @click.option(
     "--web",
     is_flag=True,
-    help="Also print where the job is on the web (Ferry has no studio page yet: its REST URL).",
+    help="Also print (and on a desktop, open) the job's studio page, as a one-time login URL.",
 )
 @global_options
 @click.pass_context
@@ -40,13 +42,8 @@ def show(ctx: click.Context, name: str, web: bool) -> None:
     ml = client(ctx)
     found = ml.jobs.get(name)
     if web:
-        # az opens the studio page; Ferry has no studio yet, so say so and give the URL that
-        # does answer (stderr, so that stdout stays the job for --query and pipes).
-        click.echo(
-            f"Ferry has no studio page yet; the job is at {ml.server_url.rstrip('/')}"
-            f"/api/v1/jobs/{name} (send the workspace token as a bearer token).",
-            err=True,
-        )
+        # As az opens the studio page; on stderr, so that stdout stays the job for --query.
+        show_web(ml.studio_url(f"/studio/jobs/{quote(name, safe='')}"), f"job {name}")
     emit(ctx, found)
 
 

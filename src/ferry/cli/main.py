@@ -25,6 +25,7 @@ from ferry.cli.params import expand_multi_value
 from ferry.cli.prefixes import expand_command_args, expand_group_options
 from ferry.cli.secret import secret
 from ferry.cli.server import server
+from ferry.cli.studio import studio
 from ferry.errors import FerryError
 
 __all__ = ["cli", "main"]
@@ -95,6 +96,7 @@ for _group in (
     compute,
     secret,
     server,
+    studio,
 ):
     cli.add_command(_group)
 

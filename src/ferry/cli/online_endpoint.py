@@ -10,6 +10,7 @@ import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import click
 
@@ -19,6 +20,7 @@ from ferry.cli.online_invoke import invoke
 from ferry.cli.online_params import endpoint_spec_from_file, endpoint_spec_from_view, parse_split
 from ferry.cli.output import emit
 from ferry.cli.params import build_spec, file_option, set_option
+from ferry.cli.studio import show_web
 from ferry.client.online import EndpointAuthToken
 from ferry.specs.online import OnlineEndpointSpec
 
@@ -148,12 +150,24 @@ def update(
 
 @online_endpoint.command()
 @_name_option
+@click.option(
+    "--web",
+    is_flag=True,
+    help="Also print (and on a desktop, open) the endpoint's studio page (a one-time login URL).",
+)
 @global_options
 @click.pass_context
 @_with_curl
-def show(ctx: click.Context, name: str) -> None:
+def show(ctx: click.Context, name: str, web: bool) -> None:
     """Show an online endpoint: scoring_uri, auth_mode, traffic and mirror_traffic."""
-    emit(ctx, client(ctx).online_endpoints.get(name))
+    ml = client(ctx)
+    found = ml.online_endpoints.get(name)
+    if web:  # on stderr, so that stdout stays the endpoint for --query and pipes
+        show_web(
+            ml.studio_url(f"/studio/online-endpoints/{quote(name, safe='')}"),
+            f"online endpoint {name}",
+        )
+    emit(ctx, found)
 
 
 @online_endpoint.command("list")

@@ -15,7 +15,8 @@ import click
 
 from ferry.cli.context import global_options, settings
 from ferry.cli.output import emit
-from ferry.errors import NotFoundError, ServerError
+from ferry.client import MLClient
+from ferry.errors import FerryError, NotFoundError, ServerError
 from ferry.local_workspace.launcher import server_status, start_background, stop_server
 from ferry.local_workspace.layout import WorkspaceLayout
 
@@ -38,11 +39,22 @@ def server() -> None:
 def start(ctx: click.Context, host: str | None, port: int | None, timeout: float) -> None:
     """Start the server in the background and print its info (pid, url).
 
-    If one already runs for the workspace, its info is printed and nothing is started.
+    If one already runs for the workspace, its info is printed and nothing is started. A
+    one-time login URL for the studio goes to stderr (`ferry studio` prints a new one).
     """
     base = settings(ctx)
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
-    emit(ctx, start_background(base.model_copy(update=overrides), timeout=timeout))
+    chosen = base.model_copy(update=overrides)
+    info = start_background(chosen, timeout=timeout)
+    # As Jupyter does: a one-time studio login URL, on stderr (stdout stays the server's info).
+    try:
+        with MLClient(settings=chosen, autostart=False) as ml:
+            login = ml.studio_url()
+    except FerryError as exc:  # a server from an older Ferry has no studio: start still worked
+        click.echo(f"no studio login URL ({exc.message})", err=True)
+    else:
+        click.echo(f"Studio (the link signs you in once, within 10 minutes):\n  {login}", err=True)
+    emit(ctx, info)
 
 
 @server.command()

@@ -134,6 +134,15 @@ class MLClient:
     def server_url(self) -> str:
         return self._transport.base_url
 
+    def studio_url(self, page: str = "/studio/") -> str:
+        """A one-time login URL for the studio that opens ``page`` once signed in.
+
+        The server mints the code (this client's token is needed); the URL works once, for ten
+        minutes, and sets a session cookie in the browser that opens it (``ferry studio``).
+        """
+        answer = self._transport.json("POST", "/api/v1/studio/login-codes", params={"next": page})
+        return self.server_url + str(answer["path"])
+
     @classmethod
     def from_config(
         cls, credential: Any = None, *, path: str | Path | None = None, file_name: str | None = None
