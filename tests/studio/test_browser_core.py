@@ -13,6 +13,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from ferry import MLClient
 from ferry.entities import Environment, Model
+from tests.cli.batch_setup import make_inputs, write_project
+from tests.cli.conftest import make_ferry
 from tests.png_bytes import png_bytes
 from tests.studio.conftest import StudioServer
 
@@ -35,6 +37,35 @@ def assets(studio_server: StudioServer, tmp_path_factory: pytest.TempPathFactory
         client.environments.create_or_update(
             Environment(name="digits-env", version="1", conda_file=str(conda))
         )
+
+
+@pytest.fixture(scope="module")
+def finished_job(studio_server: StudioServer, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A real batch job (server-python workers echo 6 files) that has completed, and an
+    online endpoint: something for the overview to show."""
+    folder = tmp_path_factory.mktemp("overview-project")
+    endpoint_yml, deployment_yml = write_project(folder, "digits-batch", "echo")
+    ferry = make_ferry(studio_server.workspace)
+    ferry("batch-endpoint", "create", "-f", endpoint_yml, "-o", "none")
+    ferry("batch-deployment", "create", "--file", deployment_yml, "--set-default", "-o", "none")
+    online = folder / "online.yml"
+    online.write_text("name: digits-online\nauth_mode: key\n", encoding="utf-8")
+    ferry("online-endpoint", "create", "-f", online, "-o", "none")
+    inputs = make_inputs(folder / "inputs", 6)
+    name = ferry(
+        "batch-endpoint",
+        "invoke",
+        "--name",
+        "digits-batch",
+        "--input",
+        inputs,
+        "--query",
+        "name",
+        "-o",
+        "tsv",
+    ).stdout.strip()
+    ferry("job", "stream", "-n", name, "-o", "none")
+    return name
 
 
 @pytest.fixture
@@ -86,6 +117,20 @@ def test_overview_shows_endpoints_jobs_and_datastores(
         expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
     expect(page.get_by_role("cell", name="workspaceblobstore", exact=True)).to_be_visible()
     screenshot(page, "overview", full_page=True)
+
+
+def test_overview_lists_a_real_job_with_its_state_and_progress(
+    logged_in_page: Page, finished_job: str, screenshot: Callable[..., Path]
+) -> None:
+    page = logged_in_page
+    page.reload()
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name=finished_job))
+    expect(row.get_by_text("Completed", exact=True)).to_be_visible()
+    expect(row.get_by_text("6 / 6")).to_be_visible()
+    assert row.locator("progress").get_attribute("value") == "6"
+    expect(page.get_by_role("link", name="digits-batch", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name="digits-online", exact=True)).to_be_visible()
+    screenshot(page, "overview-with-job", full_page=True)
 
 
 def test_assets_pages_browse_files_and_show_an_image(
