@@ -159,16 +159,21 @@ class FrameDecoder:
 
     def _frames(self) -> Iterator[Frame]:
         buf = self._buf
+        max_header, max_body = self._max_header, self._max_body
         while len(buf) >= _PREFIX_BYTES:
             header_len, body_len = _PREFIX.unpack_from(buf)
-            self._check(header_len, body_len)
+            if header_len > max_header or body_len > max_body:
+                self._check(header_len, body_len)
             header_end = _PREFIX_BYTES + header_len
             end = header_end + body_len
             if len(buf) < end:
                 return
-            with memoryview(buf) as view:  # one copy out of the buffer, not two
-                header = decode_header(bytes(view[_PREFIX_BYTES:header_end]))
-                body = bytes(view[header_end:end])
+            header = decode_header(bytes(buf[_PREFIX_BYTES:header_end]))
+            if body_len < _COPY_LIMIT:
+                body = bytes(buf[header_end:end])
+            else:
+                with memoryview(buf) as view:  # one copy of a large body out of the buffer
+                    body = bytes(view[header_end:end])
             del buf[:end]  # CPython drops a bytearray's head without moving the rest
             yield header, body
 
