@@ -1,0 +1,187 @@
+"""InputStaging on real folders: the digest is ferry.archive.content_hash's, links where the
+filesystem allows, copies across filesystems, and nothing is left when staging fails."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ferry.archive import ExtractLimits, content_hash, pack
+from ferry.errors import InvalidInputError, PayloadTooLargeError
+from ferry.services import DatastoreService, SecretService
+from ferry.services.staging import INPUT_FOLDER, InputStaging
+from ferry.store import open_store
+from ferry.vault import Vault
+
+SHM = Path("/dev/shm")
+
+
+@pytest.fixture
+def staging(tmp_path: Path) -> Iterator[InputStaging]:
+    store = open_store(f"sqlite:///{tmp_path / 'ws' / 'ferry.db'}")
+    secrets = SecretService(store.secrets, Vault(tmp_path / "ws" / "key"))
+    datastores = DatastoreService(store.resources, secrets, tmp_path / "ws" / "blobstore")
+    datastores.ensure_default()
+    try:
+        yield InputStaging(datastores, tmp_path / "ws" / "tmp", ExtractLimits(max_files=50))
+    finally:
+        store.close()
+
+
+def _tree(root: Path) -> Path:
+    (root / "a" / "b").mkdir(parents=True)
+    (root / "a-c").write_text("sorts before a/ in the digest")
+    (root / "a" / "b" / "x.txt").write_text("x")
+    (root / "a" / "empty").mkdir()
+    (root / "big.bin").write_bytes(os.urandom(3 * 1024 * 1024 + 5))  # streamed, not read whole
+    (root / "zero.bin").write_bytes(b"")
+    (root / "run.sh").write_text("#!/bin/sh\n")
+    (root / "run.sh").chmod(0o755)
+    (root / "link-to-x").symlink_to(root / "a" / "b" / "x.txt")  # inside: stored as the file
+    (root / "dir-link").symlink_to(root / "a")
+    return root
+
+
+def _local(tmp_path: Path, uri: str) -> Path:
+    return tmp_path / "ws" / "blobstore" / uri.split("/paths/", 1)[1]
+
+
+def test_digest_is_content_hash_and_files_are_linked(staging: InputStaging, tmp_path: Path) -> None:
+    source = _tree(tmp_path / "data")
+    staged = staging.from_path(str(source))
+    assert staged.content_hash == content_hash(source)
+    assert staged.method == "link"  # ext4 here: no reflinks
+    assert staged.files == 7
+    out = _local(tmp_path, staged.uri)
+    assert out.name == "data"
+    assert (out / "big.bin").stat().st_ino == (source / "big.bin").stat().st_ino
+    assert (out / "link-to-x").read_text() == "x" and not (out / "link-to-x").is_symlink()
+    assert (out / "dir-link" / "b" / "x.txt").read_text() == "x"
+    assert (out / "a" / "empty").is_dir()
+    assert os.access(out / "run.sh", os.X_OK)
+    again = staging.from_path(str(source))
+    assert (again.method, again.uri) == ("existing", staged.uri)
+    assert staging.find(staged.content_hash, "data").uri == staged.uri
+
+
+def test_a_single_file_is_staged(staging: InputStaging, tmp_path: Path) -> None:
+    source = tmp_path / "one.csv"
+    source.write_text("a,b\n")
+    staged = staging.from_path(str(source))
+    assert staged.content_hash == content_hash(source)
+    assert _local(tmp_path, staged.uri).read_text() == "a,b\n"
+
+
+@pytest.mark.skipif(not SHM.is_dir(), reason="needs /dev/shm, a second filesystem")
+def test_across_filesystems_files_are_copied(staging: InputStaging, tmp_path: Path) -> None:
+    source = _tree(Path(os.environ.get("FERRY_TEST_SHM", SHM)) / f"ferry-stage-{os.getpid()}")
+    try:
+        staged = staging.from_path(str(source))
+        assert staged.method == "copy"
+        out = _local(tmp_path, staged.uri)
+        assert (out / "big.bin").read_bytes() == (source / "big.bin").read_bytes()
+        assert (out / "big.bin").stat().st_ino != (source / "big.bin").stat().st_ino
+        assert os.access(out / "run.sh", os.X_OK)
+    finally:
+        for path in sorted(source.rglob("*"), reverse=True):
+            path.unlink() if path.is_file() or path.is_symlink() else path.rmdir()
+        source.rmdir()
+
+
+def test_an_archive_stages_the_same_tree(staging: InputStaging, tmp_path: Path) -> None:
+    source = _tree(tmp_path / "data")
+    (source / "big.bin").unlink()  # keep the archive small
+    buffer = io.BytesIO()
+    pack(source, buffer, compresslevel=1)
+    buffer.seek(0)
+    staged = staging.from_archive(buffer)
+    assert staged.content_hash == content_hash(source)
+    assert staging.from_path(str(source)).uri == staged.uri  # the same content, found
+    assert not list((tmp_path / "ws" / "tmp").iterdir())
+
+
+def test_failures_leave_nothing(staging: InputStaging, tmp_path: Path) -> None:
+    staged_root = tmp_path / "ws" / "blobstore" / INPUT_FOLDER
+    many = tmp_path / "many"
+    many.mkdir()
+    for i in range(60):
+        (many / f"f{i}").write_text(str(i))
+    buffer = io.BytesIO()
+    pack(many, buffer, compresslevel=1)
+    buffer.seek(0)
+    with pytest.raises(PayloadTooLargeError, match="more than 50 files and folders"):
+        staging.from_archive(buffer)
+    fifo = tmp_path / "fifo-data"
+    fifo.mkdir()
+    (fifo / "a.txt").write_text("a")
+    os.mkfifo(fifo / "b-pipe")
+    with pytest.raises(InvalidInputError, match="is not a regular file or folder"):
+        staging.from_path(str(fifo))
+    assert not staged_root.exists() or not list(staged_root.iterdir())
+    assert not list((tmp_path / "ws" / "tmp").iterdir())
+
+
+_AS_CHILD = """
+import json, sys
+from pathlib import Path
+from ferry.archive import ExtractLimits
+from ferry.errors import FerryError
+from ferry.services import DatastoreService, SecretService
+from ferry.services.staging import InputStaging
+from ferry.store import open_store
+from ferry.vault import Vault
+
+ws = Path(sys.argv[1])
+store = open_store(f"sqlite:///{ws / 'ferry.db'}")
+datastores = DatastoreService(
+    store.resources, SecretService(store.secrets, Vault(ws / "key")), ws / "blobstore"
+)
+datastores.ensure_default()
+try:
+    InputStaging(datastores, ws / "tmp", ExtractLimits()).from_path(sys.argv[2])
+except FerryError as exc:
+    print(json.dumps({"message": exc.message, "details": exc.details}))
+"""
+
+
+def test_an_unreadable_file_is_named(tmp_path: Path) -> None:
+    """A file the workspace's user cannot read is named with the fix, and nothing is staged.
+
+    Root reads every file, so as root the staging runs in a child as ``nobody`` (setpriv).
+    """
+    shared = Path(tempfile.mkdtemp(prefix="ferry-unreadable-"))
+    try:
+        shared.chmod(0o755)
+        source = shared / "locked"
+        source.mkdir()
+        (source / "a.txt").write_text("a")
+        (source / "secret.txt").write_text("s")
+        (source / "secret.txt").chmod(0)
+        ws = shared / "ws"
+        ws.mkdir()
+        command = [sys.executable, "-c", _AS_CHILD, str(ws), str(source)]
+        if os.geteuid() == 0:
+            ws.chmod(0o777)  # nobody's workspace; the input stays root's
+            command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+        else:
+            ws.chmod(0o700)
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
+        error = json.loads(result.stdout)
+        assert (
+            f"the file '{source / 'secret.txt'}' cannot be read by the workspace's user "
+            "(permission denied); make it readable (chmod u+r)" in error["message"]
+        )
+        assert error["details"]["field"] == "path"
+        staged = ws / "blobstore" / INPUT_FOLDER
+        assert not staged.exists() or not list(staged.iterdir())
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
