@@ -32,7 +32,8 @@ def _input_type(path: str, given: str | None) -> str:
     "--input",
     "input_",
     metavar="PATH|URI",
-    help="Local file or folder (uploaded), azureml:<data>:<version>, azureml:<data>@latest or "
+    help="Local file or folder (staged by content: linked by a local server, else uploaded "
+    "once), azureml:<data>:<version>, azureml:<data>@latest or "
     "azureml://datastores/<name>/paths/<path>.",
 )
 @click.option(
@@ -62,7 +63,7 @@ def _input_type(path: str, given: str | None) -> str:
 @click.option(
     "--input-in-place",
     is_flag=True,
-    help="Read a local folder where it is instead of uploading it (local server only).",
+    help="Read a local folder where it is instead of staging it (local server only).",
 )
 @click.option(
     "--set",
@@ -121,7 +122,7 @@ def invoke(
         },
     )
     ml = client(ctx)
-    # Fail on an unknown endpoint before a local input is uploaded for nothing.
+    # Fail on an unknown endpoint before a local input is staged for nothing.
     ml.batch_endpoints.get(name)
     if deployment_name:
         ml.batch_deployments.get(deployment_name, name)
