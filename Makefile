@@ -81,5 +81,11 @@ bench-batch:
 	bash bench/batch/setup.sh
 	bench/.venv/bin/python bench/batch/run_bench.py $(BENCH_ARGS)
 
+# Ray backend vs local backend, same worker count, on a local 2-node cluster; cold vs warm worker
+# start on a node (bench/ray/ray_vs_local.py; results in bench/results/ray-latest.json).
+.PHONY: bench-ray
+bench-ray: $(STAMP)
+	$(BIN)/python bench/ray/ray_vs_local.py $(BENCH_ARGS)
+
 # Online bench: Ferry vs azureml-inference-server-http, and dynamic batching (bench/online/README.md).
 include bench/online/Makefile.inc

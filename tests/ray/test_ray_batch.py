@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ferry import BatchDeployment, BatchEndpoint, Input, Model
+from ferry import BatchDeployment, BatchEndpoint, Input, MLClient, Model
 from ferry.client import BatchJob
 from ferry.local_workspace.launcher import server_status, start_background
 from ferry.specs.batch import BatchDeploymentSettings, CodeConfigurationSpec, ResourceSettings
@@ -184,7 +184,9 @@ def test_server_restart_mid_job_resumes_on_the_cluster(
     for _, pid in before.values():
         wait_for(lambda pid=pid: not Path(f"/proc/{pid}").exists(), 60, f"worker {pid} to end")
 
-    start_background(ferried.settings)
+    start_background(ferried.settings)  # the restarted server resumes the job by itself
+    ferried.client.close()
+    ferried.client = MLClient(settings=ferried.settings)  # the new server has a new port
     done = ferried.client.jobs.wait(job.name, timeout=240)
     assert done.status == "Completed", done.error
     _exactly_once(ferried, tmp_path, job.name, 600)

@@ -256,6 +256,7 @@ def connect(address: str) -> None:
     with _connect_lock:
         if _connected is not None and ray.is_initialized():
             if _connected != address:
+                _probe(address)  # an address that is wrong anyway says so first
                 raise ServerError(
                     f"this server already drives the Ray cluster at {_connected}; one server "
                     f"drives one cluster, so run another server for {address}",
