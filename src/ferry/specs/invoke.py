@@ -330,6 +330,23 @@ class InvokeRequest(BaseModel):
             tags={**(azure.tags or {} if azure else {}), **self.tags},
         )
 
+    def submission(self, endpoint: str, header_deployment: str | None = None) -> dict[str, Any]:
+        """What ``JobService.submit`` takes for this body: the REST invoke and the studio's
+        Invoke form both start jobs through it."""
+        resolved = self.resolve(header_deployment)
+        return {
+            "endpoint_name": endpoint,
+            "deployment_name": resolved.deployment_name,
+            "input": resolved.input,
+            "output_path": resolved.output_path,
+            "job_name": resolved.job_name,
+            "overrides": resolved.overrides,
+            "allow_reuse": self.allow_reuse,
+            "experiment_name": resolved.experiment_name,
+            "description": resolved.description,
+            "tags": resolved.tags,
+        }
+
     def _override_items(self) -> list[tuple[str, dict[str, Any]]]:
         items = self.params_override
         entries = [

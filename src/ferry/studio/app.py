@@ -12,7 +12,7 @@ from ferry.errors import FerryError
 from ferry.server.workspace import Workspace
 from ferry.studio.auth import LoginRequired, StudioAuth, login_path
 from ferry.studio.gate import StudioGate
-from ferry.studio.pages import assets, login, online, overview
+from ferry.studio.pages import assets, batch, jobs, jobs_logs, jobs_outputs, login, online, overview
 from ferry.studio.render import render
 
 __all__ = ["mount_studio"]
@@ -25,6 +25,10 @@ ROUTERS = [
     overview.router,
     assets.router,
     online.router,
+    batch.router,
+    jobs.router,
+    jobs_logs.router,
+    jobs_outputs.router,
 ]
 
 

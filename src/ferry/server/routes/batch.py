@@ -165,17 +165,5 @@ async def invoke(
         description="The deployment to run on, as Azure's SDK sends it; deployment_name wins.",
     ),
 ) -> Any:
-    resolved = body.resolve(azureml_model_deployment)
-    request = {
-        "endpoint_name": endpoint,
-        "deployment_name": resolved.deployment_name,
-        "input": resolved.input,
-        "output_path": resolved.output_path,
-        "job_name": resolved.job_name,
-        "overrides": resolved.overrides,
-        "allow_reuse": body.allow_reuse,
-        "experiment_name": resolved.experiment_name,
-        "description": resolved.description,
-        "tags": resolved.tags,
-    }
+    request = body.submission(endpoint, azureml_model_deployment)
     return await run_in_threadpool(workspace.jobs.submit, request)
