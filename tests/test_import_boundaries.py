@@ -102,3 +102,32 @@ def test_client_and_cli_do_not_import_online() -> None:
     online = ("ferry.online", "ferry.online.errors", "ferry.online.keys", "ferry.online.gateway")
     loaded = _imported_by(statement, online)
     assert loaded == "", f"loaded by importing ferry.client and ferry.cli: {loaded}"
+
+
+def test_only_the_composition_root_imports_a_backend() -> None:
+    # Batch and online reach workers through ferry.workers' Compute port; which backend runs
+    # them is the server's choice, made in one module (and ray only when a compute asks for it).
+    root = Path(ferry.__file__).parent
+    folders = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name != "backends")
+    offending = [
+        f"{path}:{line} imports {name}"
+        for folder in [*folders, "."]
+        for path, line, name in (_imports_of(folder) if folder != "." else _top_level_imports())
+        if (name == "ferry.backends" or name.startswith("ferry.backends."))
+        and path != "server/compute_choice.py"
+    ]
+    assert offending == [], "\n".join(offending)
+
+
+def _top_level_imports() -> list[tuple[str, int, str]]:
+    """What the modules directly in ``src/ferry`` import (``_imports_of`` walks folders)."""
+    root = Path(ferry.__file__).parent
+    found: list[tuple[str, int, str]] = []
+    for path in sorted(root.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+                found.extend((path.name, node.lineno, n) for n in names)
+            elif isinstance(node, ast.Import):
+                found.extend((path.name, node.lineno, a.name) for a in node.names)
+    return found

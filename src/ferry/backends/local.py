@@ -1,67 +1,28 @@
-"""Local compute: batch workers as subprocesses of this process, on this machine.
+"""Local compute: workers (batch workers and online replicas) as subprocesses on this machine.
 
-Each worker runs the environment's interpreter on ``ferry.runtime.worker``. The runtime is
-standard-library only, so the user's environment needs nothing from Ferry installed: the folder
-holding the ``ferry`` package goes first on ``PYTHONPATH``. In a source checkout that folder holds
-only Ferry; when Ferry is installed it is the server's ``site-packages``, which must not shadow the
-user's own packages, so a private copy of just the runtime is put there instead.
-
-A worker gets its own session, hence its own process group: killing the group also ends whatever
-the user's script started.
+Each worker runs the environment's interpreter on ``ferry.runtime.worker`` with the environment
+:func:`ferry.workers.environ.worker_environ` builds from its spec. A worker gets its own session,
+hence its own process group: killing the group also ends whatever the user's script started. A
+spec asking for GPUs gets its own ones through ``CUDA_VISIBLE_DEVICES`` (:mod:`.gpus`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import select
-import shutil
 import signal
 import subprocess
-import tempfile
-from functools import cache
 from pathlib import Path
 from typing import IO, Literal
 
-import ferry
-from ferry.batch.compute import WorkerLaunch
+from ferry.backends.gpus import GpuSlots
 from ferry.runtime.launch import worker_command
+from ferry.workers.environ import runtime_path, worker_environ
+from ferry.workers.spec import WorkerSpec
 
+# runtime_path: re-exported, a Ray node's actor finds the node's runtime through it.
 __all__ = ["LocalCompute", "LocalWorker", "runtime_path"]
-
-_SHARED_FOLDERS = ("site-packages", "dist-packages")
-
-
-def _stage_runtime(package: Path) -> str:
-    """A private folder holding ``ferry/__init__.py`` (a stub) and ``ferry/runtime/``."""
-    runtime = package / "runtime"
-    sources = sorted(runtime.glob("*.py"))
-    digest = hashlib.sha256()
-    for src in sources:
-        digest.update(src.name.encode() + b"\0" + src.read_bytes())
-    dest = Path(tempfile.gettempdir()) / f"ferry-runtime-{digest.hexdigest()[:16]}"
-    if not (dest / "ferry" / "runtime" / "worker.py").is_file():
-        tmp = Path(tempfile.mkdtemp(prefix="ferry-runtime-", dir=dest.parent))
-        (tmp / "ferry" / "runtime").mkdir(parents=True)
-        (tmp / "ferry" / "__init__.py").write_text('"""Ferry\'s worker runtime (a copy)."""\n')
-        for src in sources:
-            shutil.copy2(src, tmp / "ferry" / "runtime" / src.name)
-        try:
-            tmp.rename(dest)
-        except OSError:  # another process staged it first: the same content
-            shutil.rmtree(tmp, ignore_errors=True)
-    return str(dest)
-
-
-@cache
-def runtime_path() -> str:
-    """The folder to put first on a worker's ``PYTHONPATH`` so ``ferry.runtime`` imports."""
-    package = Path(ferry.__file__).absolute().parent
-    root = package.parent
-    if root.name in _SHARED_FOLDERS:
-        return _stage_runtime(package)
-    return str(root)
 
 
 class LocalWorker:
@@ -112,9 +73,7 @@ class LocalWorker:
                 self._proc.kill()
 
 
-def _log(path: Path | None) -> IO[bytes] | int:
-    if path is None:
-        return subprocess.DEVNULL
+def _open_log(path: Path) -> IO[bytes]:
     path.parent.mkdir(parents=True, exist_ok=True)
     return path.open("ab")
 
@@ -131,7 +90,15 @@ def _is_our_worker(pid: int, worker_id: str, job_dir: str) -> bool:
 
 
 class LocalCompute:
-    """Starts workers as local subprocesses that connect back over a unix socket."""
+    """Starts workers as local subprocesses that connect back over a unix socket.
+
+    Args:
+        gpus: this machine's GPUs, shared by the server's computes; a private set (found on
+            first use) when None.
+    """
+
+    def __init__(self, gpus: GpuSlots | None = None) -> None:
+        self._gpus = gpus or GpuSlots()
 
     @property
     def transport(self) -> Literal["unix", "tcp"]:
@@ -145,39 +112,52 @@ class LocalCompute:
             os.killpg(pid, signal.SIGKILL)
         return True
 
-    def start(self, launch: WorkerLaunch) -> LocalWorker:
-        """Start one worker process.
+    def start(self, spec: WorkerSpec) -> LocalWorker:
+        """Start one worker process; its stdout and stderr go to the spec's log files (one
+        file when both name the same, as an online replica's do).
 
         Raises:
             OSError: the interpreter does not exist or cannot be run.
         """
         argv = worker_command(
-            launch.python,
-            connect=launch.connect,
-            mode="batch",
-            entry_script=launch.entry_script,
-            code_dir=launch.code_dir,
-            worker_id=launch.worker_id,
-            logging_level=launch.logging_level,
-            user_args=launch.user_args,
+            spec.python,
+            connect=spec.connect,
+            mode=spec.mode,
+            entry_script=spec.entry_script,
+            code_dir=spec.code_dir,
+            worker_id=spec.worker_id,
+            logging_level=spec.logging_level,
+            user_args=spec.user_args,
         )
-        env = {**os.environ, **launch.env}
-        paths = [runtime_path(), *(p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p)]
-        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-        env.setdefault("PYTHONUNBUFFERED", "1")
-        stdout, stderr = _log(launch.stdout), _log(launch.stderr)
+        lease = self._gpus.take(spec.resources.whole_gpus, os.environ)
+        extra = {"CUDA_VISIBLE_DEVICES": ",".join(lease.devices)} if lease.devices else None
+        env = worker_environ(spec, os.environ, extra)
+        opened: list[IO[bytes]] = []
+        stdout: IO[bytes] | int = subprocess.DEVNULL
+        stderr: IO[bytes] | int = subprocess.DEVNULL
         try:
+            if spec.stdout is not None:
+                stdout = _open_log(spec.stdout)
+                opened.append(stdout)
+            if spec.stderr is not None and spec.stderr == spec.stdout:
+                stderr = subprocess.STDOUT
+            elif spec.stderr is not None:
+                stderr = _open_log(spec.stderr)
+                opened.append(stderr)
             proc = subprocess.Popen(
                 argv,
-                cwd=launch.code_dir,
+                cwd=spec.code_dir,
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=stdout,
                 stderr=stderr,
                 start_new_session=True,
             )
+        except BaseException:
+            lease.release()
+            raise
         finally:
-            for stream in (stdout, stderr):
-                if not isinstance(stream, int):
-                    stream.close()
-        return LocalWorker(launch.worker_id, proc)
+            for stream in opened:
+                stream.close()
+        lease.alive = lambda: proc.poll() is None
+        return LocalWorker(spec.worker_id, proc)

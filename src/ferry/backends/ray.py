@@ -44,9 +44,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ferry.archive import content_hash, pack, safe_extract
-from ferry.batch.compute import WorkerLaunch
 from ferry.errors import InvalidInputError, ServerError
 from ferry.runtime.launch import worker_command
+from ferry.workers.spec import WorkerSpec
 
 try:
     import ray
@@ -292,7 +292,7 @@ class RayWorker:
     own status, or SIGKILL's when the actor or its node died.
     """
 
-    def __init__(self, launch: WorkerLaunch, actor: Any, started: Any) -> None:
+    def __init__(self, launch: WorkerSpec, actor: Any, started: Any) -> None:
         self._id = launch.worker_id
         self._actor = actor
         self._started = started
@@ -420,20 +420,21 @@ class RayCompute:
             self._code[code_dir] = (digest, [ray.put(buffer.getvalue())])
         return self._code[code_dir]
 
-    def start(self, launch: WorkerLaunch) -> RayWorker:
+    def start(self, launch: WorkerSpec) -> RayWorker:
         """Create the worker's actor and ask it to start the process (both asynchronous: the
         worker's output and exit reach the engine through :class:`RayWorker`)."""
         argv = worker_command(
             launch.python,
             connect=launch.connect,
-            mode="batch",
+            mode=launch.mode,
             entry_script=launch.entry_script,
             code_dir=launch.code_dir,
             worker_id=launch.worker_id,
             logging_level=launch.logging_level,
             user_args=launch.user_args,
         )
-        env = {**launch.env, **self._env}
+        # The spec's variables then its secrets, as every Compute adds them (workers/environ.py).
+        env = {**launch.env, **launch.secret_env, **self._env}
         name = _actor_name(env.get("FERRY_JOB_DIR", launch.code_dir), launch.worker_id)
         self._kill_named(name)
         res = self.resources

@@ -2,7 +2,7 @@
 
 Entry points: :func:`ferry.batch.engine.run_job` and :func:`ferry.batch.engine.resume_job`.
 The job folder's contract is :mod:`ferry.batch.definition`; workers come from a
-:class:`ferry.batch.compute.Compute` (see :mod:`ferry.backends.local`). Modules, one concept each:
+:class:`ferry.workers.compute.Compute` (see :mod:`ferry.backends.local`). Modules, one concept each:
 
 * :mod:`.plan`: inputs -> ordered mini-batches, stored once;
 * :mod:`.journal`, :mod:`.ledger`: durable events and the state replayed from them;

@@ -47,10 +47,14 @@ class JobDefinition:
     #: The deployment's ``settings.init_timeout`` sets it; 600 is for job.json files from before.
     init_timeout: float = 600.0
     #: Secrets the script may read through the ``azureml.core`` Key Vault shim (names only: the
-    #: values reach the workers in memory, see :mod:`ferry.server.secret_env`).
+    #: values reach the workers in memory through :attr:`ferry.workers.spec.WorkerSpec.secret_env`).
     secret_names: list[str] = field(default_factory=list)
     #: The input's name (``Run.input_datasets``); Azure calls a model deployment's one input so.
     input_name: str = "input_data"
+    #: ``resources.cpus_per_worker`` / ``gpus_per_worker`` of the deployment (None: not asked);
+    #: locally the GPUs pick each worker's ``CUDA_VISIBLE_DEVICES``.
+    cpus_per_worker: float | None = None
+    gpus_per_worker: float | None = None
 
     @property
     def worker_count(self) -> int:

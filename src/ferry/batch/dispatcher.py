@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ferry.batch.compute import Compute, describe_exit
 from ferry.batch.definition import JobDefinition, JobLayout
 from ferry.batch.eventlog import EventLog
 from ferry.batch.hub import Event, Hub
@@ -24,6 +24,7 @@ from ferry.batch.scheduler import Scheduler
 from ferry.batch.syncer import Syncer
 from ferry.runtime import messages as m
 from ferry.specs.states import FailureKind, JobState
+from ferry.workers.compute import Compute, describe_exit
 
 __all__ = ["Crew", "Dispatcher", "Verdict"]
 
@@ -52,10 +53,17 @@ class Crew:
     """
 
     def __init__(
-        self, definition: JobDefinition, layout: JobLayout, compute: Compute, first_worker: int
+        self,
+        definition: JobDefinition,
+        layout: JobLayout,
+        compute: Compute,
+        first_worker: int,
+        secret_env: Mapping[str, str] | None = None,
     ) -> None:
         self.hub = Hub(compute.transport, lambda wid: self.pool.workers.get(wid))
-        self.pool = WorkerPool(definition, layout, compute, self.hub.address, first_worker)
+        self.pool = WorkerPool(
+            definition, layout, compute, self.hub.address, first_worker, secret_env
+        )
 
     def dismiss(self, worker: Worker) -> int | None:
         """Drop a worker's connection, kill it and forget it; returns its exit status."""

@@ -1,7 +1,7 @@
 """Run a batch job from its folder to a terminal state: the engine's public entry points.
 
 :func:`run_job` plans the inputs (once), replays the journal, dispatches what is left to workers
-from a :class:`~ferry.batch.compute.Compute`, then assembles the output and writes the reports.
+from a :class:`~ferry.workers.compute.Compute`, then assembles the output and writes the reports.
 A fresh job starts its workers before it lists its inputs, so the two overlap.
 Called again on the same folder, it resumes: settled mini-batches are kept, the ones that were
 running are redone, and a job that already ended returns its recorded outcome.
@@ -20,11 +20,10 @@ import os
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ferry.batch.compute import Compute
 from ferry.batch.definition import JobDefinition, JobLayout
 from ferry.batch.dispatcher import Crew, Dispatcher, Verdict
 from ferry.batch.eventlog import EventLog
@@ -37,6 +36,7 @@ from ferry.batch.reports import JobSummary, completed_message, write_reports
 from ferry.batch.scheduler import Scheduler
 from ferry.errors import ConflictError, NotFoundError
 from ferry.specs.states import FailureKind, JobState
+from ferry.workers.compute import Compute
 
 __all__ = ["JobOutcome", "Progress", "resume_job", "run_job"]
 
@@ -60,6 +60,7 @@ def run_job(
     compute: Compute,
     cancel: threading.Event | None = None,
     on_progress: ProgressCallback | None = None,
+    secret_env: Mapping[str, str] | None = None,
 ) -> JobOutcome:
     """Run (or resume) the job in ``job_dir`` until it completes, fails or is canceled.
 
@@ -69,6 +70,8 @@ def run_job(
         cancel: set it to stop the job: workers are killed and the outcome is ``Canceled``.
         on_progress: called with a :class:`Progress` about twice a second and on each state
             change, from the engine's thread; exceptions it raises are ignored.
+        secret_env: resolved secrets for every worker's environment (in memory only: they are
+            never written to the job folder).
 
     Returns:
         The outcome. A job whose journal already records an end returns that outcome at once.
@@ -77,7 +80,8 @@ def run_job(
         NotFoundError: ``job.json`` is missing.
         ConflictError: another engine is running this job folder right now.
     """
-    return _Session(Path(job_dir), compute, cancel, on_progress).run(retry_failed=False)
+    session = _Session(Path(job_dir), compute, cancel, on_progress, secret_env)
+    return session.run(retry_failed=False)
 
 
 def resume_job(
@@ -86,10 +90,12 @@ def resume_job(
     compute: Compute,
     cancel: threading.Event | None = None,
     on_progress: ProgressCallback | None = None,
+    secret_env: Mapping[str, str] | None = None,
 ) -> JobOutcome:
     """Run the job again, keeping its successes: failed mini-batches (and any never run) get a
     fresh ``1 + max_retries`` attempts. Same arguments and errors as :func:`run_job`."""
-    return _Session(Path(job_dir), compute, cancel, on_progress).run(retry_failed=True)
+    session = _Session(Path(job_dir), compute, cancel, on_progress, secret_env)
+    return session.run(retry_failed=True)
 
 
 @dataclass(frozen=True)
@@ -118,7 +124,9 @@ class _Session:
         compute: Compute,
         cancel: threading.Event | None,
         on_progress: ProgressCallback | None,
+        secret_env: Mapping[str, str] | None = None,
     ) -> None:
+        self.secret_env = dict(secret_env or {})
         self.layout = JobLayout(root)
         if not self.layout.definition.is_file():
             raise NotFoundError(
@@ -180,7 +188,7 @@ class _Session:
         d, layout = self.d, self.layout
         if d.entry_script is None or layout.journal.exists():
             return None
-        crew = Crew(d, layout, self.compute, first_worker=0)
+        crew = Crew(d, layout, self.compute, first_worker=0, secret_env=self.secret_env)
         try:
             for _ in range(d.worker_count):
                 crew.pool.start()
@@ -288,7 +296,13 @@ class _Session:
             meter.set_state(JobState.RUNNING)
             meter.restart_clock()
             # Worker names go on from the ones earlier sessions used (their logs stay apart).
-            crew = crew or Crew(d, layout, self.compute, first_worker=ledger.workers_started)
+            crew = crew or Crew(
+                d,
+                layout,
+                self.compute,
+                first_worker=ledger.workers_started,
+                secret_env=self.secret_env,
+            )
             dispatcher = Dispatcher(d, scheduler, crew, meter, log, self.cancel)
             try:
                 verdict = dispatcher.run()

@@ -12,14 +12,16 @@ import json
 import os
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ferry.batch.channel import Channel
-from ferry.batch.compute import Compute, WorkerLaunch, WorkerProcess
 from ferry.batch.definition import JobDefinition, JobLayout
 from ferry.batch.scheduler import Task
+from ferry.workers.compute import Compute, WorkerProcess
+from ferry.workers.spec import WorkerResources, WorkerSpec
 
 __all__ = ["InitFailure", "Worker", "WorkerPool", "stderr_tail"]
 
@@ -71,8 +73,11 @@ class WorkerPool:
         compute: Compute,
         connect: str,
         first_index: int,
+        secret_env: Mapping[str, str] | None = None,
     ) -> None:
         self.definition = definition
+        # Resolved secrets: in memory only, never in job.json (see ferry.workers.spec).
+        self._secret_env = dict(secret_env or {})
         self.layout = layout
         self.compute = compute
         self.connect = connect
@@ -98,19 +103,22 @@ class WorkerPool:
         if d.inputs:  # Run.input_datasets of the azureml.core shim
             env["FERRY_INPUT_DATASETS"] = json.dumps({d.input_name: d.inputs[0]})
         env.update(d.environment_variables)
-        launch = WorkerLaunch(
+        spec = WorkerSpec(
             worker_id=worker_id,
             python=d.python,
             entry_script=str(d.entry_script),
             code_dir=d.code_dir,
             connect=self.connect,
+            mode="batch",
             logging_level=d.logging_level,
             env=env,
+            secret_env=self._secret_env,
             user_args=tuple(d.program_arguments),
             stdout=self.layout.user_stdout(worker_id),
             stderr=self.layout.user_stderr(worker_id),
+            resources=WorkerResources(cpus=d.cpus_per_worker, gpus=d.gpus_per_worker),
         )
-        proc = self.compute.start(launch)
+        proc = self.compute.start(spec)
         worker = Worker(worker_id, proc, time.monotonic())
         self.workers[worker_id] = worker
         return worker

@@ -8,30 +8,29 @@ from pathlib import Path
 from typing import Any
 
 from ferry.specs.online import OnlineDeploymentSpec
+from ferry.workers.compute import Compute
+from ferry.workers.spec import WorkerSpec
 
-__all__ = ["LaunchPlan", "Preparer"]
+__all__ = ["Preparer", "ReplicaPlan"]
 
 
 @dataclass(frozen=True)
-class LaunchPlan:
-    """A deployment resolved into local paths: everything a replica process is started with.
+class ReplicaPlan:
+    """A deployment resolved for serving: what each of its replicas is started with.
 
     Attributes:
-        python: the environment's interpreter.
-        entry_script: absolute path of ``score.py``.
-        code_dir: the code folder (the script's working directory and first on ``sys.path``).
-        env: variables added to the replica's environment (``AZUREML_MODEL_DIR``, the
-            deployment's ``environment_variables`` with secrets resolved, ``WORKER_COUNT`` ...).
+        worker: the replicas' common :class:`WorkerSpec` (``mode="online"``: interpreter,
+            script, code folder, variables and secrets); each replica fills in its own
+            ``worker_id``, ``connect`` and log file.
+        compute: where the replicas run (the server's composition root chose it).
         folder: the deployment's own folder (logs, caches); created by the preparer.
         notices: what the user should know about how it was prepared.
         schemas: the swagger schemas when they are known without importing the script (the
             built-in MLflow scorer's come from the model's signature); else ``None``.
     """
 
-    python: str
-    entry_script: str
-    code_dir: str
-    env: dict[str, str]
+    worker: WorkerSpec
+    compute: Compute
     folder: Path
     notices: tuple[str, ...] = field(default=())
     schemas: dict[str, Any] | None = None
@@ -40,6 +39,10 @@ class LaunchPlan:
     def log_dir(self) -> Path:
         return self.folder / "logs"
 
+    @property
+    def code_dir(self) -> str:
+        return self.worker.code_dir
 
-Preparer = Callable[[str, OnlineDeploymentSpec, Callable[[str], None]], LaunchPlan]
-"""``prepare(endpoint, spec, log) -> LaunchPlan``; blocking (it may build an environment)."""
+
+Preparer = Callable[[str, OnlineDeploymentSpec, Callable[[str], None]], ReplicaPlan]
+"""``prepare(endpoint, spec, log) -> ReplicaPlan``; blocking (it may build an environment)."""

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from ferry.errors import ErrorCode, GatewayError
 from ferry.online.batcher import Batcher
 from ferry.online.metrics import Metrics
-from ferry.online.plan import LaunchPlan
+from ferry.online.plan import ReplicaPlan
 from ferry.online.replica import Replica
 from ferry.online.work import Batch, Single
 from ferry.specs.online import OnlineDeploymentSpec
@@ -64,7 +64,7 @@ class DeploymentPool:
         self,
         endpoint: str,
         spec: OnlineDeploymentSpec,
-        plan: LaunchPlan,
+        plan: ReplicaPlan,
         replicas: list[Replica],
         metrics: Metrics,
     ) -> None:

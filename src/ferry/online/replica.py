@@ -1,5 +1,8 @@
 """One replica: a worker process running the user's ``score.py``, and its frame channel.
 
+The process is started, watched and killed through the deployment's
+:class:`~ferry.workers.compute.Compute`, as batch workers are.
+
 Requests on the channel carry ids; answers are matched by id, so several requests may be in
 flight on one replica (the runtime serves them one after another, so the next one is already
 waiting when the previous ends). A replica whose connection or process dies fails everything in
@@ -9,20 +12,19 @@ flight at once: no request waits on a dead process.
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
-import subprocess
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from ferry.online.channel import Channel, Hub
-from ferry.online.plan import LaunchPlan
+from ferry.online.plan import ReplicaPlan
 from ferry.runtime import messages as m
-from ferry.runtime.launch import worker_command, worker_env
 from ferry.specs.states import FailureKind, ReplicaState  # ReplicaState: re-exported
+from ferry.workers.compute import WorkerProcess, describe_exit
 
 __all__ = ["Replica", "ReplicaState", "Reply"]
 
@@ -33,7 +35,7 @@ Reply = Callable[[dict[str, Any] | None, bytes], None]
 class Replica:
     """A worker process plus the requests in flight on it."""
 
-    def __init__(self, name: str, plan: LaunchPlan, hub: Hub, capacity: int) -> None:
+    def __init__(self, name: str, plan: ReplicaPlan, hub: Hub, capacity: int) -> None:
         self.name = name
         self.capacity = capacity
         self.state = ReplicaState.STOPPED
@@ -50,14 +52,14 @@ class Replica:
         self.on_change: Callable[[Replica], None] = lambda _: None
         self._plan = plan
         self._hub = hub
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: WorkerProcess | None = None
         self._channel: Channel | None = None
         self._pending: dict[int, Reply] = {}
         self._next_id = 0
         self._worker_id = ""
 
     @property
-    def log_file(self) -> Any:
+    def log_file(self) -> Path:
         return self._plan.log_dir / f"{self.name}.log"
 
     @property
@@ -74,75 +76,67 @@ class Replica:
         self._hub.expect(self._worker_id, self)
         self.overdue = 0
         self._plan.log_dir.mkdir(parents=True, exist_ok=True)
-        argv = worker_command(
-            self._plan.python,
-            connect=self._hub.address,
-            mode="online",
-            entry_script=self._plan.entry_script,
-            code_dir=self._plan.code_dir,
+        spec = replace(
+            self._plan.worker,
             worker_id=self._worker_id,
+            connect=self._hub.address,
+            env={**self._plan.worker.env, "FERRY_WORKER_ID": self.name},
+            # stdout and stderr both go to the replica's one log file.
+            stdout=self.log_file,
+            stderr=self.log_file,
         )
-        base = {k: v for k, v in os.environ.items() if not k.startswith("FERRY_")}
-        env = worker_env(base, {**self._plan.env, "FERRY_WORKER_ID": self.name})
         self.exit_code = None  # the last error stays visible until the replica is ready again
         self.spawned_at = time.monotonic()
-        with self.log_file.open("ab") as log:
-            stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            log.write(f"--- {stamp} ferry: starting replica {self.name} ---\n".encode())
-            log.flush()
-            try:
-                # Own session: killing the group also ends whatever the user's script started.
-                self._proc = subprocess.Popen(
-                    argv,
-                    cwd=self._plan.code_dir,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            except OSError as exc:  # e.g. the environment's interpreter was deleted
-                self._proc = None
-                self.failure = FailureKind.INIT_FAILED
-                self.error = {
-                    "type": type(exc).__name__,
-                    "message": f"cannot start {self._plan.python}: {exc}",
-                    "traceback": "",
-                    "where": "load",
-                }
-                self.state = ReplicaState.FAILED
-                return
+        self._log(f"starting replica {self.name}")
+        try:
+            self._proc = self._plan.compute.start(spec)
+        except OSError as exc:  # e.g. the environment's interpreter was deleted
+            self._proc = None
+            self.failure = FailureKind.INIT_FAILED
+            self.error = {
+                "type": type(exc).__name__,
+                "message": f"cannot start {spec.python}: {exc}",
+                "traceback": "",
+                "where": "load",
+            }
+            self.state = ReplicaState.FAILED
+            return
         self.state = ReplicaState.STARTING
 
     def poll(self) -> int | None:
-        """The exit code once the process ended (it is reaped), else ``None``."""
+        """The exit code once the process ended (it is reaped), else ``None``; the first time,
+        how it ended goes into the replica's log (``get-logs`` shows it)."""
         if self._proc is None:
             return None
         code = self._proc.poll()
-        if code is not None:
+        if code is not None and self.exit_code is None:
             self.exit_code = code
+            self._log(f"replica {self.name} {self.describe_exit()}")
         return code
 
     def kill(self) -> None:
         """SIGKILL the process group; pending requests fail when the channel closes."""
         proc = self._proc
-        if proc is None or proc.poll() is not None:
-            self._drop_channel()
-            return
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
+        if proc is not None and proc.poll() is None:
+            proc.kill()
         self._drop_channel()
+
+    def describe_exit(self) -> str:
+        """How the process ended, in the words batch workers' exits use (``was killed by
+        SIGKILL``, ``exited with code 1``)."""
+        return describe_exit(self.exit_code)
+
+    def _log(self, message: str) -> None:
+        """A line of Ferry's own in the replica's log file, between the script's output."""
+        with contextlib.suppress(OSError), self.log_file.open("ab") as log:
+            stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            log.write(f"--- {stamp} ferry: {message} ---\n".encode())
 
     def hang(self, message: str) -> None:
         """``run()`` does not return: kill the process and leave it to be restarted."""
         self.error = {"type": "RunTimeout", "message": message, "traceback": "", "where": "run"}
         self.failure = FailureKind.TIMEOUT
-        with contextlib.suppress(OSError), self.log_file.open("ab") as log:
-            stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            log.write(f"--- {stamp} ferry: {message} ---\n".encode())
+        self._log(message)
         self.kill()  # fails whatever else waits on this process with 503 replica_lost
         self.state = ReplicaState.DEAD
         self.on_change(self)

@@ -20,7 +20,7 @@ from ferry.online.channel import Hub
 from ferry.online.keys import KeyRing
 from ferry.online.logs import read_logs
 from ferry.online.metrics import Metrics
-from ferry.online.plan import LaunchPlan, Preparer
+from ferry.online.plan import Preparer, ReplicaPlan
 from ferry.online.pool import DeploymentPool
 from ferry.online.replica import Replica
 from ferry.online.routing import EndpointRoute
@@ -183,7 +183,7 @@ class OnlineService:
 
     def _prepare_logged(
         self, endpoint: str, spec: OnlineDeploymentSpec, folder: Path
-    ) -> LaunchPlan:
+    ) -> ReplicaPlan:
         with (folder / "logs" / "prepare.log").open("a", encoding="utf-8") as log:
 
             def write(line: str) -> None:
@@ -264,7 +264,7 @@ class OnlineService:
             return own[1]
         schemas = pool.plan.schemas or self._schemas.get(id(pool))
         if schemas is None:
-            schemas = await asyncio.to_thread(read_schemas, pool.plan)
+            schemas = await asyncio.to_thread(read_schemas, pool.plan.worker)
             self._schemas[id(pool)] = schemas
         return swagger_document(
             schemas, endpoint=pool.endpoint, deployment=pool.name, version=version

@@ -122,7 +122,7 @@ class Supervisor:
                 replica.failure = FailureKind.INIT_FAILED
                 replica.error = {
                     "type": "WorkerExited",
-                    "message": f"the worker process exited with code {code} before init() "
+                    "message": f"the worker process {replica.describe_exit()} before init() "
                     "finished (killed, out of memory, or os._exit in the script)",
                     "traceback": "",
                     "where": "init",

@@ -19,8 +19,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from ferry.errors import ErrorCode, GatewayError
-from ferry.online.plan import LaunchPlan
-from ferry.runtime.launch import worker_env
+from ferry.workers.environ import worker_environ
+from ferry.workers.spec import WorkerSpec
 
 __all__ = [
     "USER_SWAGGER_FILES",
@@ -82,15 +82,14 @@ def _invalid(name: str, why: str) -> GatewayError:
     )
 
 
-def read_schemas(plan: LaunchPlan, timeout_s: float = 120.0) -> dict[str, Any]:
-    """Import the script in its environment and return its schemas (blocking)."""
+def read_schemas(worker: WorkerSpec, timeout_s: float = 120.0) -> dict[str, Any]:
+    """Import ``worker``'s script in its environment, with a replica's environment variables,
+    and return its schemas (blocking)."""
     try:
         done = subprocess.run(
-            [plan.python, _PROBE, plan.entry_script, plan.code_dir],
-            cwd=plan.code_dir,
-            env=worker_env(
-                {k: v for k, v in os.environ.items() if not k.startswith("FERRY_")}, plan.env
-            ),
+            [worker.python, _PROBE, worker.entry_script, worker.code_dir],
+            cwd=worker.code_dir,
+            env=worker_environ(worker, os.environ),
             capture_output=True,
             text=True,
             timeout=timeout_s,

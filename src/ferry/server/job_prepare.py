@@ -126,6 +126,8 @@ def prepare_job(
             [spec.effective_settings().environment_variables, settings["environment_variables"]],
         ),
         input_name=str(job["input"].get("name") or "input_data"),
+        cpus_per_worker=spec.resources.cpus_per_worker,
+        gpus_per_worker=spec.resources.gpus_per_worker,
     )
     return Prepared(definition, notices, fingerprint)
 

@@ -226,8 +226,8 @@ class JobService:
         )
         secret_env |= keyvault_env(definition.secret_names, self._ws.secrets, grant)
         deployment = self._ws.batch.deployment_spec(job["endpoint_name"], job["deployment_name"])
-        compute = compute_for(self._ws, deployment, secret_env)
-        outcome = engine(folder, compute=compute, cancel=cancel)
+        compute = compute_for(self._ws, deployment)
+        outcome = engine(folder, compute=compute, cancel=cancel, secret_env=secret_env)
         if outcome.state is JobState.COMPLETED and job.get("output_path"):
             self._publish(job, layout)
         done = outcome.state is JobState.COMPLETED

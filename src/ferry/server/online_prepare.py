@@ -1,9 +1,9 @@
-"""Resolve an online deployment into a :class:`~ferry.online.plan.LaunchPlan`.
+"""Resolve an online deployment into a :class:`~ferry.online.plan.ReplicaPlan`.
 
 The same steps as a batch job's *Preparing* (shared in :mod:`ferry.server.materialise`): the
 model and code become local folders, the environment is built (or reused, or the server's own
 interpreter with ``ferry:server-python``), and ``${{secrets.NAME}}`` references in
-``environment_variables`` are resolved in memory.
+``environment_variables`` are resolved in memory into the replicas' ``secret_env``.
 """
 
 from __future__ import annotations
@@ -14,13 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 from ferry.errors import InvalidInputError
 from ferry.online.mlflow_swagger import signature_schemas
-from ferry.online.plan import LaunchPlan
+from ferry.online.plan import ReplicaPlan
 from ferry.online.swagger import USER_SWAGGER_FILES, user_swagger
+from ferry.server.compute_choice import local_compute
 from ferry.server.materialise import code_folder, environment_python, materialise
 from ferry.server.secret_env import keyvault_env, resolve_secret_refs
 from ferry.specs.assets import AssetKind
 from ferry.specs.online import OnlineDeploymentSpec
 from ferry.specs.scoring import granted_secrets
+from ferry.workers.spec import WorkerSpec
 
 if TYPE_CHECKING:
     from ferry.server.workspace import Workspace
@@ -36,7 +38,7 @@ def prepare_deployment(
     endpoint: str,
     spec: OnlineDeploymentSpec,
     log: Callable[[str], None],
-) -> LaunchPlan:
+) -> ReplicaPlan:
     """Everything a replica of ``spec`` is started with (blocking: may build an environment)."""
     folder = workspace.layout.root / "online" / endpoint / spec.name
     folder.mkdir(parents=True, exist_ok=True)
@@ -71,21 +73,32 @@ def prepare_deployment(
     python = environment_python(workspace, spec, model_path, log, notices, fingerprint)
     log(f"interpreter {python}")
     env.update(spec.environment_variables)
-    env.update(resolve_secret_refs(spec.environment_variables, workspace.secrets))
+    # Secrets stay out of ``env``: a secret reference's value replaces the reference.
+    secret_env = resolve_secret_refs(spec.environment_variables, workspace.secrets)
+    for var in secret_env:
+        env.pop(var, None)
     # The Key Vault shim's secrets, and the command its refusal quotes to grant another.
     granted = granted_secrets(spec.properties, [spec.environment_variables])
     grant = f"ferry online-deployment update --endpoint-name {endpoint} --name {spec.name}"
-    env.update(keyvault_env(granted, workspace.secrets, grant))
+    secret_env.update(keyvault_env(granted, workspace.secrets, grant))
     env.setdefault("WORKER_COUNT", str(spec.worker_count))
     env["AZUREML_ENTRY_SCRIPT"] = entry_script
     env["AML_APP_ROOT"] = code_dir
     env["FERRY_ENDPOINT"] = endpoint
     env["FERRY_DEPLOYMENT"] = spec.name
-    return LaunchPlan(
+    worker = WorkerSpec(
+        worker_id=spec.name,  # each replica names its own
         python=python,
         entry_script=entry_script,
         code_dir=code_dir,
+        connect="",  # the online service's socket, filled in per replica
+        mode="online",
         env=env,
+        secret_env=secret_env,
+    )
+    return ReplicaPlan(
+        worker=worker,
+        compute=local_compute(),
         folder=folder,
         notices=tuple(notices),
         schemas=schemas,

@@ -1,23 +1,21 @@
 """Secrets mapped into worker environments: ``VAR: ${{secrets.NAME}}`` in environment_variables.
 
-Values are resolved in memory when a worker starts and handed to it through its environment;
-they are never written into job folders, specs or logs.
+Values are resolved in memory when a worker starts and travel in its
+:attr:`~ferry.workers.spec.WorkerSpec.secret_env`, which every Compute adds to the worker's
+environment; they are never written into job folders, specs or logs.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 
-from ferry.backends.local import LocalCompute, LocalWorker
-from ferry.batch.compute import WorkerLaunch
 from ferry.errors import NotFoundError
 from ferry.runtime.keyvault import GRANT_ENV, SECRETS_ENV
 from ferry.services.secrets import SecretService
 from ferry.specs.scoring import FERRY_SECRETS, SECRET_REF
 
-__all__ = ["SecretAwareCompute", "keyvault_env", "resolve_secret_refs"]
+__all__ = ["keyvault_env", "resolve_secret_refs"]
 
 _REF = SECRET_REF
 
@@ -66,13 +64,3 @@ def keyvault_env(names: Sequence[str], secrets: SecretService, grant: str) -> di
                 details={"field": f"properties.{FERRY_SECRETS}"},
             ) from exc
     return {SECRETS_ENV: json.dumps(values), GRANT_ENV: grant}
-
-
-class SecretAwareCompute(LocalCompute):
-    """Local workers whose environment carries resolved secrets (kept in memory only)."""
-
-    def __init__(self, secret_env: Mapping[str, str]) -> None:
-        self._secret_env = dict(secret_env)
-
-    def start(self, launch: WorkerLaunch) -> LocalWorker:
-        return super().start(replace(launch, env={**launch.env, **self._secret_env}))
