@@ -264,7 +264,7 @@ def test_the_metrics_fragment_counts_requests_and_errors(
     assert set(rows) >= {"echo", "sklearn", ""}
     assert re.search(r'class="num requests-total">([0-9]+)<', rows["echo"]) is not None
     assert "401: " in rows[""]  # refused before a deployment was picked
-    assert re.search(r"<td class=\"num\">[0-9.]+ (ms|s)</td>", rows["echo"])  # a p50 figure
+    assert re.search(r"<td class=\"num nowrap\">[0-9.]+ (ms|s)</td>", rows["echo"])  # a p50
 
 
 def test_snippets_work_as_pasted(
@@ -312,9 +312,10 @@ def test_following_a_replica_log_resumes_after_last_event_id(
 ) -> None:
     page = signed_in_http.get(PAGE, params={"tab": "logs", "deployment": "echo"})
     assert page.status_code == 200
-    match = re.search(r'sse-connect="([^"]+)"', page.text)
+    match = re.search(r'data-stream="([^"]+)" data-offset="([0-9]+)"', page.text)
     assert match is not None, page.text
     stream = _unescape(match)
+    assert stream.endswith("/deployments/echo/logs/echo-0.log/stream")
     url, primary = _scoring_url(online), _keys(online)[0]
     headers = {"Authorization": f"Bearer {primary}", "azureml-model-deployment": "echo"}
 
@@ -323,35 +324,39 @@ def test_following_a_replica_log_resumes_after_last_event_id(
             assert http.post(url, json={"marker": marker}, headers=headers).status_code == 200
 
     score("first-<b>")
-    events = _read_events(signed_in_http, stream, {}, until="first-")
-    assert "first-&lt;b&gt;" in events[-1][1]  # escaped: a log line is text
+    events = _read_events(signed_in_http, stream + f"?offset={match.group(2)}", {}, "first-")
+    assert "first-<b>" in events[-1][1]  # raw text in the stream; the viewer inserts it as text
     resume = events[-1][0]
     score("second")
     score("third")
     later = _read_events(signed_in_http, stream, {"Last-Event-ID": resume}, until="third")
-    texts = [data for _, data in later]
-    assert not any("first-" in t for t in texts)  # nothing repeated
-    assert sum("second" in t for t in texts) == 1 and sum("third" in t for t in texts) == 1
+    lines = [line for _, data in later for line in data.split("\n")]
+    assert not any("first-" in line for line in lines)  # nothing repeated
+    assert sum("second" in line for line in lines) == 1
+    assert sum("third" in line for line in lines) == 1
     assert int(later[0][0]) > int(resume)
+    unknown = signed_in_http.get(stream.replace("echo-0.log", "server.log"))
+    assert unknown.status_code == 404
+    assert "deployment &#39;echo&#39; has no log" in unknown.text
 
 
 def _read_events(
     http: httpx.Client, url: str, headers: dict[str, str], until: str
 ) -> list[tuple[str, str]]:
-    """(id, data) of ``line`` events until one holds ``until``."""
+    """(id, data) of ``lines`` events until one holds ``until``."""
     events: list[tuple[str, str]] = []
     with http.stream("GET", url, headers=headers, timeout=30) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
-        event: dict[str, str] = {}
+        event: dict[str, list[str]] = {}
         for line in response.iter_lines():
             if line:
-                field, _, value = line.partition(": ")
-                event[field] = value
+                field, _, value = line.partition(":")
+                event.setdefault(field, []).append(value.removeprefix(" "))
                 continue
-            if event.get("event") == "line":
-                events.append((event["id"], event["data"]))
-                if until in event["data"]:
+            if event.get("event") == ["lines"]:
+                events.append((event["id"][-1], "\n".join(event["data"])))
+                if until in events[-1][1]:
                     return events
             event = {}
     raise AssertionError(f"the stream ended before a line with {until!r}: {events}")
@@ -423,6 +428,14 @@ def test_test_tab_in_the_browser_json_and_image(
     assert size == [True, 32, 16]
     assert page.query_selector("#answer-text") is None  # not dumped as text
     screenshot(page, "online-test-image", full_page=True)
+
+    # At a phone's width every tab fits: nothing makes the page scroll sideways.
+    page.set_viewport_size({"width": 390, "height": 844})
+    for tab in ("deployments", "keys", "test", "consume", "metrics", "logs"):
+        page.goto(studio_server.url + PAGE + f"?tab={tab}")
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 390, (tab, width)
+    screenshot(page, "online-narrow", full_page=True)
 
 
 @pytest.mark.browser
@@ -538,10 +551,12 @@ def test_metrics_and_logs_update_live_in_the_browser(
     )
 
     page.goto(studio_server.url + PAGE + "?tab=logs&deployment=echo")
-    page.wait_for_selector("#log .log-line")
-    page.wait_for_timeout(500)  # the SSE connection opens after htmx loads
+    page.wait_for_selector("#log-lines li")
+    page.wait_for_function(
+        "() => document.getElementById('log-status').textContent === 'following'"
+    )
     score("followed-<i>live</i>")
-    followed = page.wait_for_selector("#log-follow .log-line >> text=followed-<i>live</i>")
+    followed = page.wait_for_selector("#log-lines li >> text=followed-<i>live</i>")
     assert followed is not None
-    assert page.query_selector("#log-follow i") is None  # the log line is text, not markup
+    assert page.query_selector("#log-lines i") is None  # the log line is text, not markup
     screenshot(page, "online-logs", full_page=True)

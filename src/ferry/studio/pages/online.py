@@ -34,9 +34,10 @@ from ferry.specs.loader import spec_from_data
 from ferry.specs.names import ENDPOINT_NAME
 from ferry.specs.online import OnlineEndpointSpec
 from ferry.studio.auth import Csrf, Session
-from ferry.studio.pages.online_logs import follow_log, log_files, tail_lines
+from ferry.studio.pages.online_logs import log_file, logs_view
 from ferry.studio.pages.online_metrics import LiveMetrics
 from ferry.studio.render import render
+from ferry.studio.sse import follow_file, resume_offset, stream
 
 __all__ = ["router"]
 
@@ -53,8 +54,6 @@ TABS = ("deployments", "keys", "test", "consume", "metrics", "logs")
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 #: How much of a text answer the Test tab shows; the rest is summarised.
 SHOWN_TEXT = 200_000
-#: Lines of a replica log shown before following it.
-LOG_TAIL = 500
 _KEY_TYPES = ("primary", "secondary")
 
 
@@ -113,8 +112,14 @@ async def _page(
         "logs": None,
     }
     if tab == "logs":
+        query = request.query_params
         context["logs"] = await run_in_threadpool(
-            _logs_view, workspace, name, deployments, request.query_params
+            logs_view,
+            workspace,
+            name,
+            [d["name"] for d in deployments],
+            query.get("deployment", ""),
+            query.get("file", ""),
         )
     if tab == "metrics":
         context["rows"] = _live(request, workspace).figures(
@@ -396,65 +401,24 @@ def _live(request: Request, workspace: Workspace) -> LiveMetrics:
 
 
 # -- replica logs -------------------------------------------------------------------------------
-def _logs_view(
-    workspace: Workspace, name: str, deployments: list[dict[str, Any]], query: Any
-) -> dict[str, Any]:
-    names = [d["name"] for d in deployments]
-    chosen = query.get("deployment") or (names[0] if names else "")
-    if chosen and chosen not in names:
-        raise NotFoundError(
-            f"endpoint {name!r} has no deployment {chosen!r}; its deployments are: "
-            f"{', '.join(names) or 'none'}.",
-            details={"field": "deployment"},
-        )
-    if not chosen:
-        return {"deployments": names, "deployment": "", "files": [], "file": "", "lines": []}
-    folder = _log_folder(workspace, name, chosen)
-    files = log_files(folder)
-    wanted = query.get("file") or next((f for f in files if f != "prepare.log"), "")
-    if wanted and wanted not in files:
-        raise NotFoundError(
-            f"deployment {chosen!r} has no log {wanted!r}; its logs are: "
-            f"{', '.join(files) or 'none yet'}.",
-            details={"field": "file"},
-        )
-    lines, offset = tail_lines(folder / wanted, LOG_TAIL) if wanted else ([], 0)
-    return {
-        "deployments": names,
-        "deployment": chosen,
-        "files": files,
-        "file": wanted,
-        "lines": lines,
-        "offset": offset,
-    }
-
-
-def _log_folder(workspace: Workspace, endpoint: str, deployment: str) -> Any:
-    return workspace.layout.root / "online" / endpoint / deployment / "logs"
-
-
-@router.get("/studio/online-endpoints/{name}/deployments/{deployment}/logs/stream")
+@router.get("/studio/online-endpoints/{name}/deployments/{deployment}/logs/{file}/stream")
 async def stream_log(
     request: Request,
     name: EndpointName,
     deployment: DeploymentName,
+    file: str,
     _: Session,
     workspace: WorkspaceDep,
-    file: str = Query(),
-    offset: int = Query(default=0, ge=0),
 ) -> Response:
-    """Follow one replica log as server-sent events; each event's id is the byte offset after
-    its line, so a reconnecting browser (``Last-Event-ID``) misses and repeats nothing."""
+    """SSE: ``lines`` events of one replica log from ``Last-Event-ID`` or ``?offset=`` (byte
+    offsets), for as long as the page follows it (a replica's log has no end)."""
     await run_in_threadpool(workspace.online.deployment, name, deployment)
-    folder = _log_folder(workspace, name, deployment)
-    if file not in await run_in_threadpool(log_files, folder):
-        raise NotFoundError(
-            f"deployment {deployment!r} has no log {file!r}; pick one on the Logs tab.",
-            details={"field": "file"},
-        )
-    resume = request.headers.get("last-event-id", "")
-    start = int(resume) if resume.isdigit() else offset
-    return follow_log(request, folder / file, start)
+    path = await run_in_threadpool(log_file, workspace, name, deployment, file)
+    return stream(follow_file(path, resume_offset(request), finished=_never))
+
+
+def _never() -> bool:
+    return False
 
 
 #: What a page says after a change; the query names one (never free text a link could forge).
