@@ -66,8 +66,10 @@
       });
     }
     search.addEventListener("input", applySearch);
-    // Drop the connection and reopen it (what a network drop does); tests use it too.
+    // Drop the connection, and open it again from the last offset shown: what a network drop
+    // and the browser's reconnect do (tests force one this way).
     window.ferryLogViewer = {
+      drop: function () { if (source) { source.close(); } status.textContent = "disconnected"; },
       reconnect: function () { if (source) { source.close(); } if (!ended) { open(); } },
       offset: function () { return offset; }
     };
