@@ -383,6 +383,35 @@ def test_regenerating_needs_the_confirmation_page_and_csrf(
     assert "key_type &#39;tertiary&#39; is not primary or secondary." in bad.text
 
 
+def test_an_aml_token_endpoint_is_tested_with_a_token_and_has_no_keys_to_regenerate(
+    online: MLClient, signed_in_http: SignedIn, tmp_path: Path
+) -> None:
+    name = "studio-token"
+    make_endpoint(online, name, auth_mode="aml_token")
+    deploy(online, name, "echo", write_code(tmp_path / "echo", ECHO_PY))
+    page = f"/studio/online-endpoints/{name}"
+    keys = signed_in_http.get(page, params={"tab": "keys"})
+    assert "The token is hidden." in keys.text
+    assert "/keys/regenerate" not in keys.text
+    csrf = {"csrf_token": signed_in_http.csrf}
+    revealed = signed_in_http.post(page + "/keys/reveal", data=csrf)
+    token = re.search(r'<code class="secret">([^<]+)</code>', revealed.text)
+    assert token is not None
+    with httpx.Client(timeout=30) as http:
+        scored = http.post(
+            _scoring_url(online).replace(ENDPOINT, name),
+            json={"via": "token"},
+            headers={"Authorization": f"Bearer {token.group(1)}"},
+        )
+    assert scored.status_code == 200
+    answer = signed_in_http.post(page + "/test", data={**csrf, "body": '{"via": "studio"}'})
+    assert answer.status_code == 200
+    assert "HTTP 200" in answer.text and "&#34;via&#34;: &#34;studio&#34;" in answer.text
+    refused = signed_in_http.post(page + "/keys/regenerate", data={**csrf, "key_type": "primary"})
+    assert refused.status_code == 409
+    assert "uses aml_token auth; keys are regenerated only for auth_mode key" in refused.text
+
+
 def test_an_unknown_endpoint_is_a_404_page(signed_in_http: SignedIn) -> None:
     missing = signed_in_http.get("/studio/online-endpoints/no-such-endpoint")
     assert missing.status_code == 404
