@@ -412,6 +412,24 @@ def test_an_aml_token_endpoint_is_tested_with_a_token_and_has_no_keys_to_regener
     assert "uses aml_token auth; keys are regenerated only for auth_mode key" in refused.text
 
 
+def test_without_a_session_every_online_route_goes_to_login(
+    online: MLClient, studio_http: httpx.Client
+) -> None:
+    stream = PAGE + "/deployments/echo/logs/echo-0.log/stream"
+    for path in ("/studio/online-endpoints", PAGE, PAGE + "/metrics", stream):
+        response = studio_http.get(path)
+        assert response.status_code == 303, path
+        assert response.headers["location"].startswith("/studio/login"), path
+    polled = studio_http.get(PAGE + "/metrics", headers={"HX-Request": "true"})
+    assert polled.status_code == 401
+    assert polled.headers["hx-redirect"].startswith("/studio/login")
+    primary, _ = _keys(online)
+    for path in ("/keys/reveal", "/test", "/traffic", "/keys/regenerate"):
+        refused = studio_http.post(PAGE + path, data={"key_type": "primary", "body": "{}"})
+        assert refused.status_code == 303, path
+        assert primary not in refused.text
+
+
 def test_an_unknown_endpoint_is_a_404_page(signed_in_http: SignedIn) -> None:
     missing = signed_in_http.get("/studio/online-endpoints/no-such-endpoint")
     assert missing.status_code == 404
