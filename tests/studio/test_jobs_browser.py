@@ -157,7 +157,10 @@ def test_a_followed_log_loses_and_repeats_no_line_across_a_dropped_connection(
     assert lines.all_text_contents() == expected
     assert page.locator("#log-lines b").count() == 0  # lines are text, never markup
     page.get_by_label("Search").fill("line 08")
-    expect(page.locator("#log-lines li:visible")).to_have_count(10)
+    shown = page.locator("#log-lines li:visible")
+    expect(shown).to_have_count(10)
+    # A search hides lines but keeps their numbers: line 081 of the file is numbered 81.
+    assert shown.evaluate_all("items => items.map(li => li.value)") == list(range(81, 91))
     expect(page.locator("#log-matches")).to_have_text("10 matching lines")
     screenshot(page, "job-log-follow", full_page=True)
 

@@ -174,13 +174,15 @@ def _input_path(workspace: Workspace, endpoint: str, form: FormData) -> str:
 
 
 def _invoke(workspace: Workspace, endpoint: str, form: FormData) -> dict[str, Any]:
-    workspace.batch.endpoint(endpoint)  # 404 before anything is uploaded
+    # The cheap checks first: nothing is uploaded for a form that is refused anyway.
+    workspace.batch.endpoint(endpoint)
+    overrides = _overrides(form)
     body: dict[str, Any] = {
         "input": {
             "type": _text(form, "input_type") or "uri_folder",
             "path": _input_path(workspace, endpoint, form),
         },
-        "params_override": _overrides(form),
+        "params_override": overrides,
     }
     for key in ("deployment_name", "job_name", "output_path"):
         if value := _text(form, key):

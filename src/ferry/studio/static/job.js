@@ -18,6 +18,7 @@
     var status = document.getElementById("log-status");
     var source = null;
     var ended = false;
+    var nextLine = list.start || 1;  // numbers stay the file's own while a search hides lines
 
     function matchesQuery(li, query) {
       return !query || li.textContent.toLowerCase().indexOf(query) !== -1;
@@ -37,6 +38,8 @@
       var fragment = document.createDocumentFragment();
       text.split("\n").forEach(function (line) {
         var li = document.createElement("li");
+        li.value = nextLine;
+        nextLine += 1;
         li.textContent = line;
         li.hidden = !matchesQuery(li, query);
         fragment.appendChild(li);
