@@ -6,7 +6,9 @@ files and metrics, CSRF on state-changing forms, and user text (file names, tags
 
 from __future__ import annotations
 
+import io
 import re
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -291,3 +293,14 @@ def test_an_environment_page_shows_its_resolution(
     assert "requests==2.31.0" in page.text
     assert "base image &#39;some/image&#39; is not used" in page.text
     assert "Not built yet" in page.text
+
+
+def test_the_whole_version_downloads_as_a_tar_gz(
+    signed_in_http: SignedIn, hostile_model: str
+) -> None:
+    response = signed_in_http.get(hostile_model + "/download")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/gzip"
+    with tarfile.open(fileobj=io.BytesIO(response.content), mode="r:gz") as archive:
+        names = {Path(n).name for n in archive.getnames()}
+    assert {"weights.txt", "page.html", SCRIPT_FILE} <= names

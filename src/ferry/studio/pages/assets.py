@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from ferry.environments import normalize_environment
 from ferry.environments.catalog import builds_of, failed_builds_of
 from ferry.errors import InvalidInputError, NotFoundError, SpecError
+from ferry.server.routes.assets import Collection, download_asset
 from ferry.server.routes.deps import WorkspaceDep
 from ferry.server.workspace import Workspace
 from ferry.specs.assets import AssetKind, EnvironmentSpec
@@ -240,6 +241,15 @@ def asset_raw(
             details={"field": "path"},
         )
     return files.file_response(target, download=download)
+
+
+@router.get("/studio/assets/{collection}/{name}/{version}/download")
+def asset_download(
+    collection: str, name: str, version: str, _: Session, workspace: WorkspaceDep
+) -> Response:
+    """The whole version as a tar.gz: the API's own download, behind the session."""
+    _kind(collection)
+    return download_asset(Collection(collection), name, version, workspace)
 
 
 @router.get("/studio/assets/environments/{name}/{version}/builds/{build}/{which}")
