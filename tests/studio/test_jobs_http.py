@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.studio.conftest import SignedIn, StudioServer
+from tests.studio.conftest import SignedIn, StudioServer, sign_in
 from tests.studio.jobs_support import PngEndpoint, png_endpoint
 
 # A file name cannot hold "/", so the tag is left open (a browser would still run it).
@@ -169,3 +169,37 @@ def test_log_path_outside_the_logs_folder_is_refused(
     response = signed_in_http.get(f"/studio/jobs/{finished_job}/logs/..%2F..%2Fjob.json")
     assert response.status_code == 400
     assert "is outside the folder it must stay in" in response.text
+
+
+def test_progress_stream_pushes_state_changes_until_done(
+    studio_server: StudioServer, png: PngEndpoint
+) -> None:
+    hold = png.control / "hold"
+    hold.touch()
+    try:
+        job = png.invoke()
+        png.wait(job, "Running")
+        with httpx.Client(base_url=studio_server.url, timeout=60) as client:
+            sign_in(studio_server, client)
+            with client.stream("GET", f"/studio/jobs/{job}/events") as response:
+                assert response.status_code == 200
+                seen: list[dict[str, str]] = []
+                buffer = ""
+                for chunk in response.iter_text():
+                    buffer += chunk
+                    *blocks, buffer = buffer.split("\n\n")
+                    seen.extend(parse_events("\n\n".join(blocks) + "\n\n"))
+                    names = [e.get("event") for e in seen]
+                    if "progress" in names and "workers" in names and hold.exists():
+                        hold.unlink()  # the page has the running job: now let it finish
+                    if "done" in names:
+                        break
+    finally:
+        hold.unlink(missing_ok=True)
+    progress = [e["data"] for e in seen if e.get("event") == "progress"]
+    assert "Running" in progress[0]
+    assert "Completed" in progress[-1]
+    assert "8 / 8</span> done" in progress[-1]
+    workers = [e["data"] for e in seen if e.get("event") == "workers"]
+    assert "process000" in workers[-1]
+    assert seen[-1] == {"event": "done", "data": "Completed"}

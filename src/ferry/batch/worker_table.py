@@ -128,6 +128,8 @@ class WorkerTable:
         elif state in _ENDED:
             slot.state = state
             slot.queue.clear()
+            # What the engine records about its tasks afterwards is not the slot's next worker's.
+            del self._by_worker[worker]
             if state in _FAILED:
                 error = event.get("error") or {}
                 slot.last_exit = str(event.get("exit") or error.get("message") or state)
