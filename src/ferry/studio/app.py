@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ferry.errors import FerryError
 from ferry.server.workspace import Workspace
@@ -73,5 +74,27 @@ def _html_errors(app: FastAPI) -> None:
             return Response(status_code=401, headers={"HX-Redirect": target})
         return Response(status_code=303, headers={"Location": target})
 
+    http_handler = app.exception_handlers[StarletteHTTPException]
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        # A studio path that matches no page (or method): a page, not the API's JSON.
+        if not request.url.path.startswith("/studio/"):
+            answer = http_handler(request, exc)
+            return answer if isinstance(answer, Response) else await answer
+        assert isinstance(exc, StarletteHTTPException)
+        message = str(exc.detail)
+        if exc.status_code == 404:
+            message += ": there is no studio page at this address; start from the overview."
+        page = render(
+            request,
+            "error.html",
+            status_code=exc.status_code,
+            message=message,
+            code=str(exc.status_code),
+        )
+        page.headers.update(exc.headers or {})
+        return page
+
     app.add_exception_handler(FerryError, ferry_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(LoginRequired, login_required)
