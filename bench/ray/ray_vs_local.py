@@ -73,7 +73,11 @@ def main() -> int:
     t0 = time.perf_counter()
     ray_compute = RayCompute(cluster.address)
     connect_s = time.perf_counter() - t0
-    results: dict[str, Any] = {"cluster_start_s": cluster_s, "driver_connect_s": connect_s}
+    results: dict[str, Any] = {
+        "cluster_start_s": cluster_s,
+        "driver_connect_s": connect_s,
+        "load_average_at_start": os.getloadavg(),
+    }
     try:
         code = code_folder(work)
         iters = calibrate()
@@ -124,6 +128,9 @@ def main() -> int:
         }
         results["checksums_agree"] = len(set(sums)) == 1
     finally:
+        import ray
+
+        ray.shutdown()  # the driver first: Cluster refuses to remove the node it is connected to
         cluster.shutdown()
     print(json.dumps(results))
     out = HERE.parent / "results" / "ray-latest.json"

@@ -38,7 +38,7 @@ import signal
 import socket
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -46,11 +46,13 @@ from typing import Any, Literal
 from ferry.archive import content_hash, pack, safe_extract
 from ferry.errors import InvalidInputError, ServerError
 from ferry.runtime.launch import worker_command
+from ferry.workers.environ import worker_environ
 from ferry.workers.spec import WorkerSpec
 
 try:
-    import ray
     from ray.exceptions import GetTimeoutError, RayActorError
+
+    import ray
 except ModuleNotFoundError:  # the ray extra is not installed: RayCompute says so
     ray = None  # type: ignore[assignment]
 
@@ -130,6 +132,19 @@ async def _materialise_code(digest: str, holder: Sequence[Any]) -> Path:
     return final
 
 
+def _argv(spec: WorkerSpec) -> list[str]:
+    return worker_command(
+        spec.python,
+        connect=spec.connect,
+        mode=spec.mode,
+        entry_script=spec.entry_script,
+        code_dir=spec.code_dir,
+        worker_id=spec.worker_id,
+        logging_level=spec.logging_level,
+        user_args=spec.user_args,
+    )
+
+
 class _WorkerActor:
     """Starts one worker process on its node and hands its output and exit status back.
 
@@ -144,15 +159,10 @@ class _WorkerActor:
         self._pumps: list[asyncio.Task[None]] = []
         self._error: str | None = None
 
-    async def start(
-        self,
-        argv: list[str],
-        env: dict[str, str],
-        code_dir: str,
-        code: tuple[str, list[Any]] | None,
-    ) -> dict[str, Any]:
-        from ferry.backends.local import runtime_path  # the node's own ferry
-
+    async def start(self, spec: WorkerSpec, code: tuple[str, list[Any]] | None) -> dict[str, Any]:
+        """Start ``spec``'s worker on this node, from the code folder of hash ``code[0]``."""
+        code_dir = spec.code_dir
+        argv = _argv(spec)
         if code is not None:
             local = str(await _materialise_code(code[0], code[1]))
             inside = (code_dir, code_dir + "/")
@@ -165,10 +175,9 @@ class _WorkerActor:
                 f"the environment's interpreter {python} does not exist on Ray node {node}; "
                 "build the environment where every node can reach it"
             )
-        full = {**os.environ, **env}
-        paths = [runtime_path(), *(p for p in full.get("PYTHONPATH", "").split(os.pathsep) if p)]
-        full["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-        full.setdefault("PYTHONUNBUFFERED", "1")
+        # As every Compute builds it, from this node's environment and its own ferry runtime
+        # (Ray sets CUDA_VISIBLE_DEVICES to the actor's num_gpus devices).
+        full = worker_environ(spec, os.environ)
         self._proc = await asyncio.create_subprocess_exec(
             *argv,
             cwd=code_dir,
@@ -391,19 +400,16 @@ class RayCompute:
     Args:
         address: ``auto``, a GCS ``host:port``, or ``ray://host:10001`` (Ray Client).
         resources: what each worker asks Ray for.
-        env: variables added to every worker's environment (secrets: held in memory only).
     """
 
     def __init__(
         self,
         address: str,
         resources: RayResources | None = None,
-        env: Mapping[str, str] | None = None,
     ) -> None:
         connect(address)
         self.address = address
         self.resources = resources or RayResources()
-        self._env = dict(env or {})
         self._code: dict[str, tuple[str, list[Any]]] = {}
 
     @property
@@ -423,33 +429,22 @@ class RayCompute:
     def start(self, launch: WorkerSpec) -> RayWorker:
         """Create the worker's actor and ask it to start the process (both asynchronous: the
         worker's output and exit reach the engine through :class:`RayWorker`)."""
-        argv = worker_command(
-            launch.python,
-            connect=launch.connect,
-            mode=launch.mode,
-            entry_script=launch.entry_script,
-            code_dir=launch.code_dir,
-            worker_id=launch.worker_id,
-            logging_level=launch.logging_level,
-            user_args=launch.user_args,
-        )
-        # The spec's variables then its secrets, as every Compute adds them (workers/environ.py).
-        env = {**launch.env, **launch.secret_env, **self._env}
-        name = _actor_name(env.get("FERRY_JOB_DIR", launch.code_dir), launch.worker_id)
+        name = _actor_name(launch.env.get("FERRY_JOB_DIR", launch.code_dir), launch.worker_id)
         self._kill_named(name)
-        res = self.resources
+        # The spec's resources (the deployment's) win over the compute's defaults.
+        asked, res = launch.resources, self.resources
         actor = _Actor.options(
             name=name,
             namespace=NAMESPACE,
-            num_cpus=res.cpus,
-            num_gpus=res.gpus,
-            memory=res.memory,
+            num_cpus=res.cpus if asked.cpus is None else asked.cpus,
+            num_gpus=res.gpus if asked.gpus is None else asked.gpus,
+            memory=res.memory if asked.memory is None else asked.memory,
             max_restarts=0,
             max_task_retries=0,
             max_concurrency=4,
             scheduling_strategy="SPREAD",
         ).remote()
-        started = actor.start.remote(argv, env, launch.code_dir, self._code_ref(launch.code_dir))
+        started = actor.start.remote(launch, self._code_ref(launch.code_dir))
         return RayWorker(launch, actor, started)
 
     @staticmethod
