@@ -22,12 +22,15 @@ from ferry.server.secret_env import keyvault_env, resolve_secret_refs
 from ferry.specs.assets import AssetKind
 from ferry.specs.online import OnlineDeploymentSpec
 from ferry.specs.scoring import granted_secrets
-from ferry.workers.spec import WorkerSpec
+from ferry.workers.spec import WorkerResources, WorkerSpec
 
 if TYPE_CHECKING:
     from ferry.server.workspace import Workspace
 
-__all__ = ["MLFLOW_ONLINE_SCORER", "prepare_deployment"]
+__all__ = ["MLFLOW_ONLINE_SCORER", "prepare_deployment", "replica_resources"]
+
+#: Kubernetes' name for a GPU request, as Azure's KubernetesOnlineDeployment writes it.
+_GPU = "nvidia.com/gpu"
 
 #: The built-in online scorer for MLflow models deployed without code (run in the model's env).
 MLFLOW_ONLINE_SCORER = Path(__file__).resolve().parents[1] / "runtime" / "mlflow_online.py"
@@ -95,6 +98,7 @@ def prepare_deployment(
         mode="online",
         env=env,
         secret_env=secret_env,
+        resources=replica_resources(spec.resources),
     )
     return ReplicaPlan(
         worker=worker,
@@ -103,3 +107,27 @@ def prepare_deployment(
         notices=tuple(notices),
         schemas=schemas,
     )
+
+
+def replica_resources(resources: dict[str, Any] | None) -> WorkerResources:
+    """What each replica reserves, from Azure's Kubernetes ``resources``: the GPUs of
+    ``requests`` (else ``limits``) ``nvidia.com/gpu``, which give each replica its own devices
+    on this machine. CPU and memory requests are accepted and not enforced locally.
+
+    Raises:
+        InvalidInputError: ``nvidia.com/gpu`` is not a number.
+    """
+    for part in ("requests", "limits"):
+        section = (resources or {}).get(part)
+        value = section.get(_GPU) if isinstance(section, dict) else None
+        if value is None:
+            continue
+        try:
+            gpus = float(value)
+        except (TypeError, ValueError):
+            raise InvalidInputError(
+                f"resources.{part}.{_GPU} must be a number of GPUs, got {value!r}",
+                details={"field": f"resources.{part}.{_GPU}"},
+            ) from None
+        return WorkerResources(gpus=gpus)
+    return WorkerResources()
