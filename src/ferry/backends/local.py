@@ -104,6 +104,10 @@ class LocalCompute:
     def transport(self) -> Literal["unix", "tcp"]:
         return "unix"
 
+    @property
+    def listen_host(self) -> str:
+        return "127.0.0.1"
+
     def kill_orphan(self, worker_id: str, pid: int | None, job_dir: str) -> bool:
         """Kill the process group of a worker left running by an engine that died."""
         if pid is None or not _is_our_worker(pid, worker_id, job_dir):

@@ -416,6 +416,12 @@ class RayCompute:
     def transport(self) -> Literal["unix", "tcp"]:
         return "tcp"
 
+    @property
+    def listen_host(self) -> str:
+        """This machine's address on the cluster's network, as Ray sees it (the nodes reach
+        the driver there); 127.0.0.1 would only reach workers on this machine."""
+        return str(ray.util.get_node_ip_address())  # type: ignore[no-untyped-call]
+
     def _code_ref(self, code_dir: str) -> tuple[str, list[Any]]:
         """The code folder's hash and its archive in the object store (packed once per folder
         per job: a job's code folder does not change while it runs)."""

@@ -60,7 +60,9 @@ class Crew:
         first_worker: int,
         secret_env: Mapping[str, str] | None = None,
     ) -> None:
-        self.hub = Hub(compute.transport, lambda wid: self.pool.workers.get(wid))
+        self.hub = Hub(
+            compute.transport, lambda wid: self.pool.workers.get(wid), compute.listen_host
+        )
         self.pool = WorkerPool(
             definition, layout, compute, self.hub.address, first_worker, secret_env
         )

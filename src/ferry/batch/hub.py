@@ -36,7 +36,9 @@ class _Slot:
 class Hub:
     """Accepts worker connections and reads their frames without blocking."""
 
-    def __init__(self, transport: str, lookup: Callable[[str], Worker | None]) -> None:
+    def __init__(
+        self, transport: str, lookup: Callable[[str], Worker | None], host: str = "127.0.0.1"
+    ) -> None:
         self._lookup = lookup
         self._sel = selectors.DefaultSelector()
         # Named by this process, so a server that starts after it was killed removes it.
@@ -48,8 +50,9 @@ class Hub:
             self._listener.bind(path)
             self.address = path
         else:
-            self._listener = socket.create_server(("127.0.0.1", 0))
-            self.address = f"127.0.0.1:{self._listener.getsockname()[1]}"
+            # ``host``: where workers on other machines (a Ray cluster's nodes) reach this one.
+            self._listener = socket.create_server((host, 0))
+            self.address = f"{host}:{self._listener.getsockname()[1]}"
         self._listener.listen(64)
         self._listener.setblocking(False)
         self._sel.register(self._listener, selectors.EVENT_READ, None)

@@ -46,6 +46,12 @@ class Compute(Protocol):
     @property
     def transport(self) -> Literal["unix", "tcp"]: ...
 
+    @property
+    def listen_host(self) -> str:
+        """With transport ``tcp``: the address of this machine that the workers can reach (the
+        caller listens there); ``127.0.0.1`` when they run on this machine."""
+        ...
+
     def start(self, spec: WorkerSpec) -> WorkerProcess:
         """Start one worker; raises OSError when it cannot even be started."""
         ...
