@@ -67,7 +67,7 @@ def build_python(
     """
     # Imported here: the build machinery (and the server package) only for --environment build.
     from ferry.environments import EnvironmentBuilder, normalize_environment
-    from ferry.server.materialise import model_requirements, resolution_policy
+    from ferry.environments.deployment import model_requirements, resolution_policy
 
     environment = spec.environment
     if environment == SERVER_PYTHON:

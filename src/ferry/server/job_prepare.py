@@ -16,7 +16,6 @@ from ferry.errors import InvalidInputError, NotFoundError
 from ferry.server.materialise import code_folder as _code
 from ferry.server.materialise import environment_python as _environment
 from ferry.server.materialise import materialise as _materialise
-from ferry.server.materialise import resolution_policy
 from ferry.server.paths import path_exists
 from ferry.server.secret_env import resolve_secret_refs
 from ferry.specs.assets import AssetKind, AssetTypes
@@ -34,7 +33,6 @@ __all__ = [
     "apply_overrides",
     "init_timeout_of",
     "prepare_job",
-    "resolution_policy",
 ]
 
 #: Settings an invoke may override (``--set``, ``params_override``, ``--mini-batch-size`` ...).

@@ -12,14 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ferry.environments import (
-    ResolutionPolicy,
-    ResolvedRequirements,
-    model_created_at,
-    normalize_conda,
-    normalize_environment,
-    normalize_requirements,
-)
+from ferry.environments import ResolvedRequirements, normalize_environment
+from ferry.environments.deployment import model_requirements, resolution_policy
 from ferry.errors import InvalidInputError, NotFoundError
 from ferry.services.references import SERVER_PYTHON
 from ferry.specs.assets import AssetKind, EnvironmentSpec
@@ -34,8 +28,6 @@ __all__ = [
     "code_folder",
     "environment_python",
     "materialise",
-    "model_requirements",
-    "resolution_policy",
 ]
 
 
@@ -50,42 +42,6 @@ class Deployable(Protocol):
 
     @property
     def properties(self) -> dict[str, str]: ...
-
-
-_RESOLUTION = ("relaxed", "strict")
-_PYTHON = ("closest", "strict")
-
-
-def resolution_policy(spec: Deployable, model_path: Path | None) -> ResolutionPolicy:
-    """How closely a deployment's environment follows its spec, from deployment properties.
-
-    By default (``ferry_resolution: relaxed``, also when unset) Ferry builds what conda would:
-    unpinned packages resolve as of the MLflow model's save date, else the newest exact pin's
-    release date, and an exact pin with no installable wheel moves to the nearest release that
-    has one; every change is reported. ``ferry_resolution: strict`` makes any change an error.
-    ``ferry_python: strict`` makes a missing Python version an error instead of a notice that
-    the closest installed one was used.
-
-    Raises:
-        InvalidInputError: a property has a value other than those above.
-    """
-    resolution = _choice(spec, "ferry_resolution", _RESOLUTION)
-    strict_python = _choice(spec, "ferry_python", _PYTHON) == "strict"
-    created = model_created_at(model_path) if model_path and model_path.is_dir() else None
-    if resolution == "strict":
-        return ResolutionPolicy.strict(exclude_newer=created)
-    return ResolutionPolicy(exclude_newer=created, strict_python=strict_python)
-
-
-def _choice(spec: Deployable, name: str, allowed: tuple[str, ...]) -> str:
-    value = str(spec.properties.get(name, allowed[0]))
-    if value not in allowed:
-        raise InvalidInputError(
-            f"properties.{name} is {value!r}; it must be one of {', '.join(allowed)} "
-            f"(e.g. --set properties.{name}={allowed[-1]}), or left out for {allowed[0]}",
-            details={"field": f"properties.{name}"},
-        )
-    return value
 
 
 def materialise(workspace: Workspace, record: Any, cache: Path) -> Path:
@@ -154,22 +110,3 @@ def environment_python(
     notices.extend(f"environment repair: {change}" for change in built.changes)
     fingerprint["environment"] = built.hash
     return str(built.python)
-
-
-def model_requirements(model_path: Path) -> ResolvedRequirements:
-    """An MLflow model's own environment: its conda.yaml as Azure builds it, else requirements.txt.
-
-    conda.yaml comes first: requirements.txt often lists the whole frozen set of the training
-    machine (including packages with no wheel for newer Pythons) rather than what is needed.
-    """
-    conda = model_path / "conda.yaml"
-    if conda.is_file():
-        return normalize_conda(conda)
-    requirements = model_path / "requirements.txt"
-    if requirements.is_file():
-        return normalize_requirements(requirements)
-    raise InvalidInputError(
-        "the MLflow model has neither conda.yaml nor requirements.txt; give the deployment an "
-        "environment.",
-        details={"field": "environment"},
-    )
