@@ -55,6 +55,11 @@ class WorkerTable:
         self._by_worker: dict[str, WorkerSlot] = {}
         self._offset = 0
 
+    @property
+    def offset(self) -> int:
+        """Bytes of the journal read so far."""
+        return self._offset
+
     def feed(self, journal: Path) -> bool:
         """Read the journal's events appended since the last call; True if any was new."""
         try:

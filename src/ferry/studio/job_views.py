@@ -8,12 +8,15 @@ page at a time, streaming through the file rather than holding it in memory.
 
 from __future__ import annotations
 
+import copy
 import csv
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ferry.batch.worker_table import WorkerSlot, WorkerTable
 from ferry.specs.states import TERMINAL_STATES, JobState
 
 __all__ = [
@@ -24,12 +27,22 @@ __all__ = [
     "is_terminal",
     "log_files",
     "progress_view",
+    "worker_slots",
 ]
 
 #: Rows of the failed-items table per page.
 FAILED_PAGE = 50
 #: Log files listed at most (a script may write many files to its log folder).
 MAX_LOG_FILES = 500
+#: The manifest's columns, as the failed-items table shows them.
+MANIFEST_COLUMNS = ("file", "status", "mini_batch", "attempts", "error", "seconds")
+#: Manifests whose failed rows are kept in memory (a few jobs' pages open at once).
+_CACHED_MANIFESTS = 4
+_failed_cache: dict[tuple[str, int, int], list[tuple[str, ...]]] = {}
+_cache_lock = threading.Lock()
+#: Worker tables of recently shown jobs, by journal path: a page load folds only new events.
+_tables: dict[str, tuple[threading.Lock, WorkerTable]] = {}
+_CACHED_TABLES = 16
 
 
 def is_terminal(job: dict[str, Any]) -> bool:
@@ -104,21 +117,36 @@ class FailedPage:
 
 def failed_items(manifest: Path, offset: int, limit: int = FAILED_PAGE) -> FailedPage:
     """Rows ``offset .. offset+limit`` of the manifest whose status is not ``succeeded``, and how
-    many such rows there are (one pass over the file, one page held)."""
+    many such rows there are. The manifest is written once, when the job ends, so its failed rows
+    are read in one pass and kept (by path, size and mtime) for the next pages."""
     try:
-        handle = manifest.open(newline="", encoding="utf-8", errors="replace")
+        stat = manifest.stat()
     except FileNotFoundError:
         return FailedPage([], 0, 0, available=False)
-    rows: list[dict[str, str]] = []
-    total = 0
-    with handle:
-        for row in csv.DictReader(handle):
-            if row.get("status") == "succeeded":
-                continue
-            if offset <= total < offset + limit:
-                rows.append({key: value or "" for key, value in row.items() if key})
-            total += 1
-    return FailedPage(rows, total, min(offset, total), available=True)
+    key = (str(manifest), stat.st_size, stat.st_mtime_ns)
+    with _cache_lock:
+        rows = _failed_cache.get(key)
+    if rows is None:
+        rows = _read_failed(manifest)
+        with _cache_lock:
+            _failed_cache[key] = rows
+            while len(_failed_cache) > _CACHED_MANIFESTS:
+                _failed_cache.pop(next(iter(_failed_cache)))
+    page = [dict(zip(MANIFEST_COLUMNS, row, strict=False)) for row in rows[offset : offset + limit]]
+    return FailedPage(page, len(rows), min(offset, len(rows)), available=True)
+
+
+def _read_failed(manifest: Path) -> list[tuple[str, ...]]:
+    with manifest.open(newline="", encoding="utf-8", errors="replace") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, [])
+        status = header.index("status") if "status" in header else 1
+        order = [header.index(c) if c in header else -1 for c in MANIFEST_COLUMNS]
+        return [
+            tuple(row[i] if 0 <= i < len(row) else "" for i in order)
+            for row in reader
+            if len(row) > status and row[status] != "succeeded"
+        ]
 
 
 def log_files(logs: Path) -> list[dict[str, Any]]:
@@ -139,3 +167,26 @@ def log_files(logs: Path) -> list[dict[str, Any]]:
                 return found
     found.sort(key=lambda entry: str(entry["path"]))
     return found
+
+
+def worker_slots(journal: Path) -> list[WorkerSlot]:
+    """The job's worker table as of now (a copy: streams of the same job share the table)."""
+    key = str(journal)
+    with _cache_lock:
+        entry = _tables.get(key)
+        if entry is None:
+            entry = _tables[key] = (threading.Lock(), WorkerTable())
+            while len(_tables) > _CACHED_TABLES:
+                _tables.pop(next(iter(_tables)))
+    lock, table = entry
+    with lock:
+        try:
+            shrunk = journal.stat().st_size < table.offset
+        except FileNotFoundError:
+            shrunk = table.offset > 0
+        if shrunk:  # a job of the same name was made again: start over
+            table = WorkerTable()
+            with _cache_lock:
+                _tables[key] = (lock, table)
+        table.feed(journal)
+        return copy.deepcopy(table.slots)

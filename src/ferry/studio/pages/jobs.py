@@ -16,11 +16,16 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from ferry.batch.definition import JobLayout
-from ferry.batch.worker_table import WorkerTable
 from ferry.server.routes.deps import WorkspaceDep
 from ferry.server.workspace import Workspace
 from ferry.studio.auth import Csrf, Session
-from ferry.studio.job_views import failed_items, is_terminal, log_files, progress_view
+from ferry.studio.job_views import (
+    failed_items,
+    is_terminal,
+    log_files,
+    progress_view,
+    worker_slots,
+)
 from ferry.studio.render import environment, render
 from ferry.studio.sse import event, stream
 
@@ -56,12 +61,10 @@ def jobs_list(
 def _job_context(workspace: Workspace, name: str) -> dict[str, Any]:
     job = workspace.jobs.get(name)
     layout = JobLayout(workspace.jobs.folder(name))
-    table = WorkerTable()
-    table.feed(layout.journal)
     return {
         "job": job,
         "p": progress_view(job),
-        "slots": table.slots,
+        "slots": worker_slots(layout.journal),
         "logs": log_files(layout.logs),
         "has_outputs": layout.outputs.is_dir(),
         "can_resume": is_terminal(job) and layout.definition.is_file(),
@@ -103,16 +106,15 @@ async def job_events(name: str, _: Session, workspace: WorkspaceDep) -> Streamin
 
     async def events() -> AsyncIterator[bytes]:
         yield b"retry: 1000\n\n"
-        table = WorkerTable()
         sent_progress = sent_workers = None
         while True:
             job = await asyncio.to_thread(workspace.jobs.get, name)
-            await asyncio.to_thread(table.feed, journal)
+            slots = await asyncio.to_thread(worker_slots, journal)
             progress = _fragment("job_progress.html", job=job, p=progress_view(job))
             if progress != sent_progress:
                 sent_progress = progress
                 yield event(progress, name="progress")
-            workers = _fragment("job_workers.html", slots=table.slots)
+            workers = _fragment("job_workers.html", slots=slots)
             if workers != sent_workers:
                 sent_workers = workers
                 yield event(workers, name="workers")

@@ -10,6 +10,7 @@ never as HTML on the studio's origin.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from urllib.parse import quote
 
@@ -46,16 +47,59 @@ def _outputs_root(workspace: Workspace, name: str) -> Path:
     return root
 
 
+#: Raster image suffixes without their dot, to test a name with plain string operations.
+_IMAGE_SUFFIXES = {suffix.lstrip(".") for suffix in files.IMAGE_TYPES}
+#: Image lists of recently browsed jobs: ``{root: ([(folder, mtime_ns)], images)}``.
+_gallery_cache: dict[str, tuple[list[tuple[str, int]], list[str]]] = {}
+_CACHED_GALLERIES = 4
+_cache_lock = threading.Lock()
+
+
 def images(root: Path) -> list[str]:
-    """Every raster image under ``root``, as sorted relative paths."""
-    found = []
-    for folder, dirs, names in os.walk(root):
-        dirs.sort()
-        for file_name in names:
-            if Path(file_name).suffix.lower() in files.IMAGE_TYPES:
-                found.append((Path(folder) / file_name).relative_to(root).as_posix())
-    found.sort()
+    """Every raster image under ``root``, as sorted relative paths.
+
+    A job can write 100,000 images: the list is kept for the next page, valid while no folder of
+    the tree has changed (adding or removing an entry changes its folder's mtime, a new folder
+    its parent's), which costs one stat per folder instead of a listing of every file.
+    """
+    key = str(root)
+    with _cache_lock:
+        cached = _gallery_cache.get(key)
+    if cached is not None and all(_mtime(root, rel) == stamp for rel, stamp in cached[0]):
+        return cached[1]
+    stamps, found = _scan(root)
+    with _cache_lock:
+        _gallery_cache[key] = (stamps, found)
+        while len(_gallery_cache) > _CACHED_GALLERIES:
+            _gallery_cache.pop(next(iter(_gallery_cache)))
     return found
+
+
+def _mtime(root: Path, rel: str) -> int:
+    try:
+        return (root / rel).stat().st_mtime_ns
+    except OSError:
+        return -1
+
+
+def _scan(root: Path) -> tuple[list[tuple[str, int]], list[str]]:
+    """The folders (with their mtimes, taken before listing them) and the images under root;
+    os.scandir and plain strings, since a Path per entry costs seconds at 100,000 files."""
+    found: list[str] = []
+    stamps: list[tuple[str, int]] = []
+    folders = [""]
+    while folders:
+        rel = folders.pop()
+        stamps.append((rel, _mtime(root, rel)))
+        with os.scandir(root / rel) as entries:
+            for entry in entries:
+                name = f"{rel}/{entry.name}" if rel else entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(name)
+                elif entry.name.rpartition(".")[2].lower() in _IMAGE_SUFFIXES:
+                    found.append(name)
+    found.sort()
+    return stamps, found
 
 
 def _crumbs(rel: str) -> list[tuple[str, str]]:
