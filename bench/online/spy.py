@@ -63,7 +63,7 @@ LAYERS = (
             "ferry/online/work.py",
             "ferry/online/replica.py",
             "ferry/online/routing.py",
-            "ferry/online/keys.py",
+            "ferry/services/endpoint_keys.py",
         ),
     ),
     ("frames to and from replicas (online/channel.py)", ("ferry/online/channel.py",)),

@@ -6,9 +6,9 @@ import random
 import time
 
 from ferry.errors import GatewayError
-from ferry.online.keys import EndpointCredentials, KeyRing, issue_token
 from ferry.online.metrics import Metrics
 from ferry.online.routing import EndpointRoute
+from ferry.services.endpoint_keys import EndpointCredentials, KeyRing, issue_token
 
 
 def test_both_keys_open_and_nothing_else_does() -> None:

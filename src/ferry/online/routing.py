@@ -12,8 +12,8 @@ import random
 from collections.abc import Mapping
 
 from ferry.errors import ErrorCode, GatewayError
-from ferry.online.keys import KeyRing
 from ferry.online.pool import DeploymentPool
+from ferry.services.endpoint_keys import KeyRing
 
 __all__ = ["EndpointRoute"]
 

@@ -17,7 +17,6 @@ from typing import Any
 
 from ferry.errors import FerryError
 from ferry.online.channel import Hub
-from ferry.online.keys import KeyRing
 from ferry.online.logs import read_logs
 from ferry.online.metrics import Metrics
 from ferry.online.plan import Preparer, ReplicaPlan
@@ -26,6 +25,7 @@ from ferry.online.replica import Replica
 from ferry.online.routing import EndpointRoute
 from ferry.online.supervisor import Supervisor
 from ferry.online.swagger import read_schemas, swagger_document, swagger_version, user_swagger
+from ferry.services.endpoint_keys import KeyRing
 from ferry.services.online import OnlineEndpointService
 from ferry.specs.online import OnlineDeploymentSpec
 from ferry.specs.states import DeploymentState

@@ -16,8 +16,8 @@ import json
 from typing import Any
 
 from ferry.errors import ConflictError, InvalidInputError, NotFoundError, SpecError
-from ferry.online.keys import EndpointCredentials
 from ferry.services.assets import AssetService
+from ferry.services.endpoint_keys import EndpointCredentials
 from ferry.services.references import SERVER_PYTHON, pin_references
 from ferry.services.scoring_check import check_scoring_script
 from ferry.services.secrets import SecretService

@@ -13,11 +13,11 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from ferry.online.keys import issue_token
 from ferry.server.routes.deps import Auth, WorkspaceDep
 from ferry.server.routes.models import ListOf, OnlineDeploymentResource, OnlineEndpointResource
 from ferry.server.routes.params import name_in_path, path_names
 from ferry.server.routes.responses import COMMON, COMMON_STATUSES, errors, updated
+from ferry.services.endpoint_keys import issue_token
 from ferry.specs.names import ENDPOINT_NAME
 from ferry.specs.online import OnlineDeploymentSpec, OnlineEndpointSpec
 

@@ -26,10 +26,10 @@ from starlette.types import Receive, Scope, Send
 
 from ferry.errors import InvalidInputError, NotFoundError, SpecError
 from ferry.online.gateway import ScoringGateway
-from ferry.online.keys import issue_token
 from ferry.server.routes.deps import WorkspaceDep
 from ferry.server.routes.params import name_in_path, path_names
 from ferry.server.workspace import Workspace
+from ferry.services.endpoint_keys import issue_token
 from ferry.specs.loader import spec_from_data
 from ferry.specs.names import ENDPOINT_NAME
 from ferry.specs.online import OnlineEndpointSpec
