@@ -12,14 +12,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from ferry import Data, MLClient
 from ferry.specs.batch import BatchDeploymentSpec, BatchEndpointSpec
 from ferry.specs.loader import load_spec
 from tests.examples.support import copy_example, load_script
 from tests.studio.conftest import StudioServer
-from tests.studio.jobs_support import PngEndpoint, png_endpoint
+from tests.studio.jobs_support import ENDPOINT, PngEndpoint, png_endpoint
 
 pytestmark = pytest.mark.browser
 
@@ -197,3 +197,35 @@ def test_resume_a_job_with_failed_items_from_its_page(
     finally:
         fixed.unlink(missing_ok=True)
     screenshot(page, "job-resumed", full_page=True)
+
+
+def test_batch_and_job_pages_fit_a_narrow_screen(
+    browser: Browser, studio_server: StudioServer, png: PngEndpoint, screenshot: Shot
+) -> None:
+    job = png.invoke()
+    png.wait(job, "Completed", "Failed")
+    context = browser.new_context(viewport={"width": 400, "height": 800})
+    page = context.new_page()
+    try:
+        page.goto(studio_server.login_url())
+        page.wait_for_url(studio_server.url + "/studio/")
+        for path in (
+            "/studio/jobs",
+            f"/studio/batch-endpoints/{ENDPOINT}",
+            f"/studio/jobs/{job}",
+            f"/studio/jobs/{job}/logs/job_result.txt",
+            f"/studio/jobs/{job}/outputs/gallery",
+            f"/studio/jobs/{job}/outputs/files/score/predictions.csv",
+        ):
+            page.goto(studio_server.url + path)
+            overflow = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, f"{path} scrolls sideways by {overflow}px at 400 px"
+        screenshot(page, "narrow-job-predictions", full_page=True)
+        page.goto(f"{studio_server.url}/studio/jobs/{job}")
+        screenshot(page, "narrow-job", full_page=True)
+        page.goto(f"{studio_server.url}/studio/jobs")
+        screenshot(page, "narrow-jobs-list")
+    finally:
+        context.close()
