@@ -56,7 +56,15 @@ try:
 except ModuleNotFoundError:  # the ray extra is not installed: RayCompute says so
     ray = None  # type: ignore[assignment]
 
-__all__ = ["LOG_PULL_SECONDS", "RayCompute", "RayResources", "RayWorker", "parse_memory"]
+__all__ = [
+    "LOG_PULL_SECONDS",
+    "RayCompute",
+    "RayResources",
+    "RayWorker",
+    "connect",
+    "disconnect",
+    "parse_memory",
+]
 
 #: How often a worker's new output is pulled from its actor into the job's log files.
 LOG_PULL_SECONDS = 0.5
@@ -288,6 +296,15 @@ def connect(address: str) -> None:
                 details={"field": "address", "address": address},
             ) from exc
         _connected = address
+
+
+def disconnect() -> None:
+    """Stop being a driver (its actors end); :func:`connect` may then join another cluster."""
+    global _connected
+    with _connect_lock:
+        if ray is not None and ray.is_initialized():
+            ray.shutdown()
+        _connected = None
 
 
 def _actor_name(job_dir: str, worker_id: str) -> str:
