@@ -23,7 +23,7 @@ from ferry.batch.progress import ProgressMeter
 from ferry.batch.scheduler import Scheduler
 from ferry.batch.syncer import Syncer
 from ferry.runtime import messages as m
-from ferry.specs.states import FailureKind, JobState
+from ferry.specs.states import FailureKind, JobState, WorkerState
 from ferry.workers.compute import Compute, describe_exit
 
 __all__ = ["Crew", "Dispatcher", "Verdict"]
@@ -175,7 +175,8 @@ class Dispatcher:
         return min(self.d.worker_count, self.scheduler.pending_count + self.pool.inflight_count)
 
     def _started(self, w: Worker) -> None:
-        self.scheduler.record({"ev": "worker", "w": w.id, "pid": w.proc.pid, "state": "started"})
+        event = {"ev": "worker", "w": w.id, "pid": w.proc.pid, "state": WorkerState.STARTED}
+        self.scheduler.record(event)
         self.log.info(f"{w.id} started (pid {w.proc.pid})")
 
     def _adopt_workers(self) -> None:
@@ -187,7 +188,7 @@ class Dispatcher:
             self._started(w)  # even a surplus one: a later session must not reuse its name
         for w in early[want:]:
             self.crew.dismiss(w)
-            self.scheduler.record({"ev": "worker", "w": w.id, "state": "stopped"})
+            self.scheduler.record({"ev": "worker", "w": w.id, "state": WorkerState.STOPPED})
             self.log.info(f"{w.id} stopped before it was needed: the job has too few mini-batches")
 
     def _ensure_workers(self) -> None:
@@ -240,7 +241,7 @@ class Dispatcher:
             event = {
                 "ev": "worker",
                 "w": w.id,
-                "state": "init_failed",
+                "state": WorkerState.INIT_FAILED,
                 "kind": FailureKind.INIT_FAILED,
                 "error": error,
             }
@@ -250,7 +251,13 @@ class Dispatcher:
                 self._fail(FailureKind.INIT_FAILED, self.pool.init_failure_message(), error)
         else:
             self.scheduler.record(
-                {"ev": "worker", "w": w.id, "state": "lost", "kind": kind, "exit": exit_text}
+                {
+                    "ev": "worker",
+                    "w": w.id,
+                    "state": WorkerState.LOST,
+                    "kind": kind,
+                    "exit": exit_text,
+                }
             )
             self.log.warning(f"{w.id} {exit_text}")
             tasks = list(w.inflight)
@@ -310,7 +317,7 @@ class Dispatcher:
         for w in list(self.pool.workers.values()):
             if not (graceful and w.ready and self.hub.send(w, {"kind": m.SHUTDOWN})):
                 self.crew.dismiss(w)
-            self.scheduler.record({"ev": "worker", "w": w.id, "state": "stopped"})
+            self.scheduler.record({"ev": "worker", "w": w.id, "state": WorkerState.STOPPED})
 
     # -- frames ------------------------------------------------------------------------------
     def _on_event(self, event: Event) -> None:
@@ -324,7 +331,8 @@ class Dispatcher:
         if kind == m.READY:
             w.ready = True
             init_ms = float(header.get("init_ms", 0.0))
-            self.scheduler.record({"ev": "worker", "w": w.id, "state": "ready", "init_ms": init_ms})
+            ready = {"ev": "worker", "w": w.id, "state": WorkerState.READY, "init_ms": init_ms}
+            self.scheduler.record(ready)
             self.log.info(f"{w.id} ready (pid {header.get('pid')}, init {init_ms:.0f} ms)")
             self._fill(w)
         elif kind == m.INIT_FAILED:

@@ -35,7 +35,7 @@ from ferry.batch.progress import Progress, ProgressMeter, earlier_seconds
 from ferry.batch.reports import JobSummary, completed_message, write_reports
 from ferry.batch.scheduler import Scheduler
 from ferry.errors import ConflictError, NotFoundError
-from ferry.specs.states import FailureKind, JobState
+from ferry.specs.states import FailureKind, JobState, WorkerState
 from ferry.workers.compute import Compute
 
 __all__ = ["JobOutcome", "Progress", "resume_job", "run_job"]
@@ -247,7 +247,7 @@ class _Session:
         for worker, pid in list(ledger.workers_unended.items()):
             if self.compute.kill_orphan(worker, pid, str(self.layout.root)):
                 log.warning(f"{worker} (pid {pid}) outlived the engine that started it; killed")
-            event = {"ev": "worker", "w": worker, "state": "stopped"}
+            event = {"ev": "worker", "w": worker, "state": WorkerState.STOPPED}
             journal.append(event)
             ledger.apply(event)
 

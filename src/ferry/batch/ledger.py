@@ -29,7 +29,7 @@ from array import array
 from collections.abc import Callable
 from typing import Any
 
-from ferry.specs.states import FailureKind
+from ferry.specs.states import FailureKind, WorkerState
 
 __all__ = [
     "FAILED",
@@ -42,6 +42,7 @@ __all__ = [
 ]
 
 PENDING, SUCCEEDED, FAILED, PARTIAL = 0, 1, 2, 3
+_WORKER_ENDED = frozenset({WorkerState.LOST, WorkerState.INIT_FAILED, WorkerState.STOPPED})
 STATUS_NAMES = ("pending", "succeeded", "failed", "partial")
 
 
@@ -119,10 +120,10 @@ class Ledger:
             self.sessions += 1
         elif kind == "worker":
             worker = str(event.get("w"))
-            if event.get("state") == "started":
+            if event.get("state") == WorkerState.STARTED:
                 self.workers_started += 1
                 self.workers_unended[worker] = event.get("pid")
-            elif event.get("state") in ("lost", "init_failed", "stopped"):
+            elif event.get("state") in _WORKER_ENDED:
                 self.workers_unended.pop(worker, None)
         elif kind == "end":
             self.end = event

@@ -15,6 +15,7 @@ __all__ = [
     "FailureKind",
     "JobState",
     "ReplicaState",
+    "WorkerState",
 ]
 
 
@@ -59,6 +60,16 @@ class ReplicaState(_Word):
     DEAD = "Dead"  # exited; waits for its restart
     FAILED = "Failed"  # init() failed
     STOPPED = "Stopped"
+
+
+class WorkerState(_Word):
+    """A batch worker's life as its job's journal records it (``worker`` events, on disk)."""
+
+    STARTED = "started"
+    READY = "ready"
+    INIT_FAILED = "init_failed"  # its script's load or init() failed, or it exited before ready
+    LOST = "lost"  # died, or was killed (a timeout), while it had work
+    STOPPED = "stopped"  # asked to stop, or killed because the job ended
 
 
 class FailureKind(_Word):
