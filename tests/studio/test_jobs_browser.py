@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Dialog, Page, expect
 
 from ferry import Data, MLClient
 from ferry.specs.batch import BatchDeploymentSpec, BatchEndpointSpec
@@ -229,3 +229,25 @@ def test_batch_and_job_pages_fit_a_narrow_screen(
         screenshot(page, "narrow-jobs-list")
     finally:
         context.close()
+
+
+def test_cancel_a_running_job_from_its_page(
+    logged_in_page: Page, studio_server: StudioServer, png: PngEndpoint, held: Path
+) -> None:
+    job = png.invoke()
+    png.wait(job, "Running")
+    page = logged_in_page
+    page.goto(f"{studio_server.url}/studio/jobs/{job}")
+    expect(page.locator("#job-progress .job-state")).to_have_text("Running")
+    expect(page.locator("#job-workers")).to_contain_text("process000")
+    dialogs: list[str] = []
+
+    def accept(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", accept)
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.locator("#job-progress .job-state")).to_have_text("Canceled", timeout=60_000)
+    assert dialogs == [f"Cancel job {job}?"]
+    expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
