@@ -49,7 +49,13 @@ def hostile_model(studio_server: StudioServer, tmp_path_factory: pytest.TempPath
     (folder / "page.html").write_text(f"<html><body>{SCRIPT}</body></html>", encoding="utf-8")
     with MLClient(settings=studio_server.settings) as client:
         client.models.create_or_update(
-            Model(name="hostile", version="1", path=str(folder), tags={"note": SCRIPT})
+            Model(
+                name="hostile",
+                version="1",
+                path=str(folder),
+                tags={"note": SCRIPT, SCRIPT: "as a key"},
+                description=f"described as {SCRIPT}",
+            )
         )
     return "/studio/assets/models/hostile/1"
 
@@ -168,6 +174,10 @@ def test_a_file_name_and_a_tag_with_a_script_render_inert(
     assert "<img src=x" not in page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text  # the tag
     assert "&lt;img src=x onerror=alert(1)&gt;.txt" in page.text  # the file name
+    assert "described as &lt;script&gt;" in page.text  # the description
+    versions = signed_in_http.get("/studio/assets/models/hostile")
+    assert SCRIPT not in versions.text
+    assert "described as &lt;script&gt;" in versions.text
     listing = signed_in_http.get("/studio/assets/models")
     assert SCRIPT not in listing.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in listing.text
