@@ -7,11 +7,13 @@ browser would, and must sign in once and land on the page it names.
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
+from ferry.cli.studio import has_desktop
 from tests.cli.conftest import Ferry, make_ferry
 from tests.studio.conftest import StudioServer
 
@@ -87,3 +89,15 @@ def test_server_start_prints_a_studio_login_url(tmp_path: Path) -> None:
         assert _open(found.group(0)).headers["location"] == "/studio/"
     finally:
         ferry("server", "stop", "-o", "none")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the DISPLAY rule is Linux's")
+def test_a_browser_is_opened_only_with_a_display(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert has_desktop() is False  # a server over SSH: print the URL, open nothing
+    monkeypatch.setenv("DISPLAY", ":0")
+    assert has_desktop() is True
+    monkeypatch.delenv("DISPLAY")
+    monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-0")
+    assert has_desktop() is True
