@@ -1,5 +1,9 @@
 """The gateway's end of the worker sockets: one unix listener, one frame channel per replica.
 
+Replicas on this machine connect to the unix socket; replicas that a cluster's Compute runs on
+other machines (transport ``tcp``) connect to a TCP listener on the address the Compute names,
+opened the first time a deployment needs it. Either way the first frame decides who they are.
+
 Replica processes run ``ferry.runtime.worker --mode online --connect <socket>`` and announce
 themselves with their first frame (``ready`` or ``init_failed``, both carrying ``worker_id``).
 From then on every frame on that connection goes to the claiming :class:`Peer`. Frames are
@@ -14,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import shutil
+import socket
 from typing import Any, Protocol, cast
 
 from ferry import sockdirs
@@ -46,6 +51,11 @@ class Channel(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport subclasses, but behave as one.
         self.transport = cast(asyncio.Transport, transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            # Answers are small frames: without this, Nagle + delayed ACK add ~40 ms to each.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -90,10 +100,26 @@ class Hub:
         # Named by this process, so a server that starts after it was killed removes it.
         self._dir = sockdirs.make("online")
         self.address = str(self._dir / "gw.sock")
+        self._tcp: dict[str, tuple[asyncio.AbstractServer, str]] = {}
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_unix_server(lambda: Channel(self), self.address)
+
+    async def address_for(self, transport: str, host: str) -> str:
+        """Where a worker started by a Compute with ``transport`` connects: the unix socket, or
+        ``host:port`` of a TCP listener on ``host`` (one per host, opened on first use; workers
+        on a cluster's nodes reach this machine there). Strangers who connect are dropped by
+        :meth:`claim`: they cannot know a launch's worker id."""
+        if transport == "unix":
+            return self.address
+        found = self._tcp.get(host)
+        if found is None:
+            loop = asyncio.get_running_loop()
+            server = await loop.create_server(lambda: Channel(self), host, 0)
+            port = server.sockets[0].getsockname()[1]
+            found = self._tcp[host] = (server, f"{host}:{port}")
+        return found[1]
 
     def expect(self, worker_id: str, peer: Peer) -> None:
         """The next connection announcing ``worker_id`` belongs to ``peer``."""
@@ -109,8 +135,11 @@ class Hub:
         return peer
 
     async def close(self) -> None:
+        servers = [s for s, _ in self._tcp.values()]
         if self._server is not None:
-            self._server.close()
+            servers.append(self._server)
+        for server in servers:
+            server.close()
             with contextlib.suppress(Exception):
-                await self._server.wait_closed()
+                await server.wait_closed()
         shutil.rmtree(self._dir, ignore_errors=True)

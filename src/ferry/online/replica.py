@@ -79,7 +79,9 @@ class Replica:
         spec = replace(
             self._plan.worker,
             worker_id=self._worker_id,
-            connect=self._hub.address,
+            # The service sets where this deployment's Compute's workers connect (the unix
+            # socket, or TCP for a cluster's nodes); a plan without one uses the socket.
+            connect=self._plan.worker.connect or self._hub.address,
             env={**self._plan.worker.env, "FERRY_WORKER_ID": self.name},
             # stdout and stderr both go to the replica's one log file.
             stdout=self.log_file,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,13 @@ class OnlineService:
             _log.exception("preparing online deployment %s/%s", *key)
             await self._failed(key, f"internal error while preparing ({type(exc).__name__}: {exc})")
             return
+        try:
+            # Replicas on a cluster's nodes connect back over TCP; local ones over the socket.
+            address = await self._hub.address_for(plan.compute.transport, plan.compute.listen_host)
+        except OSError as exc:
+            await self._failed(key, f"cannot listen for the deployment's replicas: {exc}")
+            return
+        plan = replace(plan, worker=replace(plan.worker, connect=address))
         capacity = DeploymentPool.capacity_per_process(spec)
         count = spec.instance_count * spec.worker_count
         replicas = [Replica(f"{spec.name}-{i}", plan, self._hub, capacity) for i in range(count)]

@@ -2,10 +2,10 @@
 
 A batch deployment's ``compute`` names a registered compute. ``local`` (and Azure's
 ``amlcompute`` clusters, recorded as local) run workers on this machine; a compute of type
-``ray`` runs them as actors on that Ray cluster. Online deployments have no ``compute`` and run
-their replicas here. ``ferry.backends.ray`` is imported only here and only then, so a server
-without the ``ray`` extra runs everything else. Secrets are not the backend's business: they
-travel in each :class:`~ferry.workers.spec.WorkerSpec`.
+``ray`` runs them as actors on that Ray cluster. An online deployment's replicas run here unless
+its (Ferry-only) ``compute`` names a registered Ray compute. ``ferry.backends.ray`` is imported
+only here and only then, so a server without the ``ray`` extra runs everything else. Secrets
+are not the backend's business: they travel in each :class:`~ferry.workers.spec.WorkerSpec`.
 """
 
 from __future__ import annotations
@@ -14,15 +14,16 @@ from typing import TYPE_CHECKING
 
 from ferry.backends.gpus import GpuSlots
 from ferry.backends.local import LocalCompute
-from ferry.errors import NotFoundError, ServerError
+from ferry.errors import InvalidInputError, NotFoundError, ServerError
 from ferry.specs.batch import BatchDeploymentSpec
-from ferry.specs.workspace import LOCAL_COMPUTE
+from ferry.specs.online import OnlineDeploymentSpec
+from ferry.specs.workspace import LOCAL_COMPUTE, ComputeSpec
 from ferry.workers.compute import Compute
 
 if TYPE_CHECKING:
     from ferry.server.workspace import Workspace
 
-__all__ = ["compute_for", "local_compute"]
+__all__ = ["compute_for", "local_compute", "online_compute_for"]
 
 _INSTALL = "install it with `pip install 'ferry[ray]'` (uv pip install 'ferry[ray]')"
 
@@ -50,6 +51,41 @@ def compute_for(workspace: Workspace, deployment: BatchDeploymentSpec) -> Comput
         spec = workspace.computes.get_spec(name)
     except NotFoundError:  # Azure's sample name batch-cluster, unregistered: this machine
         return local_compute()
+    res = deployment.resources
+    return _compute_of(spec, name, res.cpus_per_worker, res.gpus_per_worker, res.memory)
+
+
+def online_compute_for(workspace: Workspace, deployment: OnlineDeploymentSpec) -> Compute:
+    """The Compute for an online ``deployment``'s replicas (each replica asks for the GPUs of its
+    own ``resources`` through its WorkerSpec; one CPU by default on a Ray cluster).
+
+    Raises:
+        InvalidInputError: ``compute`` names no registered compute (there is no sample name
+            that stands for this machine here, as ``batch-cluster`` does for batch).
+        ServerError: as :func:`compute_for`.
+    """
+    name = deployment.compute_name()
+    if name is None or name == LOCAL_COMPUTE:
+        return local_compute()
+    try:
+        spec = workspace.computes.get_spec(name)
+    except NotFoundError:
+        raise InvalidInputError(
+            f"compute {name!r} of online deployment {deployment.name!r} is not registered; "
+            f"register the cluster (ferry compute create --name {name} --type ray --address "
+            "ray://<head>:10001) or leave compute out to run the replicas on the server's machine",
+            details={"field": "compute"},
+        ) from None
+    return _compute_of(spec, name, None, None, None)
+
+
+def _compute_of(
+    spec: ComputeSpec,
+    name: str,
+    cpus: float | None,
+    gpus: float | None,
+    memory: str | int | None,
+) -> Compute:
     if spec.type != "ray":
         return local_compute()
     try:
@@ -60,10 +96,9 @@ def compute_for(workspace: Workspace, deployment: BatchDeploymentSpec) -> Comput
             f"{_INSTALL}",
             details={"field": "compute"},
         ) from exc
-    res = deployment.resources
     resources = ray_backend.RayResources(
-        cpus=1.0 if res.cpus_per_worker is None else res.cpus_per_worker,
-        gpus=res.gpus_per_worker or 0.0,
-        memory=ray_backend.parse_memory(res.memory),
+        cpus=1.0 if cpus is None else cpus,
+        gpus=gpus or 0.0,
+        memory=ray_backend.parse_memory(memory),
     )
     return ray_backend.RayCompute(spec.address or "auto", resources)

@@ -16,7 +16,7 @@ from ferry.errors import InvalidInputError
 from ferry.online.mlflow_swagger import signature_schemas
 from ferry.online.plan import ReplicaPlan
 from ferry.online.swagger import USER_SWAGGER_FILES, user_swagger
-from ferry.server.compute_choice import local_compute
+from ferry.server.compute_choice import online_compute_for
 from ferry.server.materialise import code_folder, environment_python, materialise
 from ferry.server.secret_env import keyvault_env, resolve_secret_refs
 from ferry.specs.assets import AssetKind
@@ -45,6 +45,10 @@ def prepare_deployment(
     """Everything a replica of ``spec`` is started with (blocking: may build an environment)."""
     folder = workspace.layout.root / "online" / endpoint / spec.name
     folder.mkdir(parents=True, exist_ok=True)
+    # First: an unregistered compute or an unreachable cluster fails before any build.
+    compute = online_compute_for(workspace, spec)
+    if spec.compute_name() is not None:
+        log(f"compute {spec.compute_name()}: replicas run through {type(compute).__name__}")
     notices: list[str] = []
     fingerprint: dict[str, Any] = {}
     env: dict[str, str] = {}
@@ -102,7 +106,7 @@ def prepare_deployment(
     )
     return ReplicaPlan(
         worker=worker,
-        compute=local_compute(),
+        compute=compute,
         folder=folder,
         notices=tuple(notices),
         schemas=schemas,

@@ -3,7 +3,7 @@
 Azure's fields load unchanged; the ones that only mean something on Azure's infrastructure
 (``identity``, ``public_network_access``, ``instance_type``, ``app_insights_enabled`` ...) are
 accepted and ignored. Ferry's additions sit outside Azure's schema blocks: ``batching`` (dynamic
-batching) and ``max_request_body_mb`` on the deployment.
+batching), ``max_request_body_mb`` and ``compute`` (a Ray cluster) on the deployment.
 """
 
 from __future__ import annotations
@@ -214,6 +214,11 @@ class OnlineDeploymentSpec(Spec):
         default_factory=dict, description="Set in every replica's environment."
     )
     instance_type: str | None = Field(default=None, description="Accepted; ignored locally.")
+    compute: str | None = Field(
+        default=None,
+        description="Ferry: azureml:<compute> of type ray runs the replicas as actors on that "
+        "Ray cluster; omitted (or local): on the server's machine.",
+    )
     instance_count: int = Field(default=1, ge=1, le=64, description="Number of replicas.")
     request_settings: OnlineRequestSettings = Field(
         default_factory=OnlineRequestSettings, description="Timeout and concurrency."
@@ -281,6 +286,10 @@ class OnlineDeploymentSpec(Spec):
         if isinstance(value, dict):
             return {str(k): v if isinstance(v, str) else _env_text(v) for k, v in value.items()}
         return value
+
+    def compute_name(self) -> str | None:
+        """The compute's name without ``azureml:``; None: the server's machine."""
+        return self.compute.removeprefix("azureml:") if self.compute else None
 
     @property
     def worker_count(self) -> int:
