@@ -19,10 +19,12 @@ import pytest
 from ferry import BatchDeployment, BatchEndpoint, Input, MLClient, Model
 from ferry.archive import content_hash
 from ferry.errors import InvalidInputError, NotFoundError
+from ferry.local_workspace.launcher import server_status
 from ferry.local_workspace.layout import WorkspaceLayout
 from ferry.services.staging import INPUT_FOLDER
 from ferry.specs.batch import BatchDeploymentSettings, CodeConfigurationSpec
 from tests.batch_e2e.conftest import make_inputs, write_script
+from tests.conftest import running_server
 
 ENDPOINT = "stage-endpoint"
 ECHO = """
@@ -185,6 +187,9 @@ def test_escaping_paths_are_refused(deployed: MLClient, rest: httpx.Client, tmp_
     assert dotted.json()["details"]["field"] == "path"
     relative = rest.post("/api/v1/staged-inputs", json={"path": "inputs"})
     assert relative.status_code == 400 and "is relative" in relative.json()["message"]
+    assert relative.json()["details"]["field"] == "path"
+    root = rest.post("/api/v1/staged-inputs", json={"path": "/"})
+    assert root.status_code == 400 and "is the filesystem root" in root.json()["message"]
     assert _leftovers(deployed) == []
 
 
@@ -228,3 +233,30 @@ def test_half_staged_folder_leaves_nothing(
     after = sorted(_staged(deployed).iterdir()) if _staged(deployed).exists() else []
     assert after == before
     assert not list((deployed.settings.resolved_workspace / "tmp").glob("stage-*"))
+
+
+def test_a_server_off_loopback_takes_only_archives(tmp_path: Path) -> None:
+    """A client elsewhere cannot name the server's own files; it uploads, and the SDK of a
+    remote client (FERRY_SERVER_URL) does so by itself."""
+    data = make_inputs(tmp_path / "inputs", 3)
+    for settings in running_server(tmp_path / "ws", host="0.0.0.0"):
+        info = server_status(settings)
+        assert info is not None
+        token = WorkspaceLayout(settings.resolved_workspace).read_token()
+        with httpx.Client(
+            base_url=str(info["url"]), headers={"Authorization": f"Bearer {token}"}
+        ) as api:
+            refused = api.post("/api/v1/staged-inputs", json={"path": str(data)})
+            assert refused.status_code == 403
+            assert (
+                "staging by path is for a client on the server's machine"
+                in (refused.json()["message"])
+            )
+        remote = MLClient(server_url=str(info["url"]), token=token)
+        try:
+            # The SDK chose the archive by itself: the server would refuse a path.
+            uri = remote.batch_endpoints._stager.stage(data)
+        finally:
+            remote.close()
+        staged = settings.resolved_workspace / "blobstore" / uri.split("/paths/", 1)[1]
+        assert sorted(p.name for p in staged.iterdir()) == sorted(p.name for p in data.iterdir())

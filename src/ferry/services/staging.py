@@ -148,6 +148,11 @@ class InputStaging:
                 "CLI and SDK resolve the path for you).",
                 details={"field": "path"},
             )
+        if os.path.realpath(path) == "/":
+            raise InvalidInputError(
+                "path '/' is the filesystem root; name the folder that holds the input.",
+                details={"field": "path"},
+            )
         if not os.path.lexists(path):
             raise NotFoundError(
                 f"path {path!r} does not exist on the server's machine; a server that does not "

@@ -13,6 +13,7 @@ from fastapi import APIRouter, File, Path, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from ferry.errors import ForbiddenError
 from ferry.server.routes.deps import Auth, WorkspaceDep
 from ferry.server.routes.responses import COMMON, errors
 from ferry.server.workspace import Workspace
@@ -31,7 +32,7 @@ class StageLocal(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    path: str = Field(description="Absolute path of the file or folder (no '..').")
+    path: str = Field(description="Absolute path of the file or folder (no '..' component).")
     uid: int | None = Field(
         default=None, description="The client's user id; another user than the server's is 403."
     )
@@ -77,6 +78,15 @@ _STAGED: dict[int | str, dict[str, Any]] = {
 )
 async def stage_local(body: StageLocal, response: Response, workspace: WorkspaceDep) -> Any:
     """Links (or reflinks, or copies) the files into the default datastore; nothing is sent."""
+    settings = workspace.settings
+    if not settings.binds_loopback:
+        # Only a client on this machine names its files by path; one elsewhere would be naming
+        # the server's files, which are not its to stage.
+        raise ForbiddenError(
+            f"staging by path is for a client on the server's machine, and this server listens "
+            f"on {settings.host}; upload the input instead (FERRY_INPUT_STAGING=archive).",
+            details={"field": "path"},
+        )
     staged = await run_in_threadpool(_staging(workspace).from_path, body.path, uid=body.uid)
     return _view(staged, response)
 
