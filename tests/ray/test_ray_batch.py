@@ -153,19 +153,34 @@ def test_kill_9_of_a_worker_and_of_an_actor_mid_job_gives_exactly_once(
 def test_removing_a_worker_node_mid_job_gives_exactly_once(
     ferried: Ferried, cluster_compute: str, ray_cluster: RayCluster, tmp_path: Path
 ) -> None:
-    doomed = ray_cluster.add_node()
+    extra = ray_cluster.add_node()  # so that the cluster keeps room for the later tests
+    removable = {n.node_id[:8]: n for n in (ray_cluster.worker, extra)}  # not the head
     _deploy(ferried, tmp_path, "ray-node", cluster_compute, instances=3, delay=0.01)
     job = _invoke(ferried, tmp_path, "ray-node", 600)
     job_dir = _job_dir(ferried, job.name)
     found = wait_for(lambda: len(placements(job_dir)) >= 3 and placements(job_dir), 120, "workers")
-    on_doomed = [w for w, (node, _) in found.items() if node.endswith(doomed.node_id[:8])]
-    assert on_doomed, f"SPREAD put no worker on the third node: {found}"
+    doomed = [removable[n[-8:]] for n, _ in found.values() if n[-8:] in removable]
+    assert doomed, f"no worker runs on a worker node: {found}"
     wait_for(lambda: _progress(ferried, job.name) >= 60, 120, "progress")
-    ray_cluster.cluster.remove_node(doomed, allow_graceful=False)
+    ray_cluster.cluster.remove_node(doomed[0], allow_graceful=False)
 
     done = ferried.client.jobs.wait(job.name, timeout=240)
     assert done.status == "Completed", done.error
     _exactly_once(ferried, tmp_path, job.name, 600)
+
+
+def test_the_next_job_starts_on_warm_actors(
+    ferried: Ferried, cluster_compute: str, tmp_path: Path
+) -> None:
+    _deploy(ferried, tmp_path, "ray-warm", cluster_compute, instances=1)
+    for count in (10, 20):
+        job = _invoke(ferried, tmp_path, "ray-warm", count)
+        done = ferried.client.jobs.wait(job.name, timeout=120)
+        assert done.status == "Completed", done.error
+        _exactly_once(ferried, tmp_path, job.name, count)
+    # The second job's worker reused the actor (a Ray worker process) the first one left.
+    stderr = (_job_dir(ferried, job.name) / "logs/user/stderr/process000.txt").read_text()
+    assert "(a warm actor)" in stderr
 
 
 def test_server_restart_mid_job_resumes_on_the_cluster(

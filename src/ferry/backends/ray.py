@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import hashlib
 import io
 import logging
 import os
@@ -37,6 +36,7 @@ import shutil
 import signal
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -68,8 +68,7 @@ __all__ = [
 
 #: How often a worker's new output is pulled from its actor into the job's log files.
 LOG_PULL_SECONDS = 0.5
-#: Ray's namespace for Ferry's named actors (``<job>-<worker>``), so a restarted server finds
-#: a worker that outlived the engine that started it.
+#: Ray's namespace of the server's driver, so Ferry's actors are told apart from other jobs'.
 NAMESPACE = "ferry"
 _INSTALL = "install it with `pip install 'ferry[ray]'` (uv pip install 'ferry[ray]')"
 _PR_SET_PDEATHSIG = 1
@@ -168,7 +167,11 @@ class _WorkerActor:
         self._error: str | None = None
 
     async def start(self, spec: WorkerSpec, code: tuple[str, list[Any]] | None) -> dict[str, Any]:
-        """Start ``spec``'s worker on this node, from the code folder of hash ``code[0]``."""
+        """Start ``spec``'s worker on this node, from the code folder of hash ``code[0]``.
+
+        A warm actor runs one worker after another, never two at once."""
+        self._out.clear()
+        self._err.clear()
         code_dir = spec.code_dir
         argv = _argv(spec)
         if code is not None:
@@ -303,30 +306,112 @@ def disconnect() -> None:
     global _connected
     with _connect_lock:
         if ray is not None and ray.is_initialized():
+            _WARM.clear()
             ray.shutdown()
         _connected = None
 
 
-def _actor_name(job_dir: str, worker_id: str) -> str:
-    return f"{hashlib.sha256(job_dir.encode()).hexdigest()[:16]}-{worker_id}"
+#: Seconds an actor whose worker ended stays up for the next worker of the same shape (a warm
+#: start: no new Ray worker process to boot), before it ends and frees its CPUs and GPUs.
+#: ``FERRY_RAY_IDLE_SECONDS=0`` turns reuse off.
+IDLE_SECONDS = float(os.environ.get("FERRY_RAY_IDLE_SECONDS", "60"))
+
+#: What an actor reserved: (num_cpus, num_gpus, memory).
+_Shape = tuple[float, float, int | None]
+
+
+@dataclass
+class _Idle:
+    shape: _Shape
+    actor: Any
+    node: str
+    until: float
+
+
+def _end(actor: Any) -> None:
+    with contextlib.suppress(Exception):
+        ray.kill(actor, no_restart=True)
+
+
+class _WarmActors:
+    """Actors whose worker ended, kept a while for the next worker of the same shape."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: list[_Idle] = []
+        self._sweeper: threading.Thread | None = None
+
+    def take(self, shape: _Shape, avoid: set[str]) -> Any | None:
+        """An idle actor of ``shape``, on a node not in ``avoid`` when there is one. None: make a
+        new one; the idle actors of other shapes are ended first, so their resources are free
+        for it."""
+        with self._lock:
+            self._expire()
+            same = [i for i in self._idle if i.shape == shape]
+            if same:
+                pick = next((i for i in reversed(same) if i.node not in avoid), same[-1])
+                self._idle.remove(pick)
+                return pick.actor
+            others, self._idle = self._idle, []
+        for idle in others:
+            _end(idle.actor)
+        return None
+
+    def put(self, shape: _Shape, actor: Any, node: str) -> None:
+        if IDLE_SECONDS <= 0:
+            _end(actor)
+            return
+        with self._lock:
+            self._idle.append(_Idle(shape, actor, node, time.monotonic() + IDLE_SECONDS))
+            if self._sweeper is None:
+                self._sweeper = threading.Thread(target=self._sweep, name="ray-idle", daemon=True)
+                self._sweeper.start()
+
+    def clear(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for i in idle:
+            _end(i.actor)
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for i in [i for i in self._idle if i.until <= now]:
+            self._idle.remove(i)
+            _end(i.actor)
+
+    def _sweep(self) -> None:
+        while True:
+            time.sleep(min(IDLE_SECONDS, 5.0))
+            with self._lock:
+                self._expire()
+
+
+_WARM = _WarmActors()
+#: Running workers by (job folder, worker id), for :meth:`RayCompute.kill_orphan`.
+_RUNNING: dict[tuple[str, str], RayWorker] = {}
 
 
 class RayWorker:
     """One worker process in a Ray actor, as the engine sees it.
 
     A thread pulls the actor's new output into the log files and notices the exit: the process's
-    own status, or SIGKILL's when the actor or its node died.
+    own status, or SIGKILL's when the actor or its node died. An actor that outlives its worker
+    goes back to the warm actors for the next one.
     """
 
-    def __init__(self, launch: WorkerSpec, actor: Any, started: Any) -> None:
+    def __init__(self, launch: WorkerSpec, compute: RayCompute) -> None:
         self._id = launch.worker_id
-        self._actor = actor
-        self._started = started
+        self._launch = launch
+        self._compute = compute
         self._paths = (launch.stdout, launch.stderr)
+        self._key = (launch.env.get("FERRY_JOB_DIR", launch.code_dir), launch.worker_id)
         self._pid: int | None = None
+        self.node: str | None = None
         self._code: int | None = None
         self._done = threading.Event()
         self._kill = threading.Event()
+        self._actor, self._started, self._reused = compute._actor_for(launch)
+        _RUNNING[self._key] = self
         self._thread = threading.Thread(target=self._follow, name=f"ray-{self._id}", daemon=True)
         self._thread.start()
 
@@ -336,7 +421,7 @@ class RayWorker:
 
     @property
     def pid(self) -> int | None:
-        """The process id on its node (0 until the actor started it)."""
+        """The process id on its node (None until the actor started it)."""
         return self._pid
 
     def poll(self) -> int | None:
@@ -360,31 +445,45 @@ class RayWorker:
         self._write(b"", f"[ferry] {text}\n".encode())
 
     def _follow(self) -> None:
+        alive = False
         try:
-            self._code = self._run()
+            self._code, alive = self._run()
         finally:
-            with contextlib.suppress(Exception):
-                ray.kill(self._actor, no_restart=True)
+            if alive and self.node is not None:
+                _WARM.put(self._compute.shape(self._launch), self._actor, self.node)
+            else:
+                _end(self._actor)
+            if _RUNNING.get(self._key) is self:
+                del _RUNNING[self._key]
             self._done.set()
 
-    def _run(self) -> int:
+    def _run(self) -> tuple[int, bool]:
+        """The worker's exit status, and whether its actor is still fit for another worker."""
         # The actor may wait for resources; the engine's init_timeout bounds that wait.
         while True:
             if self._kill.is_set():
-                return -signal.SIGKILL
+                return -signal.SIGKILL, False
             try:
                 info = ray.get(self._started, timeout=LOG_PULL_SECONDS)
                 break
             except GetTimeoutError:
                 continue
             except RayActorError as exc:
+                if self._reused:  # a warm actor that died idle (its node left): make a new one
+                    _end(self._actor)
+                    self._actor, self._started, self._reused = self._compute._actor_for(
+                        self._launch, fresh=True
+                    )
+                    continue
                 self._note(f"the Ray actor of {self._id} died before it started: {exc}")
-                return -signal.SIGKILL
+                return -signal.SIGKILL, False
             except Exception as exc:  # the actor's start() raised: the node cannot run it
                 self._note(f"cannot start {self._id} on its Ray node: {_cause(exc)}")
-                return 1
+                return 1, False
         self._pid = int(info["pid"])
-        self._note(f"{self._id} runs on Ray node {info['node']}, pid {self._pid}")
+        self.node = str(info["node"])
+        warm = "a warm actor" if self._reused else "a new actor"
+        self._note(f"{self._id} runs on Ray node {self.node}, pid {self._pid} ({warm})")
         while True:
             if self._kill.is_set():
                 with contextlib.suppress(Exception):
@@ -393,13 +492,13 @@ class RayWorker:
                 out, err, code = ray.get(self._actor.drain.remote(), timeout=30)
             except RayActorError as exc:
                 self._note(f"the Ray actor of {self._id} died: {_cause(exc)}")
-                return -signal.SIGKILL
+                return -signal.SIGKILL, False
             except GetTimeoutError:
                 self._note(f"the Ray actor of {self._id} stopped answering; giving it up")
-                return -signal.SIGKILL
+                return -signal.SIGKILL, False
             self._write(out, err)
             if code is not None:
-                return int(code)
+                return int(code), True
             self._kill.wait(LOG_PULL_SECONDS)
 
 
@@ -428,6 +527,7 @@ class RayCompute:
         self.address = address
         self.resources = resources or RayResources()
         self._code: dict[str, tuple[str, list[Any]]] = {}
+        self._workers: list[RayWorker] = []
 
     @property
     def transport(self) -> Literal["unix", "tcp"]:
@@ -449,38 +549,50 @@ class RayCompute:
             self._code[code_dir] = (digest, [ray.put(buffer.getvalue())])
         return self._code[code_dir]
 
-    def start(self, launch: WorkerSpec) -> RayWorker:
-        """Create the worker's actor and ask it to start the process (both asynchronous: the
-        worker's output and exit reach the engine through :class:`RayWorker`)."""
-        name = _actor_name(launch.env.get("FERRY_JOB_DIR", launch.code_dir), launch.worker_id)
-        self._kill_named(name)
-        # The spec's resources (the deployment's) win over the compute's defaults.
+    def shape(self, launch: WorkerSpec) -> _Shape:
+        """What ``launch``'s actor reserves: the spec's resources (the deployment's), else the
+        compute's defaults."""
         asked, res = launch.resources, self.resources
-        actor = _Actor.options(
-            name=name,
-            namespace=NAMESPACE,
-            num_cpus=res.cpus if asked.cpus is None else asked.cpus,
-            num_gpus=res.gpus if asked.gpus is None else asked.gpus,
-            memory=res.memory if asked.memory is None else asked.memory,
-            max_restarts=0,
-            max_task_retries=0,
-            max_concurrency=4,
-            scheduling_strategy="SPREAD",
-        ).remote()
-        started = actor.start.remote(launch, self._code_ref(launch.code_dir))
-        return RayWorker(launch, actor, started)
+        return (
+            res.cpus if asked.cpus is None else asked.cpus,
+            res.gpus if asked.gpus is None else asked.gpus,
+            res.memory if asked.memory is None else asked.memory,
+        )
 
-    @staticmethod
-    def _kill_named(name: str) -> bool:
-        try:
-            actor = ray.get_actor(name, namespace=NAMESPACE)
-        except ValueError:
-            return False
-        ray.kill(actor, no_restart=True)
-        return True
+    def start(self, launch: WorkerSpec) -> RayWorker:
+        """Find or create the worker's actor and ask it to start the process (asynchronous: the
+        worker's output and exit reach the engine through :class:`RayWorker`)."""
+        worker = RayWorker(launch, self)
+        self._workers.append(worker)
+        return worker
+
+    def _actor_for(self, launch: WorkerSpec, *, fresh: bool = False) -> tuple[Any, Any, bool]:
+        """``(actor, its start() call, whether it was warm)``: a warm actor of the same shape on a
+        node this compute's workers do not use yet when there is one, else a new one (SPREAD)."""
+        shape = self.shape(launch)
+        self._workers = [w for w in self._workers if w.poll() is None]
+        actor = None if fresh else _WARM.take(shape, {w.node for w in self._workers if w.node})
+        warm = actor is not None
+        if actor is None:
+            cpus, gpus, memory = shape
+            actor = _Actor.options(
+                num_cpus=cpus,
+                num_gpus=gpus,
+                memory=memory,
+                # Ray never re-runs anything: a lost actor is a lost worker, which the engine
+                # handles from its journal.
+                max_restarts=0,
+                max_task_retries=0,
+                max_concurrency=4,
+                scheduling_strategy="SPREAD",
+            ).remote()
+        return actor, actor.start.remote(launch, self._code_ref(launch.code_dir)), warm
 
     def kill_orphan(self, worker_id: str, pid: int | None, job_dir: str) -> bool:
-        """Kill the actor of a worker left behind by an engine that died (its process dies
-        with it). A server that died took its actors along, so this finds one only when the
-        engine died and the server did not."""
-        return self._kill_named(_actor_name(job_dir, worker_id))
+        """Kill a worker left behind by an engine that died while this server did not (a server
+        that died took its actors along, and each actor its worker)."""
+        worker = _RUNNING.get((job_dir, worker_id))
+        if worker is None or worker.poll() is not None:
+            return False
+        worker.kill()
+        return True
