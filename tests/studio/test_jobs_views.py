@@ -6,10 +6,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from PIL import Image
+
 from ferry.studio.csv_pages import read_csv_page
 from ferry.studio.job_views import failed_items
 from ferry.studio.pages.jobs_logs import tail_start
 from ferry.studio.sse import event, read_lines
+from ferry.studio.thumbnails import thumbnail
 
 
 def test_tail_start_is_a_line_start_with_its_real_line_number(tmp_path: Path) -> None:
@@ -60,3 +63,24 @@ def test_failed_items_follow_a_rewritten_manifest(tmp_path: Path) -> None:
     stat = manifest.stat()
     os.utime(manifest, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
     assert failed_items(manifest, 0).total == 0
+
+
+def test_thumbnails_are_small_pngs_made_once(tmp_path: Path) -> None:
+    big = tmp_path / "big.png"
+    Image.new("RGB", (1024, 512), (200, 30, 30)).save(big)
+    cache = tmp_path / "cache"
+    small = thumbnail(big, cache)
+    assert small.parent == cache
+    with Image.open(small) as image:
+        assert (image.format, image.size) == ("PNG", (256, 128))
+    made = small.stat().st_mtime_ns
+    assert thumbnail(big, cache) == small and small.stat().st_mtime_ns == made  # cached
+
+
+def test_small_or_unreadable_images_are_served_as_they_are(tmp_path: Path) -> None:
+    tiny = tmp_path / "tiny.png"
+    Image.new("L", (8, 8)).save(tiny)
+    damaged = tmp_path / "damaged.png"
+    damaged.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    assert thumbnail(tiny, tmp_path / "cache") == tiny
+    assert thumbnail(damaged, tmp_path / "cache") == damaged

@@ -25,6 +25,7 @@ from ferry.studio import files
 from ferry.studio.auth import Session
 from ferry.studio.csv_pages import read_csv_page
 from ferry.studio.render import render
+from ferry.studio.thumbnails import thumbnail
 
 __all__ = ["router"]
 
@@ -164,6 +165,20 @@ def outputs_raw(
             details={"field": "path"},
         )
     return files.file_response(target, download=download)
+
+
+@router.get("/studio/jobs/{name}/outputs/thumb/{rel:path}")
+def outputs_thumbnail(name: str, rel: str, _: Session, workspace: WorkspaceDep) -> Response:
+    """A gallery thumbnail (:mod:`ferry.studio.thumbnails`) of an image output."""
+    target = files.resolve(_outputs_root(workspace, name), rel)
+    if target.suffix.lower() not in files.IMAGE_TYPES:
+        raise InvalidInputError(
+            f"path {rel!r} is not an image ({', '.join(sorted(files.IMAGE_TYPES))}); open it "
+            "from the outputs browser instead.",
+            details={"field": "path"},
+        )
+    small = thumbnail(target, workspace.layout.tmp / "studio-thumbnails")
+    return files.file_response(small, download=False)
 
 
 @router.get("/studio/jobs/{name}/files/{path:path}")
