@@ -125,6 +125,9 @@ def test_a_replica_on_ray_answers_and_comes_back_after_its_actor_is_killed(
     assert answer.json() == {"color": "blue", "pid": after["pid"]}
     text = log.read_text(encoding="utf-8")
     assert text.count("ferry: starting replica blue-0 ---") == 2
+    # The restart waited for RayWorker to see the actor's end, and its exit was described.
+    died = text.index("ferry: replica blue-0 was killed by SIGKILL ---")
+    assert died < text.rindex("ferry: starting replica blue-0 ---")
     assert "the Ray actor of blue-0." in text and " died" in text
     assert len(_RUNS_ON.findall(text)) == 2
 

@@ -31,6 +31,9 @@ __all__ = ["Supervisor"]
 _log = logging.getLogger("ferry.online")
 _TICK_S = 0.1
 _STABLE_S = 30.0  # a replica up this long has its back-off reset
+#: How long a restart waits past its back-off for the old process to be gone: a Ray actor's
+#: death is seen on its next poll (~0.5 s), and until then it holds its CPUs on the cluster.
+_REAP_WAIT_S = 5.0
 
 StateCallback = Callable[[DeploymentState, str | None], Awaitable[None]]
 
@@ -160,7 +163,11 @@ class Supervisor:
             restart_at = self._restart_at.get(replica.name)
             if restart_at is None:
                 self._died(replica, now)
-            elif now >= restart_at:
+            elif now >= restart_at and (
+                replica.exit_code is not None
+                or replica.pid is None
+                or now >= restart_at + _REAP_WAIT_S
+            ):
                 del self._restart_at[replica.name]
                 self._probes.pop(replica.name, None)
                 replica.restarts += 1
