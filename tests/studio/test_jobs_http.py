@@ -202,4 +202,6 @@ def test_progress_stream_pushes_state_changes_until_done(
     assert "8 / 8</span> done" in progress[-1]
     workers = [e["data"] for e in seen if e.get("event") == "workers"]
     assert "process000" in workers[-1]
+    logs = [e["data"] for e in seen if e.get("event") == "logs"]
+    assert "prepare.txt</a>" in logs[0]
     assert seen[-1] == {"event": "done", "data": "Completed"}

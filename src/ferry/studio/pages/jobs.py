@@ -37,6 +37,8 @@ router = APIRouter(include_in_schema=False)
 JOBS_PAGE = 50
 #: How often the progress stream looks at the job (seconds).
 POLL_S = 0.25
+#: The list of log files is looked at every this many looks (2 s).
+LOGS_EVERY = 8
 
 
 @router.get("/studio/jobs", response_class=HTMLResponse)
@@ -99,14 +101,16 @@ def _fragment(template: str, **context: Any) -> str:
 
 @router.get("/studio/jobs/{name}/events")
 async def job_events(name: str, _: Session, workspace: WorkspaceDep) -> StreamingResponse:
-    """Server-sent events: ``progress`` and ``workers`` (HTML fragments, re-rendered when they
-    change), and ``done`` once the job is finished (the page then closes the stream)."""
+    """Server-sent events: ``progress``, ``workers`` and ``logs`` (HTML fragments, re-rendered
+    when they change), and ``done`` once the job is finished (the page then closes the stream)."""
     workspace.jobs.get(name)  # 404 before the stream starts
-    journal = JobLayout(workspace.jobs.folder(name)).journal
+    layout = JobLayout(workspace.jobs.folder(name))
+    journal, logs_folder = layout.journal, layout.logs
 
     async def events() -> AsyncIterator[bytes]:
         yield b"retry: 1000\n\n"
-        sent_progress = sent_workers = None
+        sent_progress = sent_workers = sent_logs = None
+        tick = 0
         while True:
             job = await asyncio.to_thread(workspace.jobs.get, name)
             slots = await asyncio.to_thread(worker_slots, journal)
@@ -118,6 +122,13 @@ async def job_events(name: str, _: Session, workspace: WorkspaceDep) -> Streamin
             if workers != sent_workers:
                 sent_workers = workers
                 yield event(workers, name="workers")
+            if tick % LOGS_EVERY == 0:  # a walk of the logs folder: not at every tick
+                logs = await asyncio.to_thread(log_files, logs_folder)
+                listing = _fragment("job_logs.html", job=job, logs=logs)
+                if listing != sent_logs:
+                    sent_logs = listing
+                    yield event(listing, name="logs")
+            tick += 1
             if is_terminal(job):
                 yield event(job["status"], name="done")
                 return
