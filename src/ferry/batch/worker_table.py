@@ -17,12 +17,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ferry.specs.states import WorkerState
+
 __all__ = ["WorkerSlot", "WorkerTable"]
 
 #: A worker in one of these states is gone; its slot takes the next worker started.
-_ENDED = {"lost", "init_failed", "stopped"}
+_ENDED = {WorkerState.LOST, WorkerState.INIT_FAILED, WorkerState.STOPPED}
 #: Of those, the ones whose replacement is a restart.
-_FAILED = {"lost", "init_failed"}
+_FAILED = {WorkerState.LOST, WorkerState.INIT_FAILED}
+#: The table's own words beside the journal's WorkerStates: started but not ready yet, and
+#: ready with a mini-batch in hand (the journal records tasks, not a worker state, for that).
+_STARTING = "starting"
+_RUNNING = "running"
 
 
 @dataclass
@@ -33,7 +39,7 @@ class WorkerSlot:
     worker: str
     pid: int | None = None
     #: starting, ready, running, lost, init_failed or stopped.
-    state: str = "starting"
+    state: str = _STARTING
     #: Mini-batches sent to the worker and not answered yet, oldest (the one running) first.
     queue: list[tuple[int, int]] = field(default_factory=list)
     mini_batches_done: int = 0
@@ -87,7 +93,8 @@ class WorkerTable:
         if kind == "session":
             for slot in self.slots:
                 if slot.state not in _ENDED:
-                    slot.state = "stopped"  # the previous engine session's workers are gone
+                    # The previous engine session's workers are gone.
+                    slot.state = WorkerState.STOPPED
                 slot.queue.clear()
             self._by_worker.clear()
             return True
@@ -101,19 +108,19 @@ class WorkerTable:
         mb = int(event.get("mb", -1))
         if kind == "start":
             slot.queue.append((mb, int(event.get("try", 1))))
-            slot.state = "running"
+            slot.state = _RUNNING
         elif kind in ("ok", "fail"):
             slot.queue = [entry for entry in slot.queue if entry[0] != mb]
             slot.mini_batches_done += 1
-            if slot.state == "running" and not slot.queue:
-                slot.state = "ready"
+            if slot.state == _RUNNING and not slot.queue:
+                slot.state = WorkerState.READY
         else:
             return False
         return True
 
     def _worker_event(self, worker: str, event: dict[str, Any]) -> bool:
         state = str(event.get("state", ""))
-        if state == "started":
+        if state == WorkerState.STARTED:
             slot = self._free_slot()
             if slot is None:
                 slot = WorkerSlot(slot=len(self.slots), worker=worker)
@@ -121,15 +128,15 @@ class WorkerTable:
             else:
                 if slot.state in _FAILED:
                     slot.restarts += 1
-                slot.worker, slot.state, slot.queue = worker, "starting", []
+                slot.worker, slot.state, slot.queue = worker, _STARTING, []
             slot.pid = event.get("pid")
             self._by_worker[worker] = slot
             return True
         slot = self._by_worker.get(worker)
         if slot is None:
             return False
-        if state == "ready":
-            slot.state = "running" if slot.queue else "ready"
+        if state == WorkerState.READY:
+            slot.state = _RUNNING if slot.queue else WorkerState.READY
         elif state in _ENDED:
             slot.state = state
             slot.queue.clear()

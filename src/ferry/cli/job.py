@@ -13,6 +13,7 @@ from ferry.cli.job_stream import make_display, stream_job
 from ferry.cli.output import emit
 from ferry.cli.studio import show_web
 from ferry.errors import FerryError, InvalidInputError
+from ferry.specs.states import JobState
 
 __all__ = ["job"]
 
@@ -157,7 +158,7 @@ def stream(ctx: click.Context, name: str) -> None:
             err=True,
         )
         ctx.exit(130)
-    if final.status != "Completed":
+    if final.status != JobState.COMPLETED:
         reason = f": {final.error}" if final.error else ""
         hints = [f"`ferry job download --name {name} --all` fetches every log"]
         if (final.progress or {}).get("mini_batches_total"):  # it got as far as running

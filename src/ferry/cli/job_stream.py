@@ -16,6 +16,7 @@ from rich.text import Text
 
 from ferry.client import BatchJob, MLClient
 from ferry.client.job_stream import Display, PlainDisplay, describe, follow_job, result_files
+from ferry.specs.states import JobState
 
 __all__ = ["make_display", "stream_job"]
 
@@ -36,7 +37,7 @@ class RichDisplay:
 
     def __enter__(self) -> RichDisplay:
         self._progress.start()
-        self._task = self._progress.add_task("Queued", total=None, details="")
+        self._task = self._progress.add_task(JobState.QUEUED.value, total=None, details="")
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -19,6 +19,7 @@ from ferry.specs.assets import (
 )
 from ferry.specs.base import spec_error
 from ferry.specs.batch import CodeConfigurationSpec
+from ferry.specs.states import DeploymentState
 from ferry.specs.workspace import ComputeSpec, DatastoreSpec
 
 __all__ = [
@@ -171,8 +172,10 @@ class Datastore(DatastoreSpec):
 class Compute(ComputeSpec, Tracked):
     """A compute target: ``Compute(name="ray1", type="ray", address="ray://host:10001")``."""
 
+    # Azure's provisioning states are one set of words for computes, endpoints and deployments.
     provisioning_state: str = Field(
-        default="Succeeded", description="Always Succeeded: a compute is ready once stored."
+        default=DeploymentState.SUCCEEDED.value,
+        description="Always Succeeded: a compute is ready once stored.",
     )
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ferry.client.log_tail import LogTail
 from ferry.errors import FerryError
+from ferry.specs.states import JobState
 
 if TYPE_CHECKING:
     from ferry.client.batch import JobOperations
@@ -123,7 +124,7 @@ def result_files(jobs: JobOperations, job: BatchJob) -> list[tuple[str, str]]:
     A job canceled while queued, or one that failed before it ran, has neither.
     """
     paths = ["logs/job_result.txt"]
-    if job.status != "Completed":
+    if job.status != JobState.COMPLETED:
         paths.append("logs/job_error.txt")
     found: list[tuple[str, str]] = []
     for path in paths:

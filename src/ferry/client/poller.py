@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from ferry.errors import ServerError
+from ferry.specs.states import OperationState
 
 __all__ = ["Poller"]
 
@@ -29,7 +30,7 @@ class Poller(Generic[T]):
         return self._done
 
     def status(self) -> str:
-        return "Succeeded" if self.done() else "InProgress"
+        return str(OperationState.SUCCEEDED if self.done() else OperationState.IN_PROGRESS)
 
     def result(self, timeout: float | None = None) -> T:
         """Wait until done (or ``timeout`` seconds: then raise) and return the result."""

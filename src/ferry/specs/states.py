@@ -14,6 +14,7 @@ __all__ = [
     "DeploymentState",
     "FailureKind",
     "JobState",
+    "OperationState",
     "ReplicaState",
     "WorkerState",
 ]
@@ -49,6 +50,16 @@ class DeploymentState(_Word):
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
     DELETING = "Deleting"
+
+
+class OperationState(_Word):
+    """A long-running operation's ``status()``, as azure-core's ``LROPoller`` words it.
+
+    Ferry's pollers raise when the operation fails, so these two are all one reports.
+    """
+
+    IN_PROGRESS = "InProgress"
+    SUCCEEDED = "Succeeded"
 
 
 class ReplicaState(_Word):
