@@ -3,12 +3,19 @@ server-side pages of failed items and outputs, and Resume/Cancel behind CSRF."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from ferry import pids
+from ferry.local_workspace.launcher import server_status
+from ferry.local_workspace.layout import WorkspaceLayout
+from tests.conftest import running_server
 from tests.studio.conftest import SignedIn, StudioServer, sign_in
 from tests.studio.jobs_support import PngEndpoint, png_endpoint
 
@@ -205,3 +212,39 @@ def test_progress_stream_pushes_state_changes_until_done(
     logs = [e["data"] for e in seen if e.get("event") == "logs"]
     assert "prepare.txt</a>" in logs[0]
     assert seen[-1] == {"event": "done", "data": "Completed"}
+
+
+@pytest.mark.timeout(120)  # without the fix the stream never ends: fail, do not hang
+def test_an_open_job_page_does_not_hold_the_server_when_it_is_asked_to_stop(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    for settings in running_server(tmp_path_factory.mktemp("stop-ws")):
+        info = server_status(settings)
+        assert info is not None
+        token = WorkspaceLayout(settings.resolved_workspace).read_token()
+        assert token is not None
+        server = StudioServer(settings, str(info["url"]).rstrip("/"), token)
+        png = png_endpoint(server, tmp_path_factory.mktemp("stop-png"))
+        (png.control / "hold").touch()  # the job runs until the server stops
+        job = png.invoke()
+        png.wait(job, "Running")
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            sign_in(server, client)
+            with client.stream("GET", f"/studio/jobs/{job}/events") as response:
+                chunks = response.iter_text()
+                first = ""
+                while "event: progress" not in first:
+                    first += next(chunks)
+                os.kill(int(info["pid"]), signal.SIGTERM)
+                rest = "".join(chunks)  # returns once the stream ends
+        assert "event: done" not in rest  # it ended because the server stops, not the job
+        assert _exits(int(info["pid"])), "the server did not exit after SIGTERM"
+
+
+def _exits(pid: int) -> bool:
+    """Whether ``pid`` exits within a minute (it is not our child: poll it)."""
+    for _ in range(600):
+        if not pids.running(pid):
+            return True
+        time.sleep(0.1)
+    return False

@@ -10,6 +10,7 @@ a line boundary.
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -25,6 +26,7 @@ __all__ = [
     "follow_file",
     "read_lines",
     "resume_offset",
+    "server_stopping",
     "stream",
 ]
 
@@ -34,6 +36,19 @@ CHUNK = 64 * 1024
 KEEPALIVE_SECONDS = 15.0
 #: What the browser waits before reconnecting after a dropped connection (ms).
 RETRY_MS = 1000
+
+
+def server_stopping() -> bool:
+    """True once uvicorn has been asked to stop (SIGTERM or SIGINT).
+
+    uvicorn waits for every open response before it exits, and an event stream never ends on its
+    own: without this, one open job page holds ``ferry server stop`` until it kills the server.
+    uvicorn installs its ``Server.handle_exit`` with ``signal.signal``; the server it belongs to
+    says ``should_exit``. Under anything else (tests in process, another server) this is False.
+    """
+    handler = signal.getsignal(signal.SIGTERM)
+    server = getattr(handler, "__self__", None)
+    return bool(getattr(server, "should_exit", False))
 
 
 def event(data: str, *, name: str | None = None, event_id: str | None = None) -> bytes:
@@ -112,7 +127,7 @@ async def follow_file(
     """
     yield f"retry: {RETRY_MS}\n\n".encode()
     idle = 0.0
-    while True:
+    while not server_stopping():
         # Decided before reading: a writer that finishes after this read is caught next turn.
         done = await asyncio.to_thread(finished)
         text, new_offset = await asyncio.to_thread(read_lines, path, offset, final=done)

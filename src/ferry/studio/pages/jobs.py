@@ -27,7 +27,7 @@ from ferry.studio.job_views import (
     worker_slots,
 )
 from ferry.studio.render import environment, render
-from ferry.studio.sse import event, stream
+from ferry.studio.sse import event, server_stopping, stream
 
 __all__ = ["router"]
 
@@ -111,7 +111,7 @@ async def job_events(name: str, _: Session, workspace: WorkspaceDep) -> Streamin
         yield b"retry: 1000\n\n"
         sent_progress = sent_workers = sent_logs = None
         tick = 0
-        while True:
+        while not server_stopping():
             job = await asyncio.to_thread(workspace.jobs.get, name)
             slots = await asyncio.to_thread(worker_slots, journal)
             progress = _fragment("job_progress.html", job=job, p=progress_view(job))
