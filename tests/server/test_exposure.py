@@ -38,6 +38,20 @@ def test_metrics_are_open_on_loopback_without_a_metrics_token(server: Settings) 
     assert httpx.get(_url(server) + "/metrics").status_code == 200
 
 
+def test_only_health_is_open_in_the_api(server: Settings) -> None:
+    url = _url(server)
+    assert httpx.get(url + "/api/v1/health").status_code == 200
+    for path in ("/api/openapi.json", "/api/v1/models", "/api/v1/jobs"):
+        refused = httpx.get(url + path)
+        assert refused.status_code == 401, path
+        assert "missing Authorization header" in refused.json()["message"]
+    assert httpx.get(url + "/api/docs").status_code in (401, 404)
+    document = httpx.get(
+        url + "/api/openapi.json", headers={"Authorization": f"Bearer {_token(server)}"}
+    )
+    assert document.status_code == 200 and "/api/v1/health" in document.json()["paths"]
+
+
 def test_metrics_token_is_required_once_set(tmp_path: Path) -> None:
     for settings in running_server(tmp_path / "ws", metrics_token="scrape-secret"):
         url = _url(settings) + "/metrics"

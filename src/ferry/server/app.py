@@ -41,7 +41,9 @@ def create_app(settings: Settings, workspace: Workspace | None = None) -> FastAP
         version=ferry.__version__,
         description="Ferry's control plane: registry, datastores, secrets and computes.",
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        # No Swagger UI: FastAPI's loads its script from a CDN, which an air-gapped machine
+        # cannot reach; the document itself is at openapi_url, behind the token.
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
     )

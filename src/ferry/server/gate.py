@@ -17,7 +17,8 @@ from ferry.errors import AuthError
 
 __all__ = ["TokenGate", "missing_token", "wrong_token"]
 
-_GUARDED = "/api/v1/"
+# The whole API, its OpenAPI document included (it maps every route an attacker could try).
+_GUARDED = "/api/"
 _OPEN = frozenset({"/api/v1/health"})
 
 
@@ -71,7 +72,7 @@ async def _refuse(send: Send, error: AuthError) -> None:
 
 
 class TokenGate:
-    """Refuse ``/api/v1/...`` requests without the workspace token (health stays open)."""
+    """Refuse ``/api/...`` requests without the workspace token (health stays open)."""
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
