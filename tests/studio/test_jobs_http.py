@@ -130,14 +130,24 @@ def test_script_in_a_log_file_name_and_line_renders_inert(
 def test_failed_items_table_is_paged_and_escaped(
     signed_in_http: SignedIn, finished_job: str
 ) -> None:
-    page = signed_in_http.get(f"/studio/jobs/{finished_job}/failed", params={"offset": 0})
+    htmx = {"HX-Request": "true"}
+    url = f"/studio/jobs/{finished_job}/failed"
+    page = signed_in_http.get(url, params={"offset": 0}, headers=htmx)
     assert page.status_code == 200
+    assert "<html" not in page.text  # a fragment for htmx to swap in
     rows = re.findall(r'<td class="file-name">([^<]*)</td>', page.text)
     assert sorted(Path(r).name for r in rows) == ["bad-0.txt", "bad-1.txt"]
     assert "&lt;script&gt;alert(" in page.text
     assert "<script>alert(" not in page.text
-    past = signed_in_http.get(f"/studio/jobs/{finished_job}/failed", params={"offset": 2})
+    past = signed_in_http.get(url, params={"offset": 2}, headers=htmx)
     assert re.findall(r'<td class="file-name">', past.text) == []
+    # Without htmx (no script), the link opens the whole job page at that page of the table.
+    plain = signed_in_http.get(url, params={"offset": 1})
+    assert plain.status_code == 303
+    assert plain.headers["location"] == f"/studio/jobs/{finished_job}?failed_offset=1#failed-h"
+    whole = signed_in_http.get(plain.headers["location"])
+    assert len(re.findall(r'<td class="file-name">', whole.text)) == 1
+    assert "2\u20132 of 2" in whole.text  # rows 2-2 (an en dash)
 
 
 def test_outputs_browser_table_gallery_and_image(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
@@ -74,10 +75,16 @@ def _job_context(workspace: Workspace, name: str) -> dict[str, Any]:
 
 
 @router.get("/studio/jobs/{name}", response_class=HTMLResponse)
-def job_page(request: Request, name: str, _: Session, workspace: WorkspaceDep) -> HTMLResponse:
+def job_page(
+    request: Request,
+    name: str,
+    _: Session,
+    workspace: WorkspaceDep,
+    failed_offset: int = Query(default=0, ge=0),
+) -> HTMLResponse:
     """The job: progress, workers, logs, outputs and failed items."""
     context = _job_context(workspace, name)
-    page = failed_items(JobLayout(workspace.jobs.folder(name)).manifest, 0)
+    page = failed_items(JobLayout(workspace.jobs.folder(name)).manifest, failed_offset)
     return render(request, "job.html", failed=page, **context)
 
 
@@ -88,8 +95,12 @@ def job_failed(
     _: Session,
     workspace: WorkspaceDep,
     offset: int = Query(default=0, ge=0),
-) -> HTMLResponse:
-    """One page of the failed-items table (the page swaps it in with htmx)."""
+) -> Response:
+    """One page of the failed-items table (the page swaps it in with htmx; without script,
+    the link opens the job page at that page of the table)."""
+    if "hx-request" not in request.headers:
+        target = f"/studio/jobs/{quote(name)}?failed_offset={offset}#failed-h"
+        return RedirectResponse(target, status_code=303)
     job = workspace.jobs.get(name)
     page = failed_items(JobLayout(workspace.jobs.folder(name)).manifest, offset)
     return render(request, "job_failed.html", job=job, failed=page)
@@ -141,11 +152,11 @@ async def job_events(name: str, _: Session, workspace: WorkspaceDep) -> Streamin
 def job_cancel(name: str, _: Csrf, workspace: WorkspaceDep) -> Response:
     """Cancel the job (a finished one is left as it is), back to its page."""
     workspace.jobs.cancel(name)
-    return RedirectResponse(f"/studio/jobs/{name}", status_code=303)
+    return RedirectResponse(f"/studio/jobs/{quote(name)}", status_code=303)
 
 
 @router.post("/studio/jobs/{name}/resume")
 def job_resume(name: str, _: Csrf, workspace: WorkspaceDep) -> Response:
     """Rerun only the mini-batches that did not succeed, back to the job's page."""
     workspace.jobs.resume(name)
-    return RedirectResponse(f"/studio/jobs/{name}", status_code=303)
+    return RedirectResponse(f"/studio/jobs/{quote(name)}", status_code=303)
