@@ -260,3 +260,22 @@ def test_a_server_off_loopback_takes_only_archives(tmp_path: Path) -> None:
             remote.close()
         staged = settings.resolved_workspace / "blobstore" / uri.split("/paths/", 1)[1]
         assert sorted(p.name for p in staged.iterdir()) == sorted(p.name for p in data.iterdir())
+
+
+def test_a_killed_servers_half_staged_input_is_removed_at_start(tmp_path: Path) -> None:
+    """What a server killed mid-staging leaves (a temporary sibling) goes when the next starts;
+    staged inputs stay (a job may need its input to resume)."""
+    data = make_inputs(tmp_path / "inputs", 2)
+    workspace = tmp_path / "ws"
+    for settings in running_server(workspace):
+        client = MLClient(settings=settings)
+        try:
+            kept = _local(client, client.batch_endpoints._stager.stage(data))
+        finally:
+            client.close()
+    half = workspace / "blobstore" / INPUT_FOLDER / f"{'a' * 32}.tmp-{'0' * 32}"
+    (half / "inputs").mkdir(parents=True)
+    (half / "inputs" / "item-00000.txt").write_text("half")
+    for _ in running_server(workspace):
+        assert not half.exists()
+        assert sorted(p.name for p in kept.iterdir()) == ["item-00000.txt", "item-00001.txt"]

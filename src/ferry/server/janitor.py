@@ -6,7 +6,8 @@ A server killed with SIGKILL (or a machine that lost power) runs none of its cle
   system temporary folder (see :mod:`ferry.sockdirs`);
 * staging folders in ``<workspace>/tmp``: uploads being unpacked, downloads being packed;
 * ``LocalUpload`` folders of the default datastore that no asset version refers to: an upload is
-  committed before its row is written, so a crash between the two leaves the files only.
+  committed before its row is written, so a crash between the two leaves the files only;
+* ``LocalInputs/<folder>.tmp-<hex>``: a job input being staged (never visible as an input).
 
 :func:`sweep` runs in the server process, with the workspace lock held and before the server
 serves, so nothing of this workspace is in flight. What it removes goes to the server log.
@@ -25,6 +26,7 @@ from pathlib import Path
 from ferry import sockdirs
 from ferry.server.workspace import Workspace
 from ferry.services.assets import UPLOAD_FOLDER
+from ferry.services.staging import INPUT_FOLDER
 from ferry.specs.assets import AssetKind
 from ferry.store.base import AssetRecord, AssetRepository
 
@@ -32,6 +34,7 @@ __all__ = ["sweep"]
 
 _log = logging.getLogger("ferry.server")
 
+_IN_FLIGHT = re.compile(r"\.tmp-[0-9a-f]{32}$")
 _UPLOAD_REF = re.compile(re.escape(UPLOAD_FOLDER) + r"/([0-9a-f]{32})(?![0-9a-f])")
 # A folder changed this recently may be an upload another server is committing right now (two
 # workspaces that share a PostgreSQL store share the default datastore's folder, too): a commit
@@ -44,6 +47,7 @@ def sweep(workspace: Workspace) -> list[Path]:
     removed = sockdirs.sweep()
     removed += _clear_staging(workspace.layout.tmp)
     removed += _orphan_uploads(workspace)
+    removed += _half_staged_inputs(workspace)
     if removed:
         _log.warning(
             "removed %d leftovers of a server that did not shut down cleanly: %s",
@@ -88,6 +92,22 @@ def _orphan_uploads(workspace: Workspace) -> list[Path]:
             continue
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(folder)
+    return removed
+
+
+def _half_staged_inputs(workspace: Workspace) -> list[Path]:
+    """Staged inputs a killed server was still building (``LocalInputs/<f>.tmp-<hex>``).
+
+    Complete ones stay: they are content-addressed, and a job may need its input to resume.
+    """
+    store = workspace.datastores.default
+    if not store.local or Path(store.root).resolve() != workspace.layout.blobstore.resolve():
+        return []
+    removed: list[Path] = []
+    for folder in sorted((workspace.layout.blobstore / INPUT_FOLDER).glob("*.tmp-*")):
+        if _IN_FLIGHT.search(folder.name) and folder.is_dir() and not folder.is_symlink():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
     return removed
 
 
