@@ -121,6 +121,8 @@ def test_jobs_list_by_endpoint_deployment_and_status_newest_first(store: Store) 
     done = store.jobs.list(statuses={JobState.COMPLETED})
     assert [r.name for r in done] == ["j5"]
     assert store.jobs.list(endpoint="none") == []
+    assert [r.name for r in store.jobs.list(limit=2)] == ["j5", "j4"]
+    assert [r.name for r in store.jobs.list(endpoint="a", limit=2)] == ["j5", "j3"]
 
 
 def test_listing_an_endpoints_jobs_reads_its_index(store: Store) -> None:

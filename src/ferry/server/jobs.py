@@ -61,10 +61,15 @@ class JobService:
         deployment: str | None = None,
         *,
         statuses: Collection[JobState] | None = None,
+        limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Jobs newest first, of one endpoint (an indexed query) and deployment if given."""
+        """Jobs newest first, of one endpoint (an indexed query) and deployment if given; only
+        the newest ``limit`` when given (the studio's recent jobs read no more rows)."""
         records = self._ws.store.jobs.list(
-            endpoint=endpoint or None, deployment=deployment or None, statuses=statuses
+            endpoint=endpoint or None,
+            deployment=deployment or None,
+            statuses=statuses,
+            limit=limit,
         )
         return [self._view(record, with_progress=False) for record in records]
 

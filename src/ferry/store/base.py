@@ -244,8 +244,10 @@ class JobRepository(abc.ABC):
         endpoint: str | None = None,
         deployment: str | None = None,
         statuses: Collection[JobState] | None = None,
+        limit: int | None = None,
     ) -> list[JobRecord]:
-        """Jobs, newest first, of one endpoint (and deployment) and in the given states."""
+        """Jobs, newest first, of one endpoint (and deployment) and in the given states; the
+        newest ``limit`` of them when given."""
 
     @abc.abstractmethod
     def update(

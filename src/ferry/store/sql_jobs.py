@@ -94,8 +94,11 @@ class SqlJobRepository(JobRepository):
         endpoint: str | None = None,
         deployment: str | None = None,
         statuses: Collection[JobState] | None = None,
+        limit: int | None = None,
     ) -> builtins.list[JobRecord]:
         query = jobs_query(endpoint, deployment, statuses)
+        if limit is not None:
+            query = query.limit(limit)
 
         def work(session: Session) -> builtins.list[JobRecord]:
             return [_record(row) for row in session.scalars(query)]

@@ -72,7 +72,7 @@ def _page(
         endpoint=endpoint,
         default=(endpoint.get("defaults") or {}).get("deployment_name"),
         deployments=workspace.batch.list_deployments(name),
-        jobs=workspace.jobs.list(name)[:RECENT_JOBS],
+        jobs=workspace.jobs.list(name, limit=RECENT_JOBS),
         data_assets=data_assets,
         number_settings=NUMBER_SETTINGS,
         logging_levels=LOGGING_LEVELS,

@@ -33,7 +33,7 @@ def _store_url(url: str) -> str:
 def overview(request: Request, _: Session, workspace: WorkspaceDep) -> HTMLResponse:
     """Endpoints (online and batch), recent jobs, the workspace's store and datastores."""
     jobs: list[dict[str, Any]] = []
-    for listed in workspace.jobs.list()[:RECENT_JOBS]:
+    for listed in workspace.jobs.list(limit=RECENT_JOBS):
         jobs.append(workspace.jobs.get(listed["name"]))  # get() adds the live progress
     return render(
         request,
