@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 import ferry
-from ferry.local_workspace.launcher import server_status, start_background, stop_server
+from ferry.local_workspace.launcher import server_status
 from ferry.local_workspace.layout import WorkspaceLayout
 from ferry.settings import Settings
 from tests.conftest import running_server
@@ -197,25 +197,6 @@ def test_second_server_refuses_and_names_the_first(server: Settings) -> None:
     assert proc.returncode == 1
     assert "already running" in proc.stderr
     assert str(info["pid"]) in proc.stderr
-
-
-def test_stop_and_restart_keeps_data(tmp_path: Path) -> None:
-    settings = Settings(workspace=tmp_path / "ws")
-    first = start_background(settings)
-    token = WorkspaceLayout(settings.resolved_workspace).read_token()
-    headers = {"Authorization": f"Bearer {token}"}
-    spec = {"name": "keep", "path": "https://example.invalid/m.bin"}
-    assert (
-        httpx.post(f"{first['url']}/api/v1/models", json=spec, headers=headers).status_code == 201
-    )
-    assert stop_server(settings) is not None
-    assert server_status(settings) is None
-    second = start_background(settings)
-    try:
-        got = httpx.get(f"{second['url']}/api/v1/models/keep", headers=headers).json()
-        assert got["version"] == "1"
-    finally:
-        stop_server(settings)
 
 
 def test_interrupted_upload_leaves_no_asset(api: httpx.Client, server: Settings) -> None:
