@@ -19,8 +19,10 @@ README.md.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import statistics
+import subprocess
 import sys
 import time
 from datetime import datetime
@@ -31,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "batch"))
 
 import driver  # noqa: E402
-from contenders import code_folder, log, make_items, make_million, run_pool  # noqa: E402
+from contenders import code_folder, log, make_items, make_million  # noqa: E402
 
 from ferry import BatchDeployment, BatchEndpoint, Data, Input, MLClient, Model  # noqa: E402
 from ferry.client.staging import InputStager  # noqa: E402
@@ -80,6 +82,16 @@ def _invoke(client: MLClient, data: Path) -> dict[str, Any]:
     }
 
 
+def _pool(data: Path, iters: int, chunk: int) -> dict[str, Any]:
+    """``Pool(2)`` in a session of its own, as the server is (see pool_probe.py)."""
+    probe = [sys.executable, str(HERE / "pool_probe.py"), str(data), str(iters), str(chunk)]
+    done = subprocess.run(
+        probe, capture_output=True, text=True, check=True, start_new_session=True, timeout=1800
+    )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
 def _stage(stager: InputStager, folder: Path) -> float:
     t0 = time.perf_counter()
     stager.stage(folder)
@@ -125,7 +137,7 @@ def main() -> int:
     work = Path(args.work)
     code = code_folder(work)
     data = work / f"items-{args.items}"
-    paths = make_items(data, args.items)
+    make_items(data, args.items)
     iters = sorted(driver.calibrate() for _ in range(3))[1]
     workspace = work / "ws"
     shutil.rmtree(workspace, ignore_errors=True)
@@ -139,9 +151,9 @@ def main() -> int:
         ratios = []
         for i in range(args.runs):
             shutil.rmtree(staged, ignore_errors=True)  # stage afresh each run
-            before = run_pool(paths, iters, args.mini_batch_size)
+            before = _pool(data, iters, args.mini_batch_size)
             ferry = _invoke(client, data)
-            after = run_pool(paths, iters, args.mini_batch_size)
+            after = _pool(data, iters, args.mini_batch_size)
             if ferry["state"] != "Completed":
                 log(f"run {i + 1}: job {ferry['state']}: {ferry['error']}")
                 continue
