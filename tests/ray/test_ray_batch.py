@@ -218,7 +218,17 @@ def test_unreachable_cluster_fails_the_job_naming_the_address_and_the_fix(
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     address = f"127.0.0.1:{port}"
-    ferried.cli("compute", "create", "--name", "nowhere", "--type", "ray", "--address", address)
+    # Registered as Azure's cluster YAML is written, with Ray's type and address.
+    yml = tmp_path / "cluster.yml"
+    yml.write_text(
+        "$schema: https://azuremlschemas.azureedge.net/latest/amlCompute.schema.json\n"
+        f"name: nowhere\ntype: ray\naddress: {address}\nsize: STANDARD_DS3_v2\n"
+        "min_instances: 0\nmax_instances: 2\nidle_time_before_scale_down: 120\n",
+        encoding="utf-8",
+    )
+    ferried.cli("compute", "create", "--file", yml)
+    shown = ferried.cli.json("compute", "show", "--name", "nowhere")
+    assert (shown["type"], shown["address"], shown["max_instances"]) == ("ray", address, 2)
     _deploy(ferried, tmp_path, "ray-nowhere", "nowhere", instances=1)
     job = _invoke(ferried, tmp_path, "ray-nowhere", 5)
     done = ferried.client.jobs.wait(job.name, timeout=120)
