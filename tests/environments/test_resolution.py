@@ -26,9 +26,9 @@ from ferry.environments import (
 from ferry.environments._dates import exact_pins, newest_pin_date
 from ferry.environments._pythons import RUNTIME_MIN, discover, select_python
 from ferry.environments._uv import BuildLog
+from ferry.environments.deployment import resolution_policy
 from ferry.environments.errors import EnvironmentBuildError
 from ferry.errors import InvalidInputError
-from ferry.server.materialise import resolution_policy
 
 RUNTIME = Path(__file__).resolve().parents[2] / "src" / "ferry" / "runtime"
 
