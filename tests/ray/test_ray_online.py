@@ -32,7 +32,9 @@ def init():
     print(f"init {os.environ['COLOR']}", flush=True)
 
 def run(raw):
-    return {"color": os.environ["COLOR"], "pid": os.getpid()}
+    # Ray sets OMP_NUM_THREADS to the CPUs its actor asked for; the worker inherits it.
+    cpus = os.environ.get("OMP_NUM_THREADS")
+    return {"color": os.environ["COLOR"], "pid": os.getpid(), "cpus": cpus}
 """
 
 ENDPOINT = "ray-online"
@@ -122,7 +124,7 @@ def test_a_replica_on_ray_answers_and_comes_back_after_its_actor_is_killed(
     after = wait_for(restarted, 90, "the supervisor to restart the killed replica on Ray")
     answer = http.post(uri, json={"data": [2]}, headers=headers)
     assert answer.status_code == 200, answer.text
-    assert answer.json() == {"color": "blue", "pid": after["pid"]}
+    assert answer.json() == {"color": "blue", "pid": after["pid"], "cpus": "1"}
     text = log.read_text(encoding="utf-8")
     assert text.count("ferry: starting replica blue-0 ---") == 2
     # The restart waited for RayWorker to see the actor's end, and its exit was described.
@@ -135,7 +137,9 @@ def test_a_replica_on_ray_answers_and_comes_back_after_its_actor_is_killed(
 def test_two_deployments_on_ray_split_the_traffic(
     ferried: Ferried, online_compute: str, blue: str, code: Path, http: httpx.Client
 ) -> None:
-    _deploy(ferried, code, "green", online_compute, all_traffic=False)
+    # Kubernetes' requests become the actor's: 2 CPUs (a whole node) and 64 MiB.
+    resources = {"requests": {"cpu": "2000m", "memory": "64Mi"}}
+    _deploy(ferried, code, "green", online_compute, all_traffic=False, resources=resources)
     endpoint = ferried.client.online_endpoints.get(ENDPOINT)
     endpoint.traffic = {"blue": 50, "green": 50}
     ferried.client.online_endpoints.begin_create_or_update(endpoint).result()
@@ -144,8 +148,10 @@ def test_two_deployments_on_ray_split_the_traffic(
     for i in range(60):
         answer = http.post(uri, json={"data": [i]}, headers=headers)
         assert answer.status_code == 200, answer.text
-        assert answer.json()["color"] == answer.headers["azureml-model-deployment"]
-        served.append(answer.json()["color"])
+        color = answer.json()["color"]
+        assert color == answer.headers["azureml-model-deployment"]
+        assert answer.json()["cpus"] == {"blue": "1", "green": "2"}[color]
+        served.append(color)
     # A weighted random choice: with 60 requests at 50/50, fewer than 10 on one side is ~1e-7.
     assert served.count("blue") + served.count("green") == 60
     assert min(served.count("blue"), served.count("green")) >= 10, served
@@ -173,3 +179,24 @@ def test_an_unregistered_compute_fails_the_deployment_naming_it(
         failed.value
     )
     assert "ferry compute create --name no-such-cluster --type ray" in str(failed.value)
+
+
+def test_a_cpu_request_that_is_no_quantity_is_named(
+    ferried: Ferried, online_compute: str, code: Path
+) -> None:
+    make_endpoint(ferried.client, "ray-badcpu")
+    with pytest.raises(FerryError) as failed:
+        ferried.client.online_deployments.begin_create_or_update(
+            ManagedOnlineDeployment(
+                name="greedy",
+                endpoint_name="ray-badcpu",
+                code_path=str(code),
+                scoring_script="score.py",
+                environment="ferry:server-python",
+                compute=f"azureml:{online_compute}",
+                resources={"requests": {"cpu": "lots"}},
+            )
+        ).result(timeout=60)
+    assert "resources.requests.cpu 'lots' is not a CPU quantity; write e.g. 1, 0.5 or 500m" in (
+        str(failed.value)
+    )

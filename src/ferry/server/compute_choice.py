@@ -56,12 +56,14 @@ def compute_for(workspace: Workspace, deployment: BatchDeploymentSpec) -> Comput
 
 
 def online_compute_for(workspace: Workspace, deployment: OnlineDeploymentSpec) -> Compute:
-    """The Compute for an online ``deployment``'s replicas (each replica asks for the GPUs of its
-    own ``resources`` through its WorkerSpec; one CPU by default on a Ray cluster).
+    """The Compute for an online ``deployment``'s replicas. On a Ray cluster each replica asks
+    for Kubernetes' ``resources.requests`` ``cpu`` (``500m`` or ``2``; default 1) and ``memory``
+    (``512Mi``); its GPUs (``nvidia.com/gpu``) travel in its own WorkerSpec, as locally.
 
     Raises:
         InvalidInputError: ``compute`` names no registered compute (there is no sample name
-            that stands for this machine here, as ``batch-cluster`` does for batch).
+            that stands for this machine here, as ``batch-cluster`` does for batch), or a
+            request is not a quantity (the field is named).
         ServerError: as :func:`compute_for`.
     """
     name = deployment.compute_name()
@@ -76,7 +78,33 @@ def online_compute_for(workspace: Workspace, deployment: OnlineDeploymentSpec) -
             "ray://<head>:10001) or leave compute out to run the replicas on the server's machine",
             details={"field": "compute"},
         ) from None
-    return _compute_of(spec, name, None, None, None)
+    requests = (deployment.resources or {}).get("requests")
+    requests = requests if isinstance(requests, dict) else {}
+    cpus = _kubernetes_cpus(requests.get("cpu"))
+    memory = requests.get("memory")
+    memory_text = None if memory is None else str(memory)
+    return _compute_of(spec, name, cpus, None, memory_text, "resources.requests.memory")
+
+
+def _kubernetes_cpus(value: object) -> float | None:
+    """Kubernetes' CPU quantity: ``2``, ``0.5`` or millicores ``500m``.
+
+    Raises:
+        InvalidInputError: it is none of those.
+    """
+    if value is None:
+        return None
+    text = str(value).strip()
+    try:
+        cpus = float(text[:-1]) / 1000 if text.endswith("m") else float(text)
+    except ValueError:
+        cpus = -1.0
+    if cpus <= 0:
+        raise InvalidInputError(
+            f"resources.requests.cpu {value!r} is not a CPU quantity; write e.g. 1, 0.5 or 500m",
+            details={"field": "resources.requests.cpu"},
+        )
+    return cpus
 
 
 def _compute_of(
@@ -85,7 +113,10 @@ def _compute_of(
     cpus: float | None,
     gpus: float | None,
     memory: str | int | None,
+    memory_field: str = "resources.memory",
 ) -> Compute:
+    """The Compute of a registered compute ``spec`` (``name``), with what each worker asks for
+    by default; ``memory_field`` names where ``memory`` was written, for its error."""
     if spec.type != "ray":
         return local_compute()
     try:
@@ -96,9 +127,14 @@ def _compute_of(
             f"{_INSTALL}",
             details={"field": "compute"},
         ) from exc
+    try:
+        memory_bytes = ray_backend.parse_memory(memory)
+    except InvalidInputError:
+        raise InvalidInputError(
+            f"{memory_field} {memory!r} is not a size; write bytes or e.g. 512Mi, 4Gi, 2G",
+            details={"field": memory_field},
+        ) from None
     resources = ray_backend.RayResources(
-        cpus=1.0 if cpus is None else cpus,
-        gpus=gpus or 0.0,
-        memory=ray_backend.parse_memory(memory),
+        cpus=1.0 if cpus is None else cpus, gpus=gpus or 0.0, memory=memory_bytes
     )
     return ray_backend.RayCompute(spec.address or "auto", resources)

@@ -116,7 +116,8 @@ def prepare_deployment(
 def replica_resources(resources: dict[str, Any] | None) -> WorkerResources:
     """What each replica reserves, from Azure's Kubernetes ``resources``: the GPUs of
     ``requests`` (else ``limits``) ``nvidia.com/gpu``, which give each replica its own devices
-    on this machine. CPU and memory requests are accepted and not enforced locally.
+    on this machine. CPU and memory requests are accepted and not enforced locally; on a Ray
+    compute they are the actor's (:func:`~ferry.server.compute_choice.online_compute_for`).
 
     Raises:
         InvalidInputError: ``nvidia.com/gpu`` is not a number.
