@@ -258,3 +258,13 @@ def _exits(pid: int) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def test_jobs_list_pages_newest_first(signed_in_http: SignedIn, finished_job: str) -> None:
+    page = signed_in_http.get("/studio/jobs")
+    assert page.status_code == 200
+    names = re.findall(r'<td><a href="/studio/jobs/([^"]+)">', page.text)
+    assert finished_job in names
+    past = signed_in_http.get("/studio/jobs", params={"offset": len(names)})
+    assert re.findall(r'<td><a href="/studio/jobs/([^"]+)">', past.text) == []
+    assert "Newer</a>" in past.text and "Older</a>" not in past.text

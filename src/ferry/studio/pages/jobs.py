@@ -49,13 +49,13 @@ def jobs_list(
     workspace: WorkspaceDep,
     offset: int = Query(default=0, ge=0),
 ) -> HTMLResponse:
-    """Every batch job, newest first, a page at a time."""
-    jobs = workspace.jobs.list()
+    """Every batch job, newest first, a page at a time (reading no row past the page's end)."""
+    jobs = workspace.jobs.list(limit=offset + JOBS_PAGE + 1)
     return render(
         request,
         "jobs_list.html",
         jobs=jobs[offset : offset + JOBS_PAGE],
-        total=len(jobs),
+        more=len(jobs) > offset + JOBS_PAGE,
         offset=offset,
         page_size=JOBS_PAGE,
     )
