@@ -3,14 +3,16 @@
 The engine keeps everything that makes a job exactly-once: it listens on ``host:port`` (transport
 ``tcp``), hands out mini-batches over the socket and journals every result. Ray only places and
 runs processes. Each worker is one actor (``num_cpus``/``num_gpus``/``memory`` from the
-deployment's ``resources``; ``SPREAD`` over the nodes) that starts the worker process on its node
-and dies with it. Ray's own retries are off (``max_restarts=0``, ``max_task_retries=0``): a dead
-actor or a lost node is, for the engine, a worker whose socket broke, and it retries that worker's
-mini-batches from the journal within ``max_retries``, as on this machine. Ray never re-runs one.
+deployment's ``resources``; ``SPREAD`` over the nodes) that starts the worker process on its node;
+the process dies with its actor. An actor whose worker ended stays warm for the next worker of
+the same resources (:data:`IDLE_SECONDS`), so a warm cluster boots no Ray process. Ray's own
+retries are off (``max_restarts=0``, ``max_task_retries=0``): a dead actor or a lost node is, for
+the engine, a worker whose socket broke, and it retries that worker's mini-batches from the
+journal within ``max_retries``, as on this machine. Ray never re-runs one.
 
 What travels to a node:
 
-* the code folder, by content hash: packed once per hash by this process, put in Ray's object
+* the code folder, by content hash: packed once per job by this process, put in Ray's object
   store, and unpacked once per hash on each node (``$FERRY_RAY_CACHE``, default
   ``/tmp/ferry-ray``), instead of a ``working_dir`` uploaded with every job;
 * the worker runtime: the node's own ``ferry`` (the cluster runs ``ferry[ray]``, as it must to
