@@ -251,3 +251,20 @@ def test_cancel_a_running_job_from_its_page(
     expect(page.locator("#job-progress .job-state")).to_have_text("Canceled", timeout=60_000)
     assert dialogs == [f"Cancel job {job}?"]
     expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
+
+
+def test_the_log_viewer_joins_a_line_sent_in_parts(
+    logged_in_page: Page, studio_server: StudioServer, png: PngEndpoint
+) -> None:
+    job = png.invoke()
+    png.wait(job, "Completed", "Failed")
+    long_line = "y" * 150_000 + "<end>"
+    log = png.folder(job) / "logs" / "wide.txt"
+    log.write_text(f"before\n{long_line}\nafter\n", encoding="utf-8")
+    page = logged_in_page
+    page.goto(f"{studio_server.url}/studio/jobs/{job}/logs/wide.txt")
+    expect(page.locator("#log-status")).to_have_text("end of file: the job has finished")
+    lines = page.locator("#log-lines li")
+    expect(lines).to_have_count(3)
+    assert lines.nth(1).text_content() == long_line
+    assert lines.evaluate_all("items => items.map(li => li.value)") == [1, 2, 3]

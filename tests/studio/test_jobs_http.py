@@ -268,3 +268,29 @@ def test_jobs_list_pages_newest_first(signed_in_http: SignedIn, finished_job: st
     past = signed_in_http.get("/studio/jobs", params={"offset": len(names)})
     assert re.findall(r'<td><a href="/studio/jobs/([^"]+)">', past.text) == []
     assert "Newer</a>" in past.text and "Older</a>" not in past.text
+
+
+def _joined(events: list[dict[str, str]]) -> list[str]:
+    """The lines of ``lines`` and ``part`` events as the log viewer puts them together."""
+    lines: list[str] = []
+    open_line = False
+    for e in events:
+        if e.get("event") not in ("lines", "part"):
+            continue
+        parts = e["data"].split("\n")
+        if open_line:
+            lines[-1] += parts.pop(0)
+        lines.extend(parts)
+        open_line = e["event"] == "part"
+    return lines
+
+
+def test_a_line_longer_than_an_event_arrives_in_parts_and_joins(
+    signed_in_http: SignedIn, png: PngEndpoint, finished_job: str
+) -> None:
+    long_line = "x" * 150_000 + "<end>"
+    log = png.folder(finished_job) / "logs" / "wide.txt"
+    log.write_text(f"before\n{long_line}\nafter\n", encoding="utf-8")
+    events = _stream(signed_in_http, f"/studio/jobs/{finished_job}/logs/wide.txt/stream")
+    assert [e["event"] for e in events].count("part") >= 2
+    assert _joined(events) == ["before", long_line, "after"]

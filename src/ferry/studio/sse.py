@@ -121,9 +121,10 @@ async def follow_file(
     """Events of the lines of ``path`` from ``offset`` on, as the file grows.
 
     Each event's data is one or more whole lines, without the last newline; its id is the byte
-    offset after them. When ``finished()`` says the writer is done and the end is reached, an
-    ``eof`` event (id: the file's size) ends the stream, so the client closes it instead of
-    reconnecting.
+    offset after them. A line longer than :data:`CHUNK` ends an event named ``part`` instead:
+    the next event's first line continues it. When ``finished()`` says the writer is done and
+    the end is reached, an ``eof`` event (id: the file's size) ends the stream, so the client
+    closes it instead of reconnecting.
     """
     yield f"retry: {RETRY_MS}\n\n".encode()
     idle = 0.0
@@ -134,7 +135,9 @@ async def follow_file(
         if new_offset > offset:
             offset = new_offset
             idle = 0.0
-            yield event(text.removesuffix("\n"), name=name, event_id=str(offset))
+            # A line longer than CHUNK comes in pieces: "part" says the next event goes on.
+            kind = name if text.endswith("\n") else "part"
+            yield event(text.removesuffix("\n"), name=kind, event_id=str(offset))
             continue  # more may be waiting: read again before sleeping
         if done:
             yield event(str(offset), name="eof", event_id=str(offset))

@@ -33,10 +33,16 @@
       });
       matches.textContent = query ? shown + " matching lines" : "";
     }
-    function append(text) {
+    var lineOpen = false;  // the last line came in a "part" event: the next text continues it
+    function append(text, endsOpen) {
       var query = search.value.toLowerCase();
       var fragment = document.createDocumentFragment();
-      text.split("\n").forEach(function (line) {
+      var lines = text.split("\n");
+      if (lineOpen && list.lastElementChild) {
+        list.lastElementChild.textContent += lines.shift();
+      }
+      lineOpen = endsOpen;
+      lines.forEach(function (line) {
         var li = document.createElement("li");
         li.value = nextLine;
         nextLine += 1;
@@ -55,7 +61,11 @@
       source.addEventListener("open", function () { status.textContent = "following"; });
       source.addEventListener("lines", function (event) {
         offset = event.lastEventId;
-        append(event.data);
+        append(event.data, false);
+      });
+      source.addEventListener("part", function (event) {
+        offset = event.lastEventId;
+        append(event.data, true);
       });
       source.addEventListener("eof", function () {
         ended = true;
