@@ -25,7 +25,6 @@ from tests.ray.conftest import Ferried, RayCluster, wait_for
 pytestmark = pytest.mark.ray
 
 SCRIPT = """
-import json
 import os
 
 def init():
