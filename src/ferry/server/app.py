@@ -16,7 +16,7 @@ from ferry.server.routes import assets, batch, environments, jobs, online, resou
 from ferry.server.routes.models import Health
 from ferry.server.workspace import Workspace
 from ferry.settings import Settings
-from ferry.studio.app import mount_studio
+from ferry.studio import app as studio
 
 __all__ = ["create_app"]
 
@@ -53,13 +53,13 @@ def create_app(settings: Settings, workspace: Workspace | None = None) -> FastAP
         BodySizeLimit,
         max_json_bytes=settings.max_json_bytes,
         max_upload_bytes=settings.max_upload_bytes,
-        upload_paths=assets.UPLOAD_PATHS | staging.UPLOAD_PATHS,
+        upload_paths=assets.UPLOAD_PATHS | staging.UPLOAD_PATHS | studio.UPLOAD_PATHS,
     )
     # Outside the size limit: a request without the token gets its 401 before any body byte.
     app.add_middleware(TokenGate, token=owned.token)
     # The studio's session gate, beside the token gate (before any body byte); its routes come
     # before the asset routes' {collection}, which would shadow /api/v1/studio/login-codes.
-    mount_studio(app, owned)
+    studio.mount_studio(app, owned)
     # Outermost: scoring requests skip the control plane's middleware and routing entirely.
     app.add_middleware(
         ScoringGateway,

@@ -2,12 +2,14 @@
 
 JSON routes read their whole body into memory to parse it, so they get a small limit
 (``max_json_bytes``). Asset uploads are streamed to spooled temporary files by the multipart
-parser, so only they get the large one (``max_upload_bytes``), and only as multipart.
+parser, so only they get the large one (``max_upload_bytes``), and only as multipart. An upload
+path may name a segment as a route does (``/studio/batch-endpoints/{name}/invoke``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -39,13 +41,19 @@ class BodySizeLimit:
         self.app = app
         self.json = _Limit(max_json_bytes, "FERRY_MAX_JSON_BYTES", "request body")
         self.upload = _Limit(max_upload_bytes, "FERRY_MAX_UPLOAD_BYTES", "upload")
-        self.upload_paths = frozenset(upload_paths)
+        self.upload_paths = frozenset(p for p in upload_paths if "{" not in p)
+        templates = [p for p in upload_paths if "{" in p]
+        self.upload_templates = [
+            re.compile(re.sub(r"\\\{[^/]*?\\\}", "[^/]+", re.escape(p))) for p in templates
+        ]
 
     def _limit(self, scope: Scope, headers: dict[bytes, bytes]) -> _Limit:
         multipart = headers.get(b"content-type", b"").startswith(b"multipart/form-data")
         path: str = scope["path"]
-        if scope["method"] == "POST" and multipart and path.rstrip("/") in self.upload_paths:
-            return self.upload
+        if scope["method"] == "POST" and multipart:
+            path = path.rstrip("/")
+            if path in self.upload_paths or any(t.fullmatch(path) for t in self.upload_templates):
+                return self.upload
         return self.json
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -16,7 +16,13 @@ from ferry.studio.gate import StudioGate
 from ferry.studio.pages import assets, batch, jobs, jobs_logs, jobs_outputs, login, online, overview
 from ferry.studio.render import render
 
-__all__ = ["mount_studio"]
+__all__ = ["UPLOAD_PATHS", "mount_studio"]
+
+#: The studio forms that take files (the Invoke form's input, the Test tab's request), bounded by
+#: FERRY_MAX_UPLOAD_BYTES as the API's uploads are, not by the JSON limit.
+UPLOAD_PATHS = frozenset(
+    {"/studio/batch-endpoints/{name}/invoke", "/studio/online-endpoints/{name}/test"}
+)
 
 STATIC = Path(__file__).resolve().parent / "static"
 
