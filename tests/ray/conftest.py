@@ -47,15 +47,31 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster
 
     cache = tmp_path_factory.mktemp("ray-cache")
     os.environ["FERRY_RAY_CACHE"] = str(cache)  # the nodes' processes inherit it
-    cluster = Cluster(
-        initialize_head=True, head_node_args={"num_cpus": 2, "include_dashboard": False}
-    )
+    cluster, worker = _start_cluster(Cluster)
     try:
-        worker = cluster.add_node(num_cpus=2)
-        cluster.wait_for_nodes()
         yield RayCluster(cluster, worker, cache)
     finally:
         cluster.shutdown()
+
+
+def _start_cluster(cluster_type: Any, attempts: int = 3) -> tuple[Any, Any]:
+    """A head and a worker node. Ray gives a raylet a fixed 30 s to register (node.py), which a
+    loaded 2-core machine can miss ("timed out during startup"); a fresh try then succeeds."""
+    for attempt in range(1, attempts + 1):
+        cluster = None
+        try:
+            cluster = cluster_type(
+                initialize_head=True, head_node_args={"num_cpus": 2, "include_dashboard": False}
+            )
+            worker = cluster.add_node(num_cpus=2)
+            cluster.wait_for_nodes()
+            return cluster, worker
+        except Exception:
+            if cluster is not None:
+                cluster.shutdown()
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
 
 
 @dataclass
