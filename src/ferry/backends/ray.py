@@ -15,6 +15,10 @@ What travels to a node:
 * the code folder, by content hash: packed once per job by this process, put in Ray's object
   store, and unpacked once per hash on each node (``$FERRY_RAY_CACHE``, default
   ``/tmp/ferry-ray``), instead of a ``working_dir`` uploaded with every job;
+* the environment, by its recipe (the resolved requirements and policy the server built it
+  from): a node where the server's interpreter is not at the same path builds the same hash with
+  uv into ``$FERRY_RAY_CACHE/envs``, once per node (``FERRY_RAY_BUILD_ENVIRONMENTS=always``: every
+  node builds even where the path is visible);
 * the worker runtime: the node's own ``ferry`` (the cluster runs ``ferry[ray]``, as it must to
   host these actors);
 * the output of the worker process: the actor buffers it and this process pulls it every
@@ -46,6 +50,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ferry.archive import content_hash, pack, safe_extract
+from ferry.environments import EnvironmentBuilder, env_hash
+from ferry.environments.recipe import from_recipe, recipe_beside
 from ferry.errors import InvalidInputError, ServerError
 from ferry.runtime.launch import worker_command
 from ferry.workers.environ import worker_environ
@@ -124,6 +130,21 @@ def _cache_root() -> Path:
     return Path(os.environ.get("FERRY_RAY_CACHE") or "/tmp/ferry-ray")  # per node: not shared
 
 
+def _build_environment(recipe: dict[str, Any]) -> tuple[str, str]:
+    """The interpreter of ``recipe``'s environment on this node, built with uv into this node's
+    cache (``$FERRY_RAY_CACHE/envs/<hash>``) the first time, and a line saying which it was.
+
+    Raises:
+        EnvironmentBuildError: uv could not build it; the message carries uv's own lines.
+    """
+    resolved, policy = from_recipe(recipe)
+    started = time.monotonic()
+    # process-safe: actors on one node wait for the one that builds, then reuse its result
+    built = EnvironmentBuilder(_cache_root() / "envs").ensure(resolved, policy=policy)
+    how = "reused" if built.reused else f"built in {time.monotonic() - started:.1f} s"
+    return str(built.python), f"environment {built.hash[:12]} {how} in this node's cache"
+
+
 async def _materialise_code(digest: str, holder: Sequence[Any]) -> Path:
     """The code folder of ``digest`` on this node, unpacked from the object store once."""
     final = _cache_root() / "code" / digest
@@ -168,8 +189,16 @@ class _WorkerActor:
         self._pumps: list[asyncio.Task[None]] = []
         self._error: str | None = None
 
-    async def start(self, spec: WorkerSpec, code: tuple[str, list[Any]] | None) -> dict[str, Any]:
-        """Start ``spec``'s worker on this node, from the code folder of hash ``code[0]``.
+    async def start(
+        self,
+        spec: WorkerSpec,
+        code: tuple[str, list[Any]] | None,
+        recipe: dict[str, Any] | None = None,
+        build: bool = False,
+    ) -> dict[str, Any]:
+        """Start ``spec``'s worker on this node, from the code folder of hash ``code[0]``, in the
+        environment of ``recipe`` (built here when the server's interpreter is not on this node,
+        or always with ``build``).
 
         A warm actor runs one worker after another, never two at once."""
         self._out.clear()
@@ -183,10 +212,22 @@ class _WorkerActor:
             code_dir = local
         python = argv[0]
         node = socket.gethostname()
+        environment = None
+        if recipe is not None and (build or not Path(python).is_file()):
+            try:
+                argv[0], environment = await asyncio.to_thread(_build_environment, recipe)
+            except Exception as exc:  # uv's lines, on one line of the job's log
+                text = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+                raise RuntimeError(
+                    f"building the environment {env_hash(*from_recipe(recipe))[:12]} on Ray "
+                    f"node {node} failed: {text}"
+                ) from None
+            python = argv[0]
         if not Path(python).is_file():
             raise FileNotFoundError(
                 f"the environment's interpreter {python} does not exist on Ray node {node}; "
-                "build the environment where every node can reach it"
+                "build the environment where every node can reach it (an environment built "
+                "with its recipe, ferry-recipe.json, is built on each node instead)"
             )
         # As every Compute builds it, from this node's environment and its own ferry runtime
         # (Ray sets CUDA_VISIBLE_DEVICES to the actor's num_gpus devices).
@@ -206,7 +247,7 @@ class _WorkerActor:
             asyncio.create_task(self._pump(self._proc.stderr, self._err)),
         ]
         node_id = ray.get_runtime_context().get_node_id()
-        return {"pid": self._proc.pid, "node": f"{node}:{node_id[:8]}"}
+        return {"pid": self._proc.pid, "node": f"{node}:{node_id[:8]}", "environment": environment}
 
     @staticmethod
     async def _pump(stream: asyncio.StreamReader, into: bytearray) -> None:
@@ -485,6 +526,8 @@ class RayWorker:
         self._pid = int(info["pid"])
         self.node = str(info["node"])
         warm = "a warm actor" if self._reused else "a new actor"
+        if info.get("environment"):
+            self._note(f"{self._id} on Ray node {self.node}: {info['environment']}")
         self._note(f"{self._id} runs on Ray node {self.node}, pid {self._pid} ({warm})")
         while True:
             if self._kill.is_set():
@@ -529,6 +572,7 @@ class RayCompute:
         self.address = address
         self.resources = resources or RayResources()
         self._code: dict[str, tuple[str, list[Any]]] = {}
+        self._recipes: dict[str, dict[str, Any] | None] = {}
         self._workers: list[RayWorker] = []
 
     @property
@@ -588,7 +632,19 @@ class RayCompute:
                 max_concurrency=4,
                 scheduling_strategy="SPREAD",
             ).remote()
-        return actor, actor.start.remote(launch, self._code_ref(launch.code_dir)), warm
+        started = actor.start.remote(
+            launch, self._code_ref(launch.code_dir), *self._environment(launch.python)
+        )
+        return actor, started, warm
+
+    def _environment(self, python: str) -> tuple[dict[str, Any] | None, bool]:
+        """The recipe of the environment whose interpreter the server built (None for the
+        server's own interpreter: nothing to build), and whether every node builds its own copy
+        even where the server's path is visible (``FERRY_RAY_BUILD_ENVIRONMENTS=always``)."""
+        if python not in self._recipes:
+            self._recipes[python] = recipe_beside(python)
+        always = os.environ.get("FERRY_RAY_BUILD_ENVIRONMENTS", "") == "always"
+        return self._recipes[python], always
 
     def kill_orphan(self, worker_id: str, pid: int | None, job_dir: str) -> bool:
         """Kill a worker left behind by an engine that died while this server did not (a server

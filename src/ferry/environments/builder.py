@@ -6,6 +6,7 @@ Layout of ``root``::
         .ferry-env.json     completion marker and metadata; its presence means "ready"
         build.log           uv's output for the build
         ferry-requirements.txt, ferry-constraints.txt, ferry-freeze.txt
+        ferry-recipe.json   what another machine needs to build the same hash (recipe.py)
     .tmp/<hash>-<id>/       builds in progress (removed on failure, renamed on success)
     .locks/<hash>.lock      one lock file per hash (fcntl), so threads and processes build once
     .failed/<hash>-<time>.log   logs of failed builds, kept for the error message
@@ -38,6 +39,7 @@ from ferry.environments._uv import BuildLog, Uv, find_uv
 from ferry.environments.errors import EnvironmentBuildError
 from ferry.environments.normalize import ResolvedRequirements, env_hash
 from ferry.environments.policy import ResolutionPolicy, uv_timestamp
+from ferry.environments.recipe import RECIPE_FILE, to_recipe
 
 __all__ = ["BuiltEnvironment", "EnvironmentBuilder"]
 
@@ -195,6 +197,9 @@ class EnvironmentBuilder:
                 exc.details.setdefault("log_path", str(kept))
             raise
         log.close()
+        # what a cluster node needs to build this same environment (same hash) for itself
+        recipe = to_recipe(resolved, policy)
+        (tmp / RECIPE_FILE).write_text(json.dumps(recipe, indent=2), encoding="utf-8")
         (tmp / _MARKER).write_text(json.dumps(meta, indent=2), encoding="utf-8")
         tmp.replace(final)
         ready = self._ready(digest)
