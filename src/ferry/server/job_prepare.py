@@ -28,23 +28,30 @@ if TYPE_CHECKING:
     from ferry.server.workspace import Workspace
 
 __all__ = [
+    "NUMBER_SETTINGS",
     "OVERRIDABLE",
+    "TEXT_SETTINGS",
     "Prepared",
     "apply_overrides",
     "init_timeout_of",
     "prepare_job",
 ]
 
-#: Settings an invoke may override (``--set``, ``params_override``, ``--mini-batch-size`` ...).
-OVERRIDABLE = {
+#: The whole-number settings an invoke may override, in the order the studio's form shows them.
+NUMBER_SETTINGS = (
     "mini_batch_size",
     "instance_count",
     "max_concurrency_per_instance",
     "max_retries",
     "timeout",
     "error_threshold",
-    "output_file_name",
-    "logging_level",
+)
+#: The text settings an invoke may override, in the studio form's order.
+TEXT_SETTINGS = ("logging_level", "output_file_name")
+#: Settings an invoke may override (``--set``, ``params_override``, ``--mini-batch-size`` ...).
+OVERRIDABLE = {
+    *NUMBER_SETTINGS,
+    *TEXT_SETTINGS,
     "environment_variables",
     "arguments",
     "program_arguments",

@@ -22,6 +22,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from ferry.archive import pack
 from ferry.errors import FerryError, InvalidInputError
+from ferry.server.job_prepare import NUMBER_SETTINGS, TEXT_SETTINGS
 from ferry.server.routes.deps import WorkspaceDep
 from ferry.server.workspace import Workspace
 from ferry.specs.assets import AssetKind
@@ -35,16 +36,6 @@ router = APIRouter(include_in_schema=False)
 
 #: Jobs listed on an endpoint's page (the jobs page has them all).
 RECENT_JOBS = 20
-#: Whole-number settings the form may override, in the order it shows them.
-NUMBER_SETTINGS = (
-    "mini_batch_size",
-    "instance_count",
-    "max_concurrency_per_instance",
-    "max_retries",
-    "timeout",
-    "error_threshold",
-)
-TEXT_SETTINGS = ("logging_level", "output_file_name")
 LOGGING_LEVELS = ("", "debug", "info", "warning", "error", "critical")
 
 
