@@ -13,6 +13,13 @@ from typing import Any
 from ferry.errors import ConflictError, NotFoundError, SpecError
 from ferry.services.assets import AssetService
 from ferry.services.computes import ComputeService
+from ferry.services.endpoint_records import (
+    deployment_spec,
+    deployment_view,
+    endpoint_spec,
+    record_state,
+    stored_body,
+)
 from ferry.services.references import SERVER_PYTHON, pin_references
 from ferry.services.scoring_check import check_scoring_script
 from ferry.specs.assets import AssetKind
@@ -51,14 +58,14 @@ class BatchEndpointService:
         default = spec.defaults.get("deployment_name")
         if default:
             self.deployment_spec(spec.name, default)
-        record, created = self._endpoints.put(_KIND, spec.name, _body(spec.to_json()))
+        record, created = self._endpoints.put(_KIND, spec.name, stored_body(spec.to_json()))
         return _endpoint_view(record), created
 
     def endpoint(self, name: str) -> dict[str, Any]:
         return _endpoint_view(self._endpoints.get(_KIND, name))
 
     def endpoint_spec(self, name: str) -> BatchEndpointSpec:
-        return BatchEndpointSpec.model_validate(_endpoint_spec(self._endpoints.get(_KIND, name)))
+        return BatchEndpointSpec.model_validate(endpoint_spec(self._endpoints.get(_KIND, name)))
 
     def list_endpoints(self) -> builtins.list[dict[str, Any]]:
         return [_endpoint_view(r) for r in self._endpoints.list(_KIND)]
@@ -80,14 +87,14 @@ class BatchEndpointService:
         self.endpoint(endpoint)
         spec.endpoint_name = endpoint
         self._check_references(spec)
-        body = _body(spec.to_stored())
+        body = stored_body(spec.to_stored())
         record, created = self._deployments.put(_KIND, endpoint, spec.name, body)
-        endpoint_spec = self.endpoint_spec(endpoint)
-        if set_default or not endpoint_spec.defaults.get("deployment_name"):
+        owner = self.endpoint_spec(endpoint)
+        if set_default or not owner.defaults.get("deployment_name"):
             # Azure makes the first deployment the default; --set-default moves it.
-            endpoint_spec.defaults = {"deployment_name": spec.name}
-            self._endpoints.put(_KIND, endpoint, _body(endpoint_spec.to_json()))
-        return _deployment_view(record), created
+            owner.defaults = {"deployment_name": spec.name}
+            self._endpoints.put(_KIND, endpoint, stored_body(owner.to_json()))
+        return deployment_view(record), created
 
     def _check_references(self, spec: BatchDeploymentSpec) -> None:
         code = pin_references(self._assets, spec).get(AssetKind.CODE)
@@ -129,11 +136,11 @@ class BatchEndpointService:
             )
 
     def deployment(self, endpoint: str, name: str) -> dict[str, Any]:
-        return _deployment_view(self._deployment_record(endpoint, name))
+        return deployment_view(self._deployment_record(endpoint, name))
 
     def deployment_spec(self, endpoint: str, name: str) -> BatchDeploymentSpec:
         record = self._deployment_record(endpoint, name)
-        return BatchDeploymentSpec.model_validate(_deployment_spec(record))
+        return BatchDeploymentSpec.model_validate(deployment_spec(record))
 
     def _deployment_record(self, endpoint: str, name: str) -> DeploymentRecord:
         self._endpoints.get(_KIND, endpoint)  # an unknown endpoint is named first
@@ -141,7 +148,7 @@ class BatchEndpointService:
 
     def list_deployments(self, endpoint: str) -> builtins.list[dict[str, Any]]:
         self._endpoints.get(_KIND, endpoint)
-        return [_deployment_view(r) for r in self._deployments.list(_KIND, endpoint)]
+        return [deployment_view(r) for r in self._deployments.list(_KIND, endpoint)]
 
     def delete_deployment(self, endpoint: str, name: str) -> None:
         self.deployment(endpoint, name)
@@ -158,7 +165,7 @@ class BatchEndpointService:
         self._deployments.delete(_KIND, endpoint, name)
         if spec.defaults.get("deployment_name") == name:
             spec.defaults = {}
-            self._endpoints.put(_KIND, endpoint, _body(spec.to_json()))
+            self._endpoints.put(_KIND, endpoint, stored_body(spec.to_json()))
 
     def route(self, endpoint: str, deployment: str | None) -> BatchDeploymentSpec:
         """The deployment an invocation runs on: the named one, else the endpoint's default."""
@@ -174,34 +181,10 @@ class BatchEndpointService:
         return self.deployment_spec(endpoint, name)
 
 
-def _body(spec: dict[str, Any]) -> dict[str, Any]:
-    """What the store keeps beside its name columns: the spec without its names."""
-    return {k: v for k, v in spec.items() if k not in ("name", "endpoint_name")}
-
-
-def _endpoint_spec(record: EndpointRecord) -> dict[str, Any]:
-    return {"name": record.name, **record.body}
-
-
 def _endpoint_view(record: EndpointRecord) -> dict[str, Any]:
     return {
-        **_endpoint_spec(record),
+        **endpoint_spec(record),
         "scoring_uri": f"/api/v1/batch-endpoints/{record.name}/jobs",
         "openapi_uri": "/api/openapi.json",
-        "provisioning_state": record.status.value,
-        "created_at": record.created_at,
-        "updated_at": record.updated_at,
-    }
-
-
-def _deployment_spec(record: DeploymentRecord) -> dict[str, Any]:
-    return {"name": record.name, "endpoint_name": record.endpoint, **record.body}
-
-
-def _deployment_view(record: DeploymentRecord) -> dict[str, Any]:
-    return {
-        **_deployment_spec(record),
-        "provisioning_state": record.status.value,
-        "created_at": record.created_at,
-        "updated_at": record.updated_at,
+        **record_state(record),
     }

@@ -18,6 +18,13 @@ from typing import Any
 from ferry.errors import ConflictError, InvalidInputError, NotFoundError, SpecError
 from ferry.services.assets import AssetService
 from ferry.services.endpoint_keys import EndpointCredentials
+from ferry.services.endpoint_records import (
+    deployment_spec,
+    deployment_view,
+    endpoint_spec,
+    record_state,
+    stored_body,
+)
 from ferry.services.references import SERVER_PYTHON, pin_references
 from ferry.services.scoring_check import check_scoring_script
 from ferry.services.secrets import SecretService
@@ -103,7 +110,7 @@ class OnlineEndpointService:
         return self._endpoint_view(self._endpoint_record(name))
 
     def endpoint_spec(self, name: str) -> OnlineEndpointSpec:
-        return OnlineEndpointSpec.model_validate(_endpoint_spec(self._endpoint_record(name)))
+        return OnlineEndpointSpec.model_validate(endpoint_spec(self._endpoint_record(name)))
 
     def list_endpoints(self) -> builtins.list[dict[str, Any]]:
         return [self._endpoint_view(r) for r in self._endpoints.list(_KIND)]
@@ -125,7 +132,7 @@ class OnlineEndpointService:
         return self._endpoints.get(_KIND, name)
 
     def _endpoint_view(self, record: EndpointRecord) -> dict[str, Any]:
-        spec = _endpoint_spec(record)
+        spec = endpoint_spec(record)
         name = record.name
         deployments = [r.name for r in self._deployments.list(_KIND, name)]
         traffic = {d: 0 for d in sorted(deployments)} | dict(spec.get("traffic") or {})
@@ -135,9 +142,7 @@ class OnlineEndpointService:
             "mirror_traffic": dict(spec.get("mirror_traffic") or {}),
             "scoring_uri": f"/endpoints/{name}/score",
             "openapi_uri": f"/endpoints/{name}/swagger.json",
-            "provisioning_state": record.status.value,
-            "created_at": record.created_at,
-            "updated_at": record.updated_at,
+            **record_state(record),
         }
 
     # -- credentials ----------------------------------------------------------------------------
@@ -189,11 +194,11 @@ class OnlineEndpointService:
         self._check_references(spec)
         exists = any(r.name == spec.name for r in self._deployments.list(_KIND, endpoint))
         state = DeploymentState.UPDATING if exists else DeploymentState.CREATING
-        body = {k: v for k, v in spec.to_stored().items() if k not in _NAME_FIELDS}
+        body = stored_body(spec.to_stored())
         record, created = self._deployments.put(
             _KIND, endpoint, spec.name, {**body, "error": None}, state
         )
-        return _deployment_view(record), created
+        return deployment_view(record), created
 
     def _check_references(self, spec: OnlineDeploymentSpec) -> None:
         pinned = pin_references(self._assets, spec)
@@ -216,14 +221,14 @@ class OnlineEndpointService:
             check_scoring_script(folder, script, online=True)
 
     def deployment(self, endpoint: str, name: str) -> dict[str, Any]:
-        return _deployment_view(self._deployment_record(endpoint, name))
+        return deployment_view(self._deployment_record(endpoint, name))
 
     def deployment_spec(self, endpoint: str, name: str) -> OnlineDeploymentSpec:
         return _spec_of(self._deployment_record(endpoint, name))
 
     def list_deployments(self, endpoint: str) -> builtins.list[dict[str, Any]]:
         self._endpoint_record(endpoint)
-        return [_deployment_view(r) for r in self._deployments.list(_KIND, endpoint)]
+        return [deployment_view(r) for r in self._deployments.list(_KIND, endpoint)]
 
     def all_deployments(self) -> builtins.list[OnlineDeploymentSpec]:
         """Every deployment of every endpoint (what the server brings back on start)."""
@@ -254,27 +259,6 @@ class OnlineEndpointService:
         return self._deployments.get(_KIND, endpoint, name)
 
 
-#: The spec's fields that are the record's key columns, not part of its body.
-_NAME_FIELDS = ("name", "endpoint_name")
-
-
-def _endpoint_spec(record: EndpointRecord) -> dict[str, Any]:
-    return {"name": record.name, **record.body}
-
-
 def _spec_of(record: DeploymentRecord) -> OnlineDeploymentSpec:
-    body = {k: v for k, v in record.body.items() if k != "error"}
-    return OnlineDeploymentSpec.model_validate(
-        {"name": record.name, "endpoint_name": record.endpoint, **body}
-    )
-
-
-def _deployment_view(record: DeploymentRecord) -> dict[str, Any]:
-    return {
-        "name": record.name,
-        "endpoint_name": record.endpoint,
-        **record.body,
-        "provisioning_state": record.status.value,
-        "created_at": record.created_at,
-        "updated_at": record.updated_at,
-    }
+    body = {k: v for k, v in deployment_spec(record).items() if k != "error"}
+    return OnlineDeploymentSpec.model_validate(body)
