@@ -7,7 +7,7 @@ reads the primary key's index, and deleting an endpoint deletes them in the same
 from __future__ import annotations
 
 import builtins
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -44,22 +44,10 @@ class SqlEndpointRepository(EndpointRepository):
         document = json_document(body, f"the spec of {kind} endpoint {name!r}")
 
         def work(session: Session) -> tuple[EndpointRecord, bool]:
-            now = utcnow()
-            row = session.get(EndpointRow, (kind, name))
-            if row is not None:
-                row.body, row.status, row.updated_at = document, status.value, now
-                return _endpoint(row), False
-            row = EndpointRow(
-                kind=kind,
-                name=name,
-                status=status.value,
-                body=document,
-                created_at=now,
-                updated_at=now,
+            row, created = _upsert(
+                session, EndpointRow, {"kind": kind, "name": name}, document, status
             )
-            session.add(row)
-            session.flush()  # a concurrent put of the same new name retries as an update
-            return _endpoint(row), True
+            return _endpoint(row), created
 
         return self._tx.write(work, doing=f"saving {kind} endpoint {name!r}")
 
@@ -113,23 +101,9 @@ class SqlDeploymentRepository(DeploymentRepository):
         document = json_document(body, f"the spec of {what}")
 
         def work(session: Session) -> tuple[DeploymentRecord, bool]:
-            now = utcnow()
-            row = session.get(DeploymentRow, (kind, endpoint, name))
-            if row is not None:
-                row.body, row.status, row.updated_at = document, status.value, now
-                return _deployment(row), False
-            row = DeploymentRow(
-                kind=kind,
-                endpoint=endpoint,
-                name=name,
-                status=status.value,
-                body=document,
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(row)
-            session.flush()
-            return _deployment(row), True
+            key = {"kind": kind, "endpoint": endpoint, "name": name}
+            row, created = _upsert(session, DeploymentRow, key, document, status)
+            return _deployment(row), created
 
         return self._tx.write(work, doing=f"saving {what}")
 
@@ -195,6 +169,29 @@ class SqlDeploymentRepository(DeploymentRepository):
             return bool(getattr(result, "rowcount", 0))
 
         return self._tx.write(work, doing=f"recording the state of {kind} deployment {name!r}")
+
+
+_Row = TypeVar("_Row", EndpointRow, DeploymentRow)
+
+
+def _upsert(
+    session: Session,
+    table: type[_Row],
+    key: dict[str, str],
+    document: dict[str, Any],
+    status: DeploymentState,
+) -> tuple[_Row, bool]:
+    """Replace the body and status of the row at ``key`` (its primary key's columns, in order),
+    or add it; whether it was added."""
+    now = utcnow()
+    row = session.get(table, tuple(key.values()))
+    if row is not None:
+        row.body, row.status, row.updated_at = document, status.value, now
+        return row, False
+    row = table(**key, status=status.value, body=document, created_at=now, updated_at=now)
+    session.add(row)
+    session.flush()  # a concurrent put of the same new key retries as an update
+    return row, True
 
 
 def _endpoint(row: EndpointRow) -> EndpointRecord:
