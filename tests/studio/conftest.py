@@ -14,9 +14,11 @@ Browser tests are marked ``browser`` (``make test-browser``); httpx tests are no
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -133,10 +135,11 @@ def browser(playwright_session: Playwright) -> Iterator[Browser]:
         browser.close()
 
 
-@pytest.fixture
-def logged_in_page(browser: Browser, studio_server: StudioServer) -> Iterator[Page]:
-    """A fresh browser context signed in with a one-time login URL, on the overview page."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+@contextmanager
+def _signed_in(
+    browser: Browser, studio_server: StudioServer, width: int, height: int
+) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
     try:
         page.goto(studio_server.login_url())
@@ -144,6 +147,24 @@ def logged_in_page(browser: Browser, studio_server: StudioServer) -> Iterator[Pa
         yield page
     finally:
         context.close()
+
+
+@pytest.fixture
+def browser_sign_in(
+    browser: Browser, studio_server: StudioServer
+) -> Callable[[int, int], AbstractContextManager[Page]]:
+    """``with browser_sign_in(width, height) as page``: a fresh browser context of that
+    viewport, signed in with a one-time login URL, on the overview page (closed after)."""
+    return functools.partial(_signed_in, browser, studio_server)
+
+
+@pytest.fixture
+def logged_in_page(
+    browser_sign_in: Callable[[int, int], AbstractContextManager[Page]],
+) -> Iterator[Page]:
+    """A desktop-sized page signed in on the overview page."""
+    with browser_sign_in(1280, 900) as page:
+        yield page
 
 
 def _save(page: Page, name: str, **options: Any) -> Path:

@@ -6,6 +6,7 @@ Each main page's screenshot is saved under tests/.artifacts/screenshots/ for rev
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -69,15 +70,12 @@ def finished_job(studio_server: StudioServer, tmp_path_factory: pytest.TempPathF
 
 
 @pytest.fixture
-def narrow_page(browser: Browser, studio_server: StudioServer) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 400, "height": 800})
-    page = context.new_page()
-    try:
-        page.goto(studio_server.login_url())
-        page.wait_for_url(studio_server.url + "/studio/")
+def narrow_page(
+    browser_sign_in: Callable[[int, int], AbstractContextManager[Page]],
+) -> Iterator[Page]:
+    """A phone-sized page signed in on the overview page."""
+    with browser_sign_in(400, 800) as page:
         yield page
-    finally:
-        context.close()
 
 
 def test_the_one_time_url_signs_in_and_a_second_visit_is_refused(
