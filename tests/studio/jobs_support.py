@@ -66,6 +66,12 @@ class PngEndpoint:
         assert response.status_code == 201, response.text
         return str(response.json()["name"])
 
+    def run(self, *states: str) -> str:
+        """Start a job on the inputs; return its name once its status is one of ``states``."""
+        job = self.invoke()
+        self.wait(job, *states)
+        return job
+
     def wait(self, job: str, *states: str, timeout: float = 120) -> dict[str, object]:
         """The job once its status is one of ``states``."""
         deadline = time.monotonic() + timeout

@@ -9,10 +9,11 @@ go to tests/.artifacts/screenshots/.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Dialog, Page, expect
+from playwright.sync_api import Dialog, Page, expect
 
 from ferry import Data, MLClient
 from ferry.specs.batch import BatchDeploymentSpec, BatchEndpointSpec
@@ -100,8 +101,7 @@ def test_invoke_the_digits_job_from_the_form_and_watch_it_complete(
 def test_gallery_shows_real_pngs_and_arrow_keys_move(
     logged_in_page: Page, studio_server: StudioServer, png: PngEndpoint, screenshot: Shot
 ) -> None:
-    job = png.invoke()
-    png.wait(job, "Completed", "Failed")
+    job = png.run("Completed", "Failed")
     page = logged_in_page
     page.goto(f"{studio_server.url}/studio/jobs/{job}")
     page.get_by_role("link", name="Image gallery").click()
@@ -132,8 +132,7 @@ def test_a_followed_log_loses_and_repeats_no_line_across_a_dropped_connection(
     held: Path,
     screenshot: Shot,
 ) -> None:
-    job = png.invoke()
-    png.wait(job, "Running")
+    job = png.run("Running")
     log = png.folder(job) / "logs" / "follow.txt"
     expected = [f"line {i:03d} <b>not bold</b>" for i in range(90)]
 
@@ -174,8 +173,7 @@ def test_a_followed_log_loses_and_repeats_no_line_across_a_dropped_connection(
 def test_resume_a_job_with_failed_items_from_its_page(
     logged_in_page: Page, studio_server: StudioServer, png: PngEndpoint, screenshot: Shot
 ) -> None:
-    job = png.invoke()
-    png.wait(job, "Completed", "Failed")
+    job = png.run("Completed", "Failed")
     page = logged_in_page
     page.goto(f"{studio_server.url}/studio/jobs/{job}")
     expect(page.locator("#job-progress .items-failed")).to_have_text("2")
@@ -200,15 +198,13 @@ def test_resume_a_job_with_failed_items_from_its_page(
 
 
 def test_batch_and_job_pages_fit_a_narrow_screen(
-    browser: Browser, studio_server: StudioServer, png: PngEndpoint, screenshot: Shot
+    browser_sign_in: Callable[[int, int], AbstractContextManager[Page]],
+    studio_server: StudioServer,
+    png: PngEndpoint,
+    screenshot: Shot,
 ) -> None:
-    job = png.invoke()
-    png.wait(job, "Completed", "Failed")
-    context = browser.new_context(viewport={"width": 400, "height": 800})
-    page = context.new_page()
-    try:
-        page.goto(studio_server.login_url())
-        page.wait_for_url(studio_server.url + "/studio/")
+    job = png.run("Completed", "Failed")
+    with browser_sign_in(400, 800) as page:
         for path in (
             "/studio/jobs",
             f"/studio/batch-endpoints/{ENDPOINT}",
@@ -227,15 +223,12 @@ def test_batch_and_job_pages_fit_a_narrow_screen(
         screenshot(page, "narrow-job", full_page=True)
         page.goto(f"{studio_server.url}/studio/jobs")
         screenshot(page, "narrow-jobs-list")
-    finally:
-        context.close()
 
 
 def test_cancel_a_running_job_from_its_page(
     logged_in_page: Page, studio_server: StudioServer, png: PngEndpoint, held: Path
 ) -> None:
-    job = png.invoke()
-    png.wait(job, "Running")
+    job = png.run("Running")
     page = logged_in_page
     page.goto(f"{studio_server.url}/studio/jobs/{job}")
     expect(page.locator("#job-progress .job-state")).to_have_text("Running")
@@ -256,8 +249,7 @@ def test_cancel_a_running_job_from_its_page(
 def test_the_log_viewer_joins_a_line_sent_in_parts(
     logged_in_page: Page, studio_server: StudioServer, png: PngEndpoint
 ) -> None:
-    job = png.invoke()
-    png.wait(job, "Completed", "Failed")
+    job = png.run("Completed", "Failed")
     long_line = "y" * 150_000 + "<end>"
     log = png.folder(job) / "logs" / "wide.txt"
     log.write_text(f"before\n{long_line}\nafter\n", encoding="utf-8")

@@ -31,8 +31,7 @@ def png(studio_server: StudioServer, tmp_path_factory: pytest.TempPathFactory) -
 @pytest.fixture(scope="module")
 def finished_job(png: PngEndpoint) -> str:
     """A finished job with 2 failed items, plus a hostile log file and a long log."""
-    job = png.invoke()
-    png.wait(job, "Completed", "Failed")
+    job = png.run("Completed", "Failed")
     logs = png.folder(job) / "logs"
     (logs / SCRIPT_NAME).write_text("<script>alert('line')</script>\n", encoding="utf-8")
     (logs / "long.txt").write_text("".join(f"line {i:06d} of a long log\n" for i in range(6000)))
@@ -194,8 +193,7 @@ def test_progress_stream_pushes_state_changes_until_done(
     hold = png.control / "hold"
     hold.touch()
     try:
-        job = png.invoke()
-        png.wait(job, "Running")
+        job = png.run("Running")
         with httpx.Client(base_url=studio_server.url, timeout=60) as client:
             sign_in(studio_server, client)
             with client.stream("GET", f"/studio/jobs/{job}/events") as response:
@@ -236,8 +234,7 @@ def test_an_open_job_page_does_not_hold_the_server_when_it_is_asked_to_stop(
         server = StudioServer(settings, str(info["url"]).rstrip("/"), token)
         png = png_endpoint(server, tmp_path_factory.mktemp("stop-png"))
         (png.control / "hold").touch()  # the job runs until the server stops
-        job = png.invoke()
-        png.wait(job, "Running")
+        job = png.run("Running")
         with httpx.Client(base_url=server.url, timeout=60) as client:
             sign_in(server, client)
             with client.stream("GET", f"/studio/jobs/{job}/events") as response:
