@@ -99,6 +99,22 @@ def asset_versions(
     )
 
 
+def _version(
+    workspace: Workspace, collection: str, name: str, version: str
+) -> tuple[AssetKind, AssetRecord]:
+    """The kind a page's collection names and the version's record (NotFoundError if none)."""
+    kind = _kind(collection)
+    return kind, workspace.assets.record(kind, name, version)
+
+
+def _browsable_root(workspace: Workspace, record: AssetRecord) -> Any:
+    """The version's files on this machine; NotFoundError saying why where there are none."""
+    root, no_files = _files_root(workspace, record)
+    if root is None:
+        raise NotFoundError(no_files or "this version has no files.", details={"field": "path"})
+    return root
+
+
 def _files_root(workspace: Workspace, record: AssetRecord) -> tuple[Any, str | None]:
     """(the asset's bytes on this machine or None, why they cannot be browsed)."""
     uri = str(record.spec.get("path") or "")
@@ -152,8 +168,7 @@ def asset_version(
     offset: int = 0,
 ) -> HTMLResponse:
     """One version: its fields, tags, files and, for an environment, its builds."""
-    kind = _kind(collection)
-    record = workspace.assets.record(kind, name, version)
+    kind, record = _version(workspace, collection, name, version)
     root, no_files = _files_root(workspace, record)
     folder = files.list_folder(root, offset=max(offset, 0)) if root is not None else None
     return render(
@@ -185,11 +200,8 @@ def asset_file(
     offset: int = 0,
 ) -> HTMLResponse:
     """A folder of the version's files (paged), or one file previewed."""
-    kind = _kind(collection)
-    record = workspace.assets.record(kind, name, version)
-    root, no_files = _files_root(workspace, record)
-    if root is None:
-        raise NotFoundError(no_files or "this version has no files.", details={"field": "path"})
+    kind, record = _version(workspace, collection, name, version)
+    root = _browsable_root(workspace, record)
     target = files.resolve(root, rel)
     folder = files.list_folder(root, rel, offset=max(offset, 0)) if target.is_dir() else None
     preview = None
@@ -228,11 +240,8 @@ def asset_raw(
     download: bool = False,
 ) -> Response:
     """One file's bytes (images inline for previews; anything else as a download)."""
-    kind = _kind(collection)
-    record = workspace.assets.record(kind, name, version)
-    root, no_files = _files_root(workspace, record)
-    if root is None:
-        raise NotFoundError(no_files or "this version has no files.", details={"field": "path"})
+    kind, record = _version(workspace, collection, name, version)
+    root = _browsable_root(workspace, record)
     target = files.resolve(root, rel)
     if target.is_dir():
         raise InvalidInputError(
