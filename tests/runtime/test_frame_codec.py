@@ -284,11 +284,14 @@ def test_the_online_channel_decodes_with_the_codec_and_closes_on_an_oversize_hea
         hub = OnlineHub()
         await hub.start()
         peer = _Recorder()
-        hub.expect("w-0", peer)
+        hub.expect("w-0", peer, "t0ken")
         reader, writer = await asyncio.open_unix_connection(hub.address)
+        # The ready frame carries the deployment's token (the hub takes it out of the header).
+        first = encode_frame({**FRAMES[0][0], "token": "t0ken"}, FRAMES[0][1])
+        wire = first + WIRE[len(encode_frame(*FRAMES[0])) :]
         # Written byte by byte: the gateway's channel gets the frames in as many pieces.
-        for i in range(len(WIRE)):
-            writer.write(WIRE[i : i + 1])
+        for i in range(len(wire)):
+            writer.write(wire[i : i + 1])
             await writer.drain()
         writer.write(OVERSIZE_PREFIX)
         await writer.drain()

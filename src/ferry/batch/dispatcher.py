@@ -9,6 +9,7 @@ timeout, a cancel request, a process exit) is noticed.
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections.abc import Mapping
@@ -60,11 +61,19 @@ class Crew:
         first_worker: int,
         secret_env: Mapping[str, str] | None = None,
     ) -> None:
+        # One secret per crew (a job's run): workers on a cluster's network connect over TCP,
+        # and a worker id alone (process000) is easy to guess.
+        token = secrets.token_urlsafe(32)
         self.hub = Hub(
-            compute.transport, lambda wid: self.pool.workers.get(wid), compute.listen_host
+            compute.transport, lambda wid: self.pool.workers.get(wid), token, compute.listen_host
         )
         self.pool = WorkerPool(
-            definition, layout, compute, self.hub.address, first_worker, secret_env
+            definition,
+            layout,
+            compute,
+            self.hub.address,
+            first_worker,
+            {**(secret_env or {}), m.TOKEN_ENV: token},
         )
 
     def dismiss(self, worker: Worker) -> int | None:

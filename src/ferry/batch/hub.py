@@ -1,13 +1,16 @@
 """The engine's listening socket and its worker connections, multiplexed by one selector.
 
 Workers connect, then announce themselves with their first frame (``ready`` or ``init_failed``,
-which carry ``worker_id``); from then on the connection belongs to that :class:`Worker`. The hub
-turns socket readiness into events for the dispatcher: ``(worker, header, body)`` for a frame,
-``(worker, None, b"")`` when the connection broke. Connections from strangers are dropped.
+which carry ``worker_id`` and the job's ``token``); from then on the connection belongs to that
+:class:`Worker`. The hub turns socket readiness into events for the dispatcher:
+``(worker, header, body)`` for a frame, ``(worker, None, b"")`` when the connection broke.
+Connections from strangers (a wrong or missing token, an unknown worker id) are dropped before
+they count as a worker.
 """
 
 from __future__ import annotations
 
+import logging
 import selectors
 import shutil
 import socket
@@ -18,18 +21,22 @@ from ferry import sockdirs
 from ferry.batch.channel import Channel
 from ferry.batch.pool import Worker
 from ferry.runtime.frames import FrameTooLargeError
+from ferry.runtime.messages import token_matches
 
 __all__ = ["Event", "Hub"]
+
+_log = logging.getLogger("ferry.batch")
 
 Event = tuple[Worker, dict[str, Any] | None, bytes]
 _DRAIN_READS = 64  # a worker that exited left at most this many reads of data behind
 
 
 class _Slot:
-    __slots__ = ("channel", "worker")
+    __slots__ = ("channel", "peer", "worker")
 
-    def __init__(self, channel: Channel) -> None:
+    def __init__(self, channel: Channel, peer: str) -> None:
         self.channel = channel
+        self.peer = peer  # for the line that says a stranger was dropped
         self.worker: Worker | None = None
 
 
@@ -37,9 +44,15 @@ class Hub:
     """Accepts worker connections and reads their frames without blocking."""
 
     def __init__(
-        self, transport: str, lookup: Callable[[str], Worker | None], host: str = "127.0.0.1"
+        self,
+        transport: str,
+        lookup: Callable[[str], Worker | None],
+        token: str,
+        host: str = "127.0.0.1",
     ) -> None:
         self._lookup = lookup
+        # The job's secret: its workers get it in their environment and send it first.
+        self._token = token
         self._sel = selectors.DefaultSelector()
         # Named by this process, so a server that starts after it was killed removes it.
         self._tmp = sockdirs.make("batch")
@@ -115,10 +128,11 @@ class Hub:
 
     def _accept(self) -> None:
         try:
-            sock, _ = self._listener.accept()
+            sock, addr = self._listener.accept()
         except (BlockingIOError, InterruptedError):
             return
-        self._sel.register(sock, selectors.EVENT_READ, _Slot(Channel(sock)))
+        peer = f"{addr[0]}:{addr[1]}" if isinstance(addr, tuple) else f"unix socket {self.address}"
+        self._sel.register(sock, selectors.EVENT_READ, _Slot(Channel(sock), peer))
 
     def _watch(self, channel: Channel) -> None:
         events = selectors.EVENT_READ | (selectors.EVENT_WRITE if channel.wants_write else 0)
@@ -141,6 +155,10 @@ class Hub:
             # Frames come out one by one: those before a corrupt one still reach the dispatcher.
             for header, body in channel.receive():
                 if slot.worker is None:
+                    if not token_matches(header, self._token):
+                        _log.warning("dropped a worker connection from %s: wrong token", slot.peer)
+                        self._drop(slot)
+                        return
                     worker = self._lookup(str(header.get("worker_id")))
                     if worker is None or worker.channel is not None:
                         self._drop(slot)  # a stranger, or a second connection of one worker

@@ -2,7 +2,9 @@
 
 Replicas on this machine connect to the unix socket; replicas that a cluster's Compute runs on
 other machines (transport ``tcp``) connect to a TCP listener on the address the Compute names,
-opened the first time a deployment needs it. Either way the first frame decides who they are.
+opened the first time a deployment needs it. Either way the first frame decides who they are:
+it must carry the worker id the hub expects and that deployment's token, or the connection is
+dropped before it reaches a replica.
 
 Replica processes run ``ferry.runtime.worker --mode online --connect <socket>`` and announce
 themselves with their first frame (``ready`` or ``init_failed``, both carrying ``worker_id``).
@@ -23,6 +25,7 @@ from typing import Any, Protocol, cast
 
 from ferry import sockdirs
 from ferry.runtime.frames import FrameDecoder, FrameError, encode_frame
+from ferry.runtime.messages import token_matches
 
 __all__ = ["Channel", "Hub", "Peer"]
 
@@ -90,11 +93,18 @@ class Channel(asyncio.Protocol):
             self.transport.close()
 
 
+def _peer_name(channel: Channel) -> str:
+    peer = channel.transport.get_extra_info("peername") if channel.transport else None
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}"
+    return "the unix socket"
+
+
 class Hub:
     """The unix socket every replica connects to, in a private temporary folder."""
 
     def __init__(self) -> None:
-        self._expected: dict[str, Peer] = {}
+        self._expected: dict[str, tuple[Peer, str]] = {}
         self._server: asyncio.AbstractServer | None = None
         # Short and private: AF_UNIX paths hold ~100 bytes, and no other user may connect.
         # Named by this process, so a server that starts after it was killed removes it.
@@ -110,7 +120,7 @@ class Hub:
         """Where a worker started by a Compute with ``transport`` connects: the unix socket, or
         ``host:port`` of a TCP listener on ``host`` (one per host, opened on first use; workers
         on a cluster's nodes reach this machine there). Strangers who connect are dropped by
-        :meth:`claim`: they cannot know a launch's worker id."""
+        :meth:`claim`: they know neither a launch's worker id nor its deployment's token."""
         if transport == "unix":
             return self.address
         found = self._tcp.get(host)
@@ -121,18 +131,26 @@ class Hub:
             found = self._tcp[host] = (server, f"{host}:{port}")
         return found[1]
 
-    def expect(self, worker_id: str, peer: Peer) -> None:
-        """The next connection announcing ``worker_id`` belongs to ``peer``."""
-        self._expected[worker_id] = peer
+    def expect(self, worker_id: str, peer: Peer, token: str) -> None:
+        """The next connection announcing ``worker_id`` with ``token`` belongs to ``peer``."""
+        self._expected[worker_id] = (peer, token)
 
     def forget(self, worker_id: str) -> None:
         self._expected.pop(worker_id, None)
 
     def claim(self, header: dict[str, Any], channel: Channel) -> Peer | None:
-        peer = self._expected.pop(str(header.get("worker_id")), None)
-        if peer is None:
-            _log.warning("dropping a connection from unknown worker %r", header.get("worker_id"))
-        return peer
+        worker_id = str(header.get("worker_id"))
+        expected = self._expected.get(worker_id)
+        # The token is checked (and taken out of the header) before the id is given up: a
+        # stranger who guessed an id must not take the real replica's place.
+        if expected is None or not token_matches(header, expected[1]):
+            _log.warning(
+                "dropped a worker connection from %s: unknown worker or wrong token",
+                _peer_name(channel),
+            )
+            return None
+        del self._expected[worker_id]
+        return expected[0]
 
     async def close(self) -> None:
         servers = [s for s, _ in self._tcp.values()]

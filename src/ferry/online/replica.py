@@ -73,7 +73,7 @@ class Replica:
         # Unique per launch: an update starts a new copy of a replica with the same name and
         # generation while the old one stops, and the hub must tell their connections apart.
         self._worker_id = f"{self.name}.{self.generation}.{uuid.uuid4().hex[:8]}"
-        self._hub.expect(self._worker_id, self)
+        self._hub.expect(self._worker_id, self, self._plan.worker.secret_env.get(m.TOKEN_ENV, ""))
         self.overdue = 0
         self._plan.log_dir.mkdir(parents=True, exist_ok=True)
         spec = replace(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from ferry.online.replica import Replica
 from ferry.online.routing import EndpointRoute
 from ferry.online.supervisor import Supervisor
 from ferry.online.swagger import read_schemas, swagger_document, swagger_version, user_swagger
+from ferry.runtime.messages import TOKEN_ENV
 from ferry.services.endpoint_keys import KeyRing
 from ferry.services.online import OnlineEndpointService
 from ferry.specs.online import OnlineDeploymentSpec
@@ -152,7 +154,12 @@ class OnlineService:
         except OSError as exc:
             await self._failed(key, f"cannot listen for the deployment's replicas: {exc}")
             return
-        plan = replace(plan, worker=replace(plan.worker, connect=address))
+        # One secret per rollout: replicas send it first (TCP peers on a cluster's network could
+        # otherwise pose as one); it travels in secret_env, never in argv or a file.
+        token = {TOKEN_ENV: secrets.token_urlsafe(32)}
+        secret_env = {**plan.worker.secret_env, **token}
+        worker = replace(plan.worker, connect=address, secret_env=secret_env)
+        plan = replace(plan, worker=worker)
         capacity = DeploymentPool.capacity_per_process(spec)
         count = spec.instance_count * spec.worker_count
         replicas = [Replica(f"{spec.name}-{i}", plan, self._hub, capacity) for i in range(count)]

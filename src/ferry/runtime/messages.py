@@ -6,10 +6,12 @@ serves one request at a time, in order, so the server may pipeline but answers c
 
 Worker -> server::
 
-    ready         {worker_id, pid, mode, python, entry_script, init_ms, capabilities}
-                  sent once, after the script loaded and init() returned.
+    ready         {worker_id, token, pid, mode, python, entry_script, init_ms, capabilities}
+                  sent once, after the script loaded and init() returned. token: the job's or
+                  deployment's secret (FERRY_WORKER_TOKEN); the server drops a connection whose
+                  first frame lacks it, before it counts as a worker (see token_matches).
                   capabilities: {"run_batch": bool, "rawhttp": bool, "input_schema": bool}
-    init_failed   {worker_id, pid, error: ErrorInfo}        error.where is "load" or "init";
+    init_failed   {worker_id, token, pid, error: ErrorInfo}        error.where is "load" or "init";
                   the worker exits with code 3 right after.
     result        answer to run_batch: {id, n_items, n_lines, elapsed_ms}
                       body = the output rows as they go into the output file: n_lines lines,
@@ -73,11 +75,13 @@ __all__ = [
     "SCORE",
     "SCORE_BATCH",
     "SHUTDOWN",
+    "TOKEN_ENV",
     "Handler",
     "Reply",
     "error_info",
     "join_bodies",
     "split_bodies",
+    "token_matches",
 ]
 
 # worker -> server
@@ -93,6 +97,10 @@ SCORE = "score"
 SCORE_BATCH = "score_batch"
 PING = "ping"
 SHUTDOWN = "shutdown"
+
+#: The variable that carries a job's or deployment's worker token (through ``secret_env``, never
+#: argv nor a file); the worker takes it out of its environment before the script loads.
+TOKEN_ENV = "FERRY_WORKER_TOKEN"
 
 _RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -155,3 +163,16 @@ def split_bodies(lengths: Sequence[int], body: bytes) -> list[bytes]:
         out.append(body[offset : offset + n])
         offset += n
     return out
+
+
+def token_matches(header: dict[str, Any], token: str) -> bool:
+    """Whether a first frame carries ``token`` (popped from ``header``, so it goes no further).
+
+    Compared in constant time: a worker on a cluster's network must not learn it byte by byte.
+    """
+    import hmac  # server side only: a worker never compares
+
+    sent = header.pop("token", None)
+    if not token or not isinstance(sent, str):
+        return False
+    return hmac.compare_digest(sent.encode("utf-8", "surrogatepass"), token.encode())

@@ -270,6 +270,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     entry_script = os.path.abspath(args.entry_script)
     code_dir = os.path.abspath(args.code_dir or os.path.dirname(entry_script))
     os.environ["FERRY_WORKER_ID"] = worker_id
+    # Out of the environment before any user code: the script and its subprocesses never see it.
+    token = os.environ.pop(m.TOKEN_ENV, "")
     keyvault.take_from_environ()  # before any user code: the script reads them via the shim
     os.environ.setdefault("AZUREML_ENTRY_SCRIPT", entry_script)
     os.environ.setdefault("AML_APP_ROOT", code_dir)
@@ -285,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with sock:
             install_shims()
             set_argv(entry_script, user_args, None if online else args.logging_level)
-            base = {"worker_id": worker_id, "pid": os.getpid()}
+            base = {"worker_id": worker_id, "token": token, "pid": os.getpid()}
             where = "load"
             started = time.perf_counter()
             try:
