@@ -3,6 +3,7 @@ server-side pages of failed items and outputs, and Resume/Cancel behind CSRF."""
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import signal
@@ -291,3 +292,13 @@ def test_a_line_longer_than_an_event_arrives_in_parts_and_joins(
     events = _stream(signed_in_http, f"/studio/jobs/{finished_job}/logs/wide.txt/stream")
     assert [e["event"] for e in events].count("part") >= 2
     assert _joined(events) == ["before", long_line, "after"]
+
+
+def test_a_folder_asked_for_as_a_raw_file_is_refused_saying_how_to_download_it(
+    signed_in_http: SignedIn, finished_job: str
+) -> None:
+    response = signed_in_http.get(f"/studio/jobs/{finished_job}/outputs/raw/score")
+    assert response.status_code == 400
+    message = html.unescape(response.text)  # the error page escapes the quotes
+    assert "path 'score' is a folder; download the outputs with" in message
+    assert f"ferry job download --name {finished_job}" in message

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from fastapi.responses import FileResponse
 
-from ferry.errors import NotFoundError
+from ferry.errors import InvalidInputError, NotFoundError
 from ferry.server.paths import safe_child
 
 __all__ = [
@@ -143,3 +143,12 @@ def file_response(path: Path, *, download: bool) -> FileResponse:
         content_disposition_type="inline" if inline else "attachment",
         headers=headers,
     )
+
+
+def raw_file(root: Path, rel: str, *, download: bool, whole: str) -> FileResponse:
+    """The bytes of the file at ``rel`` under ``root``; a folder is refused (400) with ``whole``,
+    how to download all of it instead."""
+    target = resolve(root, rel)
+    if target.is_dir():
+        raise InvalidInputError(f"path {rel!r} is a folder; {whole}", details={"field": "path"})
+    return file_response(target, download=download)

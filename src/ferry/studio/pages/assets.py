@@ -241,15 +241,13 @@ def asset_raw(
 ) -> Response:
     """One file's bytes (images inline for previews; anything else as a download)."""
     kind, record = _version(workspace, collection, name, version)
-    root = _browsable_root(workspace, record)
-    target = files.resolve(root, rel)
-    if target.is_dir():
-        raise InvalidInputError(
-            f"path {rel!r} is a folder; download files one by one, or the whole version with "
-            f"`ferry {kind.value} download --name {name} --version {version}`.",
-            details={"field": "path"},
-        )
-    return files.file_response(target, download=download)
+    return files.raw_file(
+        _browsable_root(workspace, record),
+        rel,
+        download=download,
+        whole="download files one by one, or the whole version with "
+        f"`ferry {kind.value} download --name {name} --version {version}`.",
+    )
 
 
 @router.get("/studio/assets/{collection}/{name}/{version}/download")

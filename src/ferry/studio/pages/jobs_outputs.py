@@ -157,14 +157,12 @@ def outputs_raw(
     name: str, rel: str, _: Session, workspace: WorkspaceDep, download: bool = False
 ) -> Response:
     """An output file's bytes (images inline, for thumbnails; anything else as a download)."""
-    target = files.resolve(_outputs_root(workspace, name), rel)
-    if target.is_dir():
-        raise InvalidInputError(
-            f"path {rel!r} is a folder; download the outputs with `ferry job download --name "
-            f"{name}`.",
-            details={"field": "path"},
-        )
-    return files.file_response(target, download=download)
+    return files.raw_file(
+        _outputs_root(workspace, name),
+        rel,
+        download=download,
+        whole=f"download the outputs with `ferry job download --name {name}`.",
+    )
 
 
 @router.get("/studio/jobs/{name}/outputs/thumb/{rel:path}")
