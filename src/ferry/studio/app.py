@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -56,14 +57,27 @@ def mount_studio(app: FastAPI, workspace: Workspace) -> StudioAuth:
     return auth
 
 
-def _html_errors(app: FastAPI) -> None:
-    """Studio pages answer errors as pages; the API keeps its JSON bodies."""
-    api_handler = app.exception_handlers[FerryError]
+_Handler = Callable[[Request, Exception], Response | Awaitable[Response]]
 
-    async def ferry_error(request: Request, exc: Exception) -> Response:
+
+def _studio_page(
+    api_handler: _Handler, page: Callable[[Request, Exception], Response]
+) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """An exception handler answering ``page`` under /studio/ and the API's own answer elsewhere."""
+
+    async def handler(request: Request, exc: Exception) -> Response:
         if not request.url.path.startswith("/studio/"):
             answer = api_handler(request, exc)
             return answer if isinstance(answer, Response) else await answer
+        return page(request, exc)
+
+    return handler
+
+
+def _html_errors(app: FastAPI) -> None:
+    """Studio pages answer errors as pages; the API keeps its JSON bodies."""
+
+    def ferry_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, FerryError)
         return render(
             request,
@@ -80,13 +94,8 @@ def _html_errors(app: FastAPI) -> None:
             return Response(status_code=401, headers={"HX-Redirect": target})
         return Response(status_code=303, headers={"Location": target})
 
-    http_handler = app.exception_handlers[StarletteHTTPException]
-
-    async def http_error(request: Request, exc: Exception) -> Response:
+    def http_error(request: Request, exc: Exception) -> Response:
         # A studio path that matches no page (or method): a page, not the API's JSON.
-        if not request.url.path.startswith("/studio/"):
-            answer = http_handler(request, exc)
-            return answer if isinstance(answer, Response) else await answer
         assert isinstance(exc, StarletteHTTPException)
         message = str(exc.detail)
         if exc.status_code == 404:
@@ -101,6 +110,6 @@ def _html_errors(app: FastAPI) -> None:
         page.headers.update(exc.headers or {})
         return page
 
-    app.add_exception_handler(FerryError, ferry_error)
-    app.add_exception_handler(StarletteHTTPException, http_error)
+    for error, page in ((FerryError, ferry_error), (StarletteHTTPException, http_error)):
+        app.add_exception_handler(error, _studio_page(app.exception_handlers[error], page))
     app.add_exception_handler(LoginRequired, login_required)
