@@ -70,12 +70,19 @@ def _invoke(client: MLClient, data: str, env: dict[str, str] | None = None) -> t
     return job.name, t
 
 
+def _stamp(ended: datetime | str | None) -> float:
+    """The server's ``ended_at`` (the SDK gives a datetime; older ones a string) as a timestamp."""
+    if ended is None:
+        return time.time()
+    return (ended if isinstance(ended, datetime) else datetime.fromisoformat(ended)).timestamp()
+
+
 def _wait(client: MLClient, name: str, poll: float = 0.5) -> tuple[str, float, str | None]:
     """Wait for the end; returns the state, when the server recorded it (``ended_at``, so a
     slow poll that spares the CPU costs no precision) and the error."""
     done = client.jobs.wait(name, timeout=1800, poll=poll)
     ended = getattr(done, "ended_at", None)
-    t = datetime.fromisoformat(ended).timestamp() if ended else time.time()
+    t = _stamp(ended)
     return done.status, t, done.error
 
 
@@ -161,7 +168,7 @@ def _million(client: MLClient, pid: int, part: dict[str, Any], cfg: dict[str, An
             break
         time.sleep(0.25)
     ended = getattr(job, "ended_at", None)
-    t1 = datetime.fromisoformat(ended).timestamp() if ended else time.time()
+    t1 = _stamp(ended)
     folder = Path(cfg["workspace"]) / "blobstore" / "azureml" / name
     return {
         "job": name,
