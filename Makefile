@@ -74,8 +74,8 @@ demo: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
-# Batch bench: Ferry's engine vs an in-process loop vs Ray Data (bench/batch/README.md). Ray is
-# installed into bench/.venv only, never into .venv. BENCH_ARGS=--quick for a short smoke run.
+# Batch bench: Ferry's engine vs an in-process loop vs Ray Data (bench/batch/README.md). Ray Data
+# goes into bench/.venv (.venv has ferry[ray] only). BENCH_ARGS=--quick for a short smoke run.
 .PHONY: bench-batch
 bench-batch:
 	bash bench/batch/setup.sh
