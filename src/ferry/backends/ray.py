@@ -58,9 +58,8 @@ from ferry.workers.environ import worker_environ
 from ferry.workers.spec import WorkerSpec
 
 try:
-    from ray.exceptions import GetTimeoutError, RayActorError
-
     import ray
+    from ray.exceptions import GetTimeoutError, RayActorError
 except ModuleNotFoundError:  # the ray extra is not installed: RayCompute says so
     ray = None  # type: ignore[assignment]
 
