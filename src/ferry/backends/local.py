@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import IO, Literal
 
 from ferry.backends.gpus import GpuSlots
-from ferry.runtime.launch import worker_command
 from ferry.workers.environ import runtime_path, worker_environ
 from ferry.workers.spec import WorkerSpec
 
@@ -123,16 +122,7 @@ class LocalCompute:
         Raises:
             OSError: the interpreter does not exist or cannot be run.
         """
-        argv = worker_command(
-            spec.python,
-            connect=spec.connect,
-            mode=spec.mode,
-            entry_script=spec.entry_script,
-            code_dir=spec.code_dir,
-            worker_id=spec.worker_id,
-            logging_level=spec.logging_level,
-            user_args=spec.user_args,
-        )
+        argv = spec.argv()
         lease = self._gpus.take(spec.resources.whole_gpus, os.environ)
         extra = {"CUDA_VISIBLE_DEVICES": ",".join(lease.devices)} if lease.devices else None
         env = worker_environ(spec, os.environ, extra)

@@ -53,7 +53,6 @@ from ferry.archive import content_hash, pack, safe_extract
 from ferry.environments import EnvironmentBuilder, env_hash
 from ferry.environments.recipe import from_recipe, recipe_beside
 from ferry.errors import InvalidInputError, ServerError
-from ferry.runtime.launch import worker_command
 from ferry.workers.environ import worker_environ
 from ferry.workers.spec import WorkerSpec
 
@@ -161,19 +160,6 @@ async def _materialise_code(digest: str, holder: Sequence[Any]) -> Path:
     return final
 
 
-def _argv(spec: WorkerSpec) -> list[str]:
-    return worker_command(
-        spec.python,
-        connect=spec.connect,
-        mode=spec.mode,
-        entry_script=spec.entry_script,
-        code_dir=spec.code_dir,
-        worker_id=spec.worker_id,
-        logging_level=spec.logging_level,
-        user_args=spec.user_args,
-    )
-
-
 class _WorkerActor:
     """Starts one worker process on its node and hands its output and exit status back.
 
@@ -203,7 +189,7 @@ class _WorkerActor:
         self._out.clear()
         self._err.clear()
         code_dir = spec.code_dir
-        argv = _argv(spec)
+        argv = spec.argv()
         if code is not None:
             local = str(await _materialise_code(code[0], code[1]))
             inside = (code_dir, code_dir + "/")

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from ferry.runtime.launch import worker_command
+
 __all__ = ["WorkerMode", "WorkerResources", "WorkerSpec"]
 
 WorkerMode = Literal["batch", "online"]
@@ -65,3 +67,16 @@ class WorkerSpec:
     stdout: Path | None = None
     stderr: Path | None = None
     resources: WorkerResources = field(default_factory=WorkerResources)
+
+    def argv(self) -> list[str]:
+        """The command line that runs this worker; every backend starts it the same way."""
+        return worker_command(
+            self.python,
+            connect=self.connect,
+            mode=self.mode,
+            entry_script=self.entry_script,
+            code_dir=self.code_dir,
+            worker_id=self.worker_id,
+            logging_level=self.logging_level,
+            user_args=self.user_args,
+        )
