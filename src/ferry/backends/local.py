@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, Literal
 
 from ferry.backends.gpus import GpuSlots
+from ferry.workers.data_agent import DataAgent, attach_agent
 from ferry.workers.environ import runtime_path, worker_environ
 from ferry.workers.spec import WorkerSpec
 
@@ -27,9 +28,19 @@ __all__ = ["LocalCompute", "LocalWorker", "runtime_path"]
 class LocalWorker:
     """One worker subprocess."""
 
-    def __init__(self, worker_id: str, proc: subprocess.Popen[bytes]) -> None:
+    def __init__(
+        self, worker_id: str, proc: subprocess.Popen[bytes], agent: DataAgent | None = None
+    ) -> None:
         self._worker_id = worker_id
         self._proc = proc
+        self._agent = agent
+
+    def _ended(self, code: int | None) -> int | None:
+        """``code``; once the process has ended, its data agent is closed too."""
+        if code is not None and self._agent is not None:
+            self._agent.close()
+            self._agent = None
+        return code
 
     @property
     def worker_id(self) -> str:
@@ -40,26 +51,26 @@ class LocalWorker:
         return self._proc.pid
 
     def poll(self) -> int | None:
-        return self._proc.poll()
+        return self._ended(self._proc.poll())
 
     def wait(self, timeout: float) -> int | None:
         code = self._proc.poll()
         if code is not None or timeout <= 0:
-            return code
+            return self._ended(code)
         # Popen.wait(timeout) polls with sleeps growing to 50 ms, which made every job end up
         # to ~30 ms late; a pidfd becomes readable the moment the process exits.
         try:
             fd = os.pidfd_open(self._proc.pid)
         except (AttributeError, OSError):  # not Linux >= 5.3: fall back to polling
             try:
-                return self._proc.wait(timeout)
+                return self._ended(self._proc.wait(timeout))
             except subprocess.TimeoutExpired:
                 return None
         try:
             select.select([fd], [], [], timeout)
         finally:
             os.close(fd)
-        return self._proc.poll()
+        return self._ended(self._proc.poll())
 
     def kill(self) -> None:
         if self._proc.returncode is not None:
@@ -123,6 +134,7 @@ class LocalCompute:
             OSError: the interpreter does not exist or cannot be run.
         """
         argv = spec.argv()
+        spec, agent = attach_agent(spec)
         lease = self._gpus.take(spec.resources.whole_gpus, os.environ)
         extra = {"CUDA_VISIBLE_DEVICES": ",".join(lease.devices)} if lease.devices else None
         env = worker_environ(spec, os.environ, extra)
@@ -149,9 +161,11 @@ class LocalCompute:
             )
         except BaseException:
             lease.release()
+            if agent is not None:
+                agent.close()
             raise
         finally:
             for stream in opened:
                 stream.close()
         lease.alive = lambda: proc.poll() is None
-        return LocalWorker(spec.worker_id, proc)
+        return LocalWorker(spec.worker_id, proc, agent)

@@ -53,6 +53,7 @@ from ferry.archive import content_hash, pack, safe_extract
 from ferry.environments import EnvironmentBuilder, env_hash
 from ferry.environments.recipe import from_recipe, recipe_beside
 from ferry.errors import InvalidInputError, ServerError
+from ferry.workers.data_agent import DataAgent, attach_agent
 from ferry.workers.environ import worker_environ
 from ferry.workers.spec import WorkerSpec
 
@@ -173,6 +174,7 @@ class _WorkerActor:
         self._err = bytearray()
         self._pumps: list[asyncio.Task[None]] = []
         self._error: str | None = None
+        self._agent: DataAgent | None = None
 
     async def start(
         self,
@@ -188,6 +190,9 @@ class _WorkerActor:
         A warm actor runs one worker after another, never two at once."""
         self._out.clear()
         self._err.clear()
+        self._close_agent()
+        # On the node: its files are fetched from, and its outputs committed to, the datastore.
+        spec, self._agent = attach_agent(spec)
         code_dir = spec.code_dir
         argv = spec.argv()
         if code is not None:
@@ -246,6 +251,7 @@ class _WorkerActor:
         if self._proc is not None and self._proc.returncode is not None:
             await asyncio.gather(*self._pumps)
             code = self._proc.returncode
+            self._close_agent()
         out, err = bytes(self._out), bytes(self._err)
         self._out.clear()
         self._err.clear()
@@ -254,12 +260,19 @@ class _WorkerActor:
     async def stop(self) -> None:
         """Kill the worker's process group (what the script started too) and reap it."""
         if self._proc is None or self._proc.returncode is not None:
+            self._close_agent()
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._proc.pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError):
             self._proc.kill()
         await self._proc.wait()
+        self._close_agent()
+
+    def _close_agent(self) -> None:
+        if self._agent is not None:
+            self._agent.close()
+            self._agent = None
 
 
 _Actor: Any = ray.remote(_WorkerActor) if ray is not None else None

@@ -56,6 +56,16 @@ class JobDefinition:
     cpus_per_worker: float | None = None
     gpus_per_worker: float | None = None
 
+    #: A file listing the items one per line (``azureml://`` URIs), written in Preparing when
+    #: the input is on a datastore the workers read through their data agent; the plan reads it
+    #: instead of listing :attr:`inputs`.
+    input_listing: str | None = None
+    #: The datastores the workers' data agents may open (their credentials travel in memory).
+    datastores: list[str] = field(default_factory=list)
+    #: ``azureml://`` folder that output files are committed to, one by one, by the data agents
+    #: (workers off this machine); None: ``AZUREML_BI_OUTPUT_PATH`` is the job folder's.
+    output_uri: str | None = None
+
     @property
     def worker_count(self) -> int:
         return self.instance_count * self.max_concurrency_per_instance

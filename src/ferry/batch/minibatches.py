@@ -155,6 +155,28 @@ def _list_input(raw: str, input_type: str) -> Iterator[tuple[bytes, list[bytes]]
         yield b"", [path]
 
 
+def _read_listing(path: Path, run: int = 4096) -> Iterator[tuple[bytes, list[bytes]]]:
+    """The items of a listing file (one per line) as runs ``(b"", names)``."""
+    with path.open("rb") as f:
+        names: list[bytes] = []
+        for line in f:
+            names.append(line.rstrip(b"\n"))
+            if len(names) == run:
+                yield b"", names
+                names = []
+        if names:
+            yield b"", names
+
+
+def _runs(definition: JobDefinition) -> Iterator[tuple[bytes, list[bytes]]]:
+    """The job's items as runs: from its listing file, or by listing its input paths."""
+    if definition.input_listing:
+        yield from _read_listing(Path(definition.input_listing))
+        return
+    for raw in definition.inputs:
+        yield from _list_input(raw, definition.input_type)
+
+
 def _encode_run(prefix: bytes, names: list[bytes]) -> tuple[bytes, list[int], int]:
     """The ``items.bin`` lines of one run, as ``(data, ends, extra)``: line ``k`` ends at
     ``ends[k] + extra * (k + 1)`` in ``data`` (computed per item in C, not in Python)."""
@@ -236,16 +258,15 @@ def create_plan(definition: JobDefinition, folder: Path) -> Plan:
     offsets = array("Q", [0])
     count = offset = 0
     with (folder / _ITEMS).open("wb", buffering=1 << 20) as out:
-        for raw in definition.inputs:
-            for prefix, names in _list_input(raw, definition.input_type):
-                data, ends, extra = _encode_run(prefix, names)
-                out.write(data)
-                # Mini-batches that end inside this run: the first is the one its item
-                # (-count - 1) % size completes, then one every `size` items.
-                for k in range((-count - 1) % size, len(names), size):
-                    offsets.append(offset + ends[k] + extra * (k + 1))
-                offset += len(data)
-                count += len(names)
+        for prefix, names in _runs(definition):
+            data, ends, extra = _encode_run(prefix, names)
+            out.write(data)
+            # Mini-batches that end inside this run: the first is the one its item
+            # (-count - 1) % size completes, then one every `size` items.
+            for k in range((-count - 1) % size, len(names), size):
+                offsets.append(offset + ends[k] + extra * (k + 1))
+            offset += len(data)
+            count += len(names)
         if count % size:
             offsets.append(offset)
         out.flush()

@@ -173,6 +173,33 @@ class Datastore:
                 staging.unlink()
         return target
 
+    def fetch(self, paths: list[str], dest: Path) -> list[Path]:
+        """Copy the files ``paths`` to ``dest/<path>`` (their folders kept), in one call so that
+        an async filesystem (s3fs, adlfs) downloads them concurrently; returns the local paths.
+
+        A local datastore hands back its own files: nothing is copied.
+
+        Raises:
+            NotFoundError: a file does not exist (named, with its datastore).
+        """
+        rels = [normalize_path(p) for p in paths]
+        if self.local:
+            local = [Path(self.full_path(r)) for r in rels]
+            for rel, path in zip(rels, local, strict=True):
+                if not path.is_file():
+                    raise self._not_found(rel)
+            return local
+        targets = [dest / r for r in rels]
+        for target in targets:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        with self._guard("download", rels[0] if rels else ""):
+            try:
+                self.fs.get([self.full_path(r) for r in rels], [str(t) for t in targets])
+            except FileNotFoundError:
+                missing = next((r for r in rels if not self.fs.exists(self.full_path(r))), "")
+                raise self._not_found(missing) from None
+        return targets
+
     def commit(self, local_src: Path, dest_path: str) -> None:
         """Upload the local file or folder ``local_src`` to ``dest_path``, atomically.
 

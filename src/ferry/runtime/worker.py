@@ -25,7 +25,8 @@ import time
 from . import keyvault, logs
 from . import messages as m
 from .azureml_shims import install_shims
-from .batch import run_mini_batch
+from .batch import BatchOutcome, run_mini_batch
+from .data_client import DataAgentClient, from_environ
 from .frames import ConnectionClosedError, FrameError, recv_frame, send_frame
 from .loader import LoadedScript, load_entry_script, set_argv
 from .logs import ERROR, INFO, log
@@ -159,8 +160,32 @@ def _log_model_dir() -> None:
     log(ERROR, f"AZUREML_MODEL_DIR={model_dir} holds: {shown[:50] or 'no files'}")
 
 
+def _score(
+    script: LoadedScript, items: list[str], tabular: bool, agent: DataAgentClient | None
+) -> BatchOutcome:
+    """``run()`` on the mini-batch; through the data agent when the files are not on this
+    machine (fetched first; the output files committed before the result is sent)."""
+    if agent is None:
+        return run_mini_batch(script, items, tabular)
+    try:
+        paths = agent.fetch(items)
+    except Exception as exc:
+        return BatchOutcome(error=m.error_info(exc, "input"))
+    outcome = run_mini_batch(script, paths, tabular)
+    try:
+        agent.finish(commit=outcome.error is None)
+    except Exception as exc:
+        if outcome.error is None:  # not done until its files are on the datastore: retried
+            return BatchOutcome(error=m.error_info(exc, "output"))
+    return outcome
+
+
 def _run_batch(
-    header: dict[str, Any], script: LoadedScript, start: float, watch: OutputWatch | None
+    header: dict[str, Any],
+    script: LoadedScript,
+    start: float,
+    watch: OutputWatch | None,
+    agent: DataAgentClient | None = None,
 ) -> Reply:
     req_id, items = header.get("id"), header["items"]
     # Log lines name the mini-batch as job_result.txt and processed_mini-batches.csv do.
@@ -172,7 +197,7 @@ def _run_batch(
     if watch is not None:
         watch.start()
     try:
-        outcome = run_mini_batch(script, items, bool(header.get("tabular", False)))
+        outcome = _score(script, items, bool(header.get("tabular", False)), agent)
     finally:
         written = watch.stop() if watch is not None else []
     elapsed = (time.perf_counter() - start) * 1000
@@ -196,11 +221,12 @@ def _run_batch(
 def _batch_handler(script: LoadedScript) -> Handler:
     output_dir = os.environ.get("AZUREML_BI_OUTPUT_PATH")
     watch = OutputWatch(output_dir) if output_dir else None
+    agent = from_environ()
 
     def handle(header: dict[str, Any], body: bytes, start: float) -> Reply | None:
         if header["kind"] != m.RUN_BATCH:
             return None
-        return _run_batch(header, script, start, watch)
+        return _run_batch(header, script, start, watch, agent)
 
     return handle
 

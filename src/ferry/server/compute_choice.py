@@ -23,7 +23,7 @@ from ferry.workers.compute import Compute
 if TYPE_CHECKING:
     from ferry.server.workspace import Workspace
 
-__all__ = ["compute_for", "local_compute", "online_compute_for"]
+__all__ = ["compute_for", "local_compute", "off_machine", "online_compute_for"]
 
 _INSTALL = "install it with `pip install 'ferry[ray]'` (uv pip install 'ferry[ray]')"
 
@@ -53,6 +53,19 @@ def compute_for(workspace: Workspace, deployment: BatchDeploymentSpec) -> Comput
         return local_compute()
     res = deployment.resources
     return _compute_of(spec, name, res.cpus_per_worker, res.gpus_per_worker, res.memory)
+
+
+def off_machine(workspace: Workspace, deployment: BatchDeploymentSpec) -> bool:
+    """Whether the batch ``deployment``'s workers run off this machine (on a Ray cluster's
+    nodes), where the server's disk is not theirs: decided from the registered compute, without
+    connecting to it."""
+    name = deployment.compute_name()
+    if name == LOCAL_COMPUTE:
+        return False
+    try:
+        return workspace.computes.get_spec(name).type == "ray"
+    except NotFoundError:
+        return False
 
 
 def online_compute_for(workspace: Workspace, deployment: OnlineDeploymentSpec) -> Compute:

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ferry.batch.definition import JobDefinition
+from ferry.datastore import Datastore
 from ferry.errors import InvalidInputError, NotFoundError
+from ferry.server.compute_choice import off_machine
 from ferry.server.materialise import code_folder as _code
 from ferry.server.materialise import environment_python as _environment
 from ferry.server.materialise import materialise as _materialise
@@ -104,11 +106,20 @@ def prepare_job(
     # Fail in Preparing, with the variable named, if a referenced secret is missing.
     resolve_secret_refs(settings["environment_variables"], workspace.secrets)
     python = _environment(workspace, spec, model_path, log, notices, fingerprint)
-    inputs = _inputs(workspace, job["input"], job_dir)
+    job_input = _inputs(workspace, job["input"], job_dir)
+    output_uri = None
+    if job_input.store is not None and off_machine(workspace, spec):
+        # Workers on a cluster's nodes cannot write to this machine's disk: their files go to
+        # the job's output location on a datastore (the input's, unless --output-path says).
+        output_uri = job.get("output_path") or job_input.store.uri(f"azureml/{job['name']}/score")
+        notices.append(f"output files go to {output_uri}")
     fingerprint["input"] = job["input"]
     definition = JobDefinition(
         name=job["name"],
-        inputs=inputs,
+        inputs=job_input.paths,
+        input_listing=job_input.listing,
+        datastores=[job_input.store.name] if job_input.store is not None else [],
+        output_uri=output_uri,
         input_type=job["input"].get("type", AssetTypes.URI_FOLDER),
         python=python,
         entry_script=entry_script,
@@ -226,29 +237,61 @@ def _script_overrides(overrides: dict[str, Any]) -> None:
         overrides["init_timeout"] = seconds
 
 
-def _inputs(workspace: Workspace, job_input: dict[str, Any], job_dir: Path) -> list[str]:
+@dataclass(frozen=True)
+class _Input:
+    """Where a job's input is: local paths, or a listing of items on a datastore that the
+    workers read through their data agent (``store``)."""
+
+    paths: list[str]
+    listing: str | None = None
+    store: Datastore | None = None
+
+
+def _inputs(workspace: Workspace, job_input: dict[str, Any], job_dir: Path) -> _Input:
     path = str(job_input["path"])
     if path.startswith("file://"):
         local = Path(path.removeprefix("file://"))
         if not path_exists(local, field="input.path"):
             raise NotFoundError(f"input {local} does not exist on the server's machine.")
-        return [str(local)]
+        return _Input([str(local)])
     if is_asset_ref(path):
         record = workspace.assets.resolve(AssetKind.DATA, path)
-        return [str(_materialise(workspace, record, job_dir / "inputs"))]
+        uri = str(record.spec.get("path", ""))
+        if not uri.startswith("azureml://") or workspace.assets.local_path(record) is not None:
+            return _Input([str(_materialise(workspace, record, job_dir / "inputs"))])
+        path = uri  # a data asset on a remote datastore: read where it is, as a URI is
     if path.startswith("azureml://"):
         store, rel = workspace.datastores.resolve(path)
         in_place = store.local_path(rel)
         if in_place is not None:
             if not path_exists(in_place, field="input.path"):
                 raise NotFoundError(f"input {path} does not exist.", details={"field": "input"})
-            return [str(in_place)]
-        target = job_dir / "inputs"
-        target.mkdir(parents=True, exist_ok=True)
-        existing = list(target.iterdir())
-        return [str(existing[0] if existing else store.download(rel, target))]
+            return _Input([str(in_place)])
+        return _Input([path], _list_remote(store, rel, job_input, job_dir), store)
     raise InvalidInputError(
         f"input {path!r} is not a data asset, datastore URI or uploaded folder; pass a local "
         "path (the CLI uploads it), azureml:<data>@latest or azureml://datastores/<d>/paths/<p>.",
         details={"field": "input"},
     )
+
+
+def _list_remote(store: Datastore, rel: str, job_input: dict[str, Any], job_dir: Path) -> str:
+    """List the input's files on ``store`` into ``job_dir/input-listing.txt``, one URI a line;
+    nothing is downloaded: each worker fetches its mini-batches' files where it runs."""
+    uri = store.uri(rel)
+    if not store.exists(rel):
+        raise NotFoundError(f"input {uri} does not exist.", details={"field": "input"})
+    if store.is_dir(rel):
+        if job_input.get("type") == AssetTypes.URI_FILE:
+            raise InvalidInputError(
+                f"input {uri} is a folder but the input type is uri_file; use type uri_folder",
+                details={"field": "input.type"},
+            )
+        items = [store.uri(f"{rel}/{name}" if rel else name) for name in store.list_files(rel)]
+    else:
+        items = [uri]
+    listing = job_dir / "input-listing.txt"
+    tmp = listing.with_suffix(".tmp")
+    tmp.write_text("".join(item + "\n" for item in items), encoding="utf-8")
+    tmp.replace(listing)
+    return str(listing)

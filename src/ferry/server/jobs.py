@@ -32,6 +32,7 @@ from ferry.specs.names import ENDPOINT_NAME
 from ferry.specs.states import TERMINAL_STATES, FailureKind, JobState
 from ferry.specs.workspace import DEFAULT_DATASTORE
 from ferry.store.base import JobRecord
+from ferry.workers.data_agent import ACCESS_ENV, data_access
 
 if TYPE_CHECKING:
     from ferry.server.workspace import Workspace
@@ -89,8 +90,8 @@ class JobService:
         }
         layout = JobLayout(self.folder(name))
         view["outputs"] = {
-            "score": f"azureml://datastores/{DEFAULT_DATASTORE}/paths/azureml/{name}"
-            "/named-outputs/score"
+            "score": record.body.get("output_uri")
+            or f"azureml://datastores/{DEFAULT_DATASTORE}/paths/azureml/{name}/named-outputs/score"
         }
         if with_progress and layout.progress.is_file():
             # A file being rewritten fails to parse; the next poll reads it.
@@ -214,7 +215,12 @@ class JobService:
 
             prepared = prepare_job(self._ws, job, folder, log)
         fingerprint = _digest(prepared.fingerprint)
-        self._update(name, notices=prepared.notices, fingerprint=fingerprint)
+        self._update(
+            name,
+            notices=prepared.notices,
+            fingerprint=fingerprint,
+            output_uri=prepared.definition.output_uri,
+        )
         if job["allow_reuse"] and self._reuse(name, fingerprint):
             return
         if not layout.definition.is_file():
@@ -230,11 +236,15 @@ class JobService:
             f"--name {job['deployment_name']}"
         )
         secret_env |= keyvault_env(definition.secret_names, self._ws.secrets, grant)
+        if definition.datastores:  # the workers' data agents open these where they run
+            stores = {n: self._ws.datastores.credentials_of(n) for n in definition.datastores}
+            secret_env[ACCESS_ENV] = data_access(stores, definition.output_uri)
         deployment = self._ws.batch.deployment_spec(job["endpoint_name"], job["deployment_name"])
         compute = compute_for(self._ws, deployment)
         outcome = engine(folder, compute=compute, cancel=cancel, secret_env=secret_env)
-        if outcome.state is JobState.COMPLETED and job.get("output_path"):
-            self._publish(job, layout)
+        output_uri = definition.output_uri or job.get("output_path")
+        if outcome.state is JobState.COMPLETED and output_uri:
+            self._publish(output_uri, layout)
         done = outcome.state is JobState.COMPLETED
         self._update(
             name,
@@ -286,8 +296,10 @@ class JobService:
                 details={"field": "output_path"},
             )
 
-    def _publish(self, job: dict[str, Any], layout: JobLayout) -> None:
-        store, path = self._ws.datastores.resolve(job["output_path"])
+    def _publish(self, uri: str, layout: JobLayout) -> None:
+        """Commit the job folder's outputs (``predictions.csv``, and the output files unless the
+        workers committed them there themselves) to the output location ``uri``."""
+        store, path = self._ws.datastores.resolve(uri)
         for item in sorted(layout.outputs.iterdir()):
             store.commit(item, f"{path}/{item.name}".lstrip("/"))
 

@@ -83,12 +83,18 @@ class DatastoreService:
     def open(self, name: str) -> Datastore:
         """The live datastore, with its credentials decrypted from the secret store."""
         if name not in self._open:
-            record = self._repo.get(_KIND, name)
-            keys = record.spec.get("credentials", [])
-            credentials = {k: self._secrets.reveal_internal(f"datastore/{name}/{k}") for k in keys}
-            spec = DatastoreSpec.model_validate({**record.spec, "credentials": credentials})
+            stored, credentials = self.credentials_of(name)
+            spec = DatastoreSpec.model_validate({**stored, "credentials": credentials})
             self._open[name] = open_datastore(spec, credentials)
         return self._open[name]
+
+    def credentials_of(self, name: str) -> tuple[dict[str, Any], dict[str, str]]:
+        """The datastore's stored spec and its decrypted credentials, for a process that opens
+        it elsewhere (a worker's data agent); they travel in memory only."""
+        record = self._repo.get(_KIND, name)
+        keys = record.spec.get("credentials", [])
+        credentials = {k: self._secrets.reveal_internal(f"datastore/{name}/{k}") for k in keys}
+        return dict(record.spec), credentials
 
     def resolve(self, uri: str) -> tuple[Datastore, str]:
         """``azureml://datastores/<name>/paths/<p>`` to the open datastore and ``<p>``."""

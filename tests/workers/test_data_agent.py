@@ -1,0 +1,120 @@
+"""The data agent against a real S3 server (moto): a worker's client fetches a mini-batch's files
+and commits its output files pending-then-rename, and nothing of the credentials reaches the
+worker's environment."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from ferry.datastore import open_datastore
+from ferry.runtime.data_client import DataAgentClient, DataAgentError
+from ferry.specs.workspace import DatastoreSpec
+from ferry.workers.data_agent import ACCESS_ENV, AGENT_ENV, DataAgent, attach_agent, data_access
+from ferry.workers.spec import WorkerSpec
+from tests.fixtures_services import S3_CREDENTIALS, S3_REGION
+
+
+def _s3(spec: DatastoreSpec) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=spec.endpoint_url,
+        region_name=S3_REGION,
+        aws_access_key_id=S3_CREDENTIALS["access_key_id"],
+        aws_secret_access_key=S3_CREDENTIALS["secret_access_key"],
+    )
+
+
+@pytest.fixture
+def access(s3_spec: DatastoreSpec) -> dict[str, Any]:
+    s3 = _s3(s3_spec)
+    for i in range(3):
+        s3.put_object(
+            Bucket=s3_spec.bucket, Key=f"{s3_spec.prefix}/in/sub/f{i}.txt", Body=f"v{i}".encode()
+        )
+    stored = s3_spec.model_dump(exclude={"schema_uri", "credentials"})
+    text = data_access(
+        {"s3store": (stored, dict(S3_CREDENTIALS))}, "azureml://datastores/s3store/paths/out/job1"
+    )
+    decoded: dict[str, Any] = json.loads(text)
+    return decoded
+
+
+@pytest.fixture
+def agent(access: dict[str, Any]) -> Iterator[DataAgent]:
+    served = DataAgent(access)
+    yield served
+    served.close()
+
+
+def _uris(n: int) -> list[str]:
+    return [f"azureml://datastores/s3store/paths/in/sub/f{i}.txt" for i in range(n)]
+
+
+def test_fetch_then_commit_through_the_socket(agent: DataAgent, s3_spec: DatastoreSpec) -> None:
+    client = DataAgentClient(str(agent.socket_path))
+    paths = client.fetch(_uris(3))
+    assert [Path(p).read_text() for p in paths] == ["v0", "v1", "v2"]
+    assert [Path(p).name for p in paths] == ["f0.txt", "f1.txt", "f2.txt"]  # names kept
+    (agent.output_dir / "nested").mkdir()
+    (agent.output_dir / "nested" / "a.png").write_bytes(b"\x89PNG")
+    (agent.output_dir / "b.txt").write_text("b")
+    assert client.finish(commit=True) == ["b.txt", "nested/a.png"]
+    store = open_datastore(s3_spec, dict(S3_CREDENTIALS))
+    assert store.list_files("out/job1") == ["b.txt", "nested/a.png"]
+    with store.open_read("out/job1/nested/a.png") as f:
+        assert f.read() == b"\x89PNG"
+    # Committed means whole: no temporary name or pending marker is left in the bucket.
+    keys = [o["Key"] for o in _s3(s3_spec).list_objects_v2(Bucket=s3_spec.bucket)["Contents"]]
+    assert not [k for k in keys if ".tmp-" in k or k.endswith(".ferry-pending")]
+    # The scratch is cleared for the next mini-batch: fetched items and committed outputs.
+    assert not any(agent.output_dir.iterdir())
+    assert not any(Path(p).exists() for p in paths)
+
+
+def test_a_failed_run_commits_nothing(agent: DataAgent, s3_spec: DatastoreSpec) -> None:
+    client = DataAgentClient(str(agent.socket_path))
+    client.fetch(_uris(1))
+    (agent.output_dir / "half.txt").write_text("partial")
+    assert client.finish(commit=False) == []
+    assert not open_datastore(s3_spec, dict(S3_CREDENTIALS)).exists("out/job1/half.txt")
+    assert not any(agent.output_dir.iterdir())
+
+
+def test_errors_name_the_datastore_and_path(agent: DataAgent) -> None:
+    client = DataAgentClient(str(agent.socket_path))
+    with pytest.raises(DataAgentError, match=r"datastore 's3store' has no 'in/sub/missing.txt'"):
+        client.fetch(["azureml://datastores/s3store/paths/in/sub/missing.txt"])
+    with pytest.raises(DataAgentError, match=r"'other' was not granted to this job.*s3store"):
+        client.fetch(["azureml://datastores/other/paths/x.txt"])
+    assert client.fetch(_uris(1))[0].endswith("f0.txt")  # the connection survives errors
+
+
+def test_attach_keeps_credentials_out_of_the_worker(access: dict[str, Any]) -> None:
+    spec = WorkerSpec(
+        worker_id="w0",
+        python="/usr/bin/python3",
+        entry_script="/code/score.py",
+        code_dir="/code",
+        connect="/tmp/sock",
+        env={"AZUREML_BI_OUTPUT_PATH": "/server/job/out", "A": "1"},
+        secret_env={ACCESS_ENV: json.dumps(access), "TOKEN": "t"},
+    )
+    started, agent = attach_agent(spec)
+    assert agent is not None
+    try:
+        assert ACCESS_ENV not in started.secret_env and started.secret_env["TOKEN"] == "t"
+        assert started.env[AGENT_ENV] == str(agent.socket_path)
+        assert started.env["AZUREML_BI_OUTPUT_PATH"] == str(agent.output_dir)
+        every_value = json.dumps({**started.env, **started.secret_env})
+        assert S3_CREDENTIALS["secret_access_key"] not in every_value
+    finally:
+        agent.close()
+    assert not agent.scratch.exists() and not agent.socket_path.exists()
+    unchanged, none = attach_agent(WorkerSpec("w1", "p", "/s.py", "/", "/sock"))
+    assert none is None and AGENT_ENV not in unchanged.env
