@@ -28,6 +28,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -77,19 +78,32 @@ def moto_endpoint() -> Iterator[str]:
     server.stop()
 
 
-@pytest.fixture
-def s3_bucket(moto_endpoint: str) -> str:
-    """A new empty bucket on the moto server."""
+def s3_client(endpoint: str) -> Any:
+    """A boto3 S3 client for the moto server at ``endpoint``, with :data:`S3_CREDENTIALS`."""
     import boto3
 
-    name = f"ferry-{uuid.uuid4().hex[:12]}"
-    client = boto3.client(
+    return boto3.client(
         "s3",
-        endpoint_url=moto_endpoint,
+        endpoint_url=endpoint,
         region_name=S3_REGION,
         aws_access_key_id=S3_CREDENTIALS["access_key_id"],
         aws_secret_access_key=S3_CREDENTIALS["secret_access_key"],
     )
+
+
+def s3_keys(endpoint: str, bucket: str, prefix: str = "") -> list[str]:
+    """Every key under ``prefix`` in ``bucket``, sorted (all pages)."""
+    pages = (
+        s3_client(endpoint).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    )
+    return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
+
+
+@pytest.fixture
+def s3_bucket(moto_endpoint: str) -> str:
+    """A new empty bucket on the moto server."""
+    name = f"ferry-{uuid.uuid4().hex[:12]}"
+    client = s3_client(moto_endpoint)
     client.create_bucket(Bucket=name)
     client.close()
     return name

@@ -4,10 +4,9 @@ and the worker's environment never holds the datastore's credentials."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
-from typing import Any
 
-import boto3
 import pytest
 
 from ferry import BatchDeployment, BatchEndpoint, Datastore, Input, MLClient, Model
@@ -15,7 +14,7 @@ from ferry.errors import NotFoundError
 from ferry.specs.batch import BatchDeploymentSettings, CodeConfigurationSpec
 from ferry.specs.workspace import DatastoreSpec
 from tests.batch_e2e.conftest import write_script
-from tests.fixtures_services import S3_CREDENTIALS, S3_REGION
+from tests.fixtures_services import S3_CREDENTIALS, S3_REGION, s3_client
 
 ENDPOINT = "s3-inputs"
 SCRIPT = """
@@ -39,23 +38,17 @@ def run(mini_batch):
 
 
 @pytest.fixture(scope="module")
-def bucket(ml_client: MLClient, tmp_path_factory: pytest.TempPathFactory) -> DatastoreSpec:
-    from moto.server import ThreadedMotoServer
-
-    from tests.fixtures_services import free_port, wait_for_port
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    wait_for_port(port, timeout=30)
+def bucket(
+    ml_client: MLClient, moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory
+) -> DatastoreSpec:
     spec = DatastoreSpec(
         name="s3in",
         type="s3",
-        bucket="ferry-inputs",
-        endpoint_url=f"http://127.0.0.1:{port}",
+        bucket=f"inputs-{uuid.uuid4().hex[:8]}",
+        endpoint_url=moto_endpoint,
         region=S3_REGION,
     )
-    s3 = _s3(spec)
+    s3 = s3_client(moto_endpoint)
     s3.create_bucket(Bucket=spec.bucket)
     for i in range(23):
         s3.put_object(Bucket=spec.bucket, Key=f"digits/{i // 10}/item-{i:03d}.txt", Body=f"v{i}")
@@ -80,16 +73,6 @@ def bucket(ml_client: MLClient, tmp_path_factory: pytest.TempPathFactory) -> Dat
         set_default=True,
     )
     return spec
-
-
-def _s3(spec: DatastoreSpec) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=spec.endpoint_url,
-        region_name=S3_REGION,
-        aws_access_key_id=S3_CREDENTIALS["access_key_id"],
-        aws_secret_access_key=S3_CREDENTIALS["secret_access_key"],
-    )
 
 
 def _job_dir(ml_client: MLClient, job: str) -> Path:
@@ -118,9 +101,9 @@ def test_workers_read_an_s3_folder_where_it_is(
 
 
 def test_a_file_gone_after_listing_fails_its_mini_batch_by_name(
-    ml_client: MLClient, bucket: DatastoreSpec
+    ml_client: MLClient, bucket: DatastoreSpec, moto_endpoint: str
 ) -> None:
-    s3 = _s3(bucket)
+    s3 = s3_client(moto_endpoint)
     for name in ("a", "b"):
         s3.put_object(Bucket=bucket.bucket, Key=f"gone/{name}.txt", Body=name.encode())
     # The first mini-batch's run() deletes the second's file: its fetch is what finds it gone.

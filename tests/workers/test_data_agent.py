@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from ferry.datastore import open_datastore
@@ -17,22 +16,12 @@ from ferry.runtime.data_client import DataAgentClient, DataAgentError
 from ferry.specs.workspace import DatastoreSpec
 from ferry.workers.data_agent import ACCESS_ENV, AGENT_ENV, DataAgent, attach_agent, data_access
 from ferry.workers.spec import WorkerSpec
-from tests.fixtures_services import S3_CREDENTIALS, S3_REGION
-
-
-def _s3(spec: DatastoreSpec) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=spec.endpoint_url,
-        region_name=S3_REGION,
-        aws_access_key_id=S3_CREDENTIALS["access_key_id"],
-        aws_secret_access_key=S3_CREDENTIALS["secret_access_key"],
-    )
+from tests.fixtures_services import S3_CREDENTIALS, s3_client
 
 
 @pytest.fixture
 def access(s3_spec: DatastoreSpec) -> dict[str, Any]:
-    s3 = _s3(s3_spec)
+    s3 = s3_client(str(s3_spec.endpoint_url))
     for i in range(3):
         s3.put_object(
             Bucket=s3_spec.bucket, Key=f"{s3_spec.prefix}/in/sub/f{i}.txt", Body=f"v{i}".encode()
@@ -70,7 +59,12 @@ def test_fetch_then_commit_through_the_socket(agent: DataAgent, s3_spec: Datasto
     with store.open_read("out/job1/nested/a.png") as f:
         assert f.read() == b"\x89PNG"
     # Committed means whole: no temporary name or pending marker is left in the bucket.
-    keys = [o["Key"] for o in _s3(s3_spec).list_objects_v2(Bucket=s3_spec.bucket)["Contents"]]
+    keys = [
+        o["Key"]
+        for o in s3_client(str(s3_spec.endpoint_url)).list_objects_v2(Bucket=s3_spec.bucket)[
+            "Contents"
+        ]
+    ]
     assert not [k for k in keys if ".tmp-" in k or k.endswith(".ferry-pending")]
     # The scratch is cleared for the next mini-batch: fetched items and committed outputs.
     assert not any(agent.output_dir.iterdir())
