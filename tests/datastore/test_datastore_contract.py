@@ -128,6 +128,26 @@ def test_in_flight_names_are_hidden_from_listings(store: Datastore, model_dir: P
     assert store.list_files("data") == sorted(f"ok/{f}" for f in tree(model_dir))
 
 
+def test_sweep_removes_only_what_killed_commits_left(store: Datastore, model_dir: Path) -> None:
+    store.commit(model_dir, "data/ok")
+    store.fs.pipe_file(store.full_path(f"data/ok2.tmp-{'0' * 32}/x.bin"), b"partial")
+    store.fs.pipe_file(store.full_path(f"data/deep/f.out.tmp-{'1' * 32}"), b"partial")
+    store.fs.pipe_file(store.full_path("data/ok3.ferry-pending"), b"")
+    store.fs.pipe_file(store.full_path("data/deep/kept.tmp-not-ours"), b"user data")
+
+    removed = store.sweep("data")
+
+    assert sorted(removed) == [
+        f"deep/f.out.tmp-{'1' * 32}",
+        f"ok2.tmp-{'0' * 32}/x.bin",
+        "ok3.ferry-pending",
+    ]
+    assert store.list_files("data") == sorted(
+        ["deep/kept.tmp-not-ours", *(f"ok/{f}" for f in tree(model_dir))]
+    )
+    assert store.sweep("data") == [] and store.sweep("nothing/here") == []
+
+
 def test_commit_refuses_links_out_of_the_folder(store: Datastore, tmp_path: Path) -> None:
     src = tmp_path / "leaky"
     src.mkdir()

@@ -31,6 +31,9 @@ import time
 from pathlib import Path
 
 OUT = Path(os.environ["AZUREML_BI_OUTPUT_PATH"])
+# The model folder, as the node has it: a copy by content hash in the node's cache.
+MODEL = Path(os.environ["AZUREML_MODEL_DIR"])
+WEIGHTS = (MODEL / "w.bin").read_text()
 
 def run(mini_batch):
     time.sleep(0.02 * len(mini_batch))
@@ -40,7 +43,8 @@ def run(mini_batch):
         (OUT / "upper").mkdir(exist_ok=True)
         (OUT / "upper" / (path.stem + ".out")).write_text(path.read_text().upper())
         # Where the item was read: the node's scratch, not the server's job folder.
-        rows.append(f"{path.name} {path.read_text()} {path.parent.parent.name}")
+        rows.append(f"{path.name} {path.read_text()} {path.parent.parent.name} "
+                    f"{MODEL.parent.name}:{WEIGHTS}")
     return rows
 """
 
@@ -79,7 +83,7 @@ def test_nodes_read_and_commit_on_s3_exactly_once_through_an_actor_kill(
     ferried: Ferried, data_compute: str, s3_data: str, moto_endpoint: str, tmp_path: Path
 ) -> None:
     weights = tmp_path / "w.bin"
-    weights.write_bytes(b"w")
+    weights.write_bytes(b"weights")
     ferried.client.batch_endpoints.begin_create_or_update(BatchEndpoint(name="ray-s3"))
     ferried.client.batch_deployments.begin_create_or_update(
         BatchDeployment(
@@ -128,9 +132,11 @@ def test_nodes_read_and_commit_on_s3_exactly_once_through_an_actor_kill(
     csv = s3_client(moto_endpoint).get_object(Bucket=s3_data, Key=f"{prefix}/predictions.csv")
     local = tmp_path / "predictions.csv"
     local.write_bytes(csv["Body"].read())
-    frame = pd.read_csv(local, header=None, names=["file", "v", "read_from"], sep=" ")
+    names = ["file", "v", "read_from", "model"]
+    frame = pd.read_csv(local, header=None, names=names, sep=" ")
     assert sorted(frame["file"]) == [f"item-{i:05d}.txt" for i in range(COUNT)]
     assert set(frame["read_from"]) == {"s3data"}  # <scratch>/in/<datastore>/items/<file>
+    assert set(frame["model"]) == {"model:weights"}  # <FERRY_RAY_CACHE>/model/<hash>/w.bin
     # The server's disk got no input download and no output file.
     assert not (job_dir / "inputs").exists()
     assert not list((job_dir / "named-outputs").rglob("*.out"))

@@ -12,9 +12,12 @@ journal within ``max_retries``, as on this machine. Ray never re-runs one.
 
 What travels to a node:
 
-* the code folder, by content hash: packed once per job by this process, put in Ray's object
-  store, and unpacked once per hash on each node (``$FERRY_RAY_CACHE``, default
-  ``/tmp/ferry-ray``), instead of a ``working_dir`` uploaded with every job;
+* the code folder and the model folder (``AZUREML_MODEL_DIR``), by content hash: packed once
+  per job by this process, put in Ray's object store, and unpacked once per hash on each node
+  (``$FERRY_RAY_CACHE``, default ``/tmp/ferry-ray``), instead of a ``working_dir`` uploaded with
+  every job;
+* the job's data, when it is on a datastore: each actor's data agent
+  (:mod:`ferry.workers.data_agent`) fetches its worker's items and commits its output files;
 * the environment, by its recipe (the resolved requirements and policy the server built it
   from): a node where the server's interpreter is not at the same path builds the same hash with
   uv into ``$FERRY_RAY_CACHE/envs``, once per node (``FERRY_RAY_BUILD_ENVIRONMENTS=always``: every
@@ -35,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import dataclasses
 import io
 import logging
 import os
@@ -79,6 +83,7 @@ LOG_PULL_SECONDS = 0.5
 NAMESPACE = "ferry"
 _INSTALL = "install it with `pip install 'ferry[ray]'` (uv pip install 'ferry[ray]')"
 _PR_SET_PDEATHSIG = 1
+_MODEL_ENV = "AZUREML_MODEL_DIR"
 
 
 def parse_memory(value: str | int | None) -> int | None:
@@ -144,9 +149,10 @@ def _build_environment(recipe: dict[str, Any]) -> tuple[str, str]:
     return str(built.python), f"environment {built.hash[:12]} {how} in this node's cache"
 
 
-async def _materialise_code(digest: str, holder: Sequence[Any]) -> Path:
-    """The code folder of ``digest`` on this node, unpacked from the object store once."""
-    final = _cache_root() / "code" / digest
+async def _materialise(kind: str, digest: str, holder: Sequence[Any]) -> Path:
+    """The folder of ``digest`` (``kind``: code or model) on this node, unpacked from the object
+    store once."""
+    final = _cache_root() / kind / digest
     if final.is_dir():
         return final
     data: bytes = await holder[0]
@@ -182,10 +188,11 @@ class _WorkerActor:
         code: tuple[str, list[Any]] | None,
         recipe: dict[str, Any] | None = None,
         build: bool = False,
+        model: tuple[str, list[Any]] | None = None,
     ) -> dict[str, Any]:
         """Start ``spec``'s worker on this node, from the code folder of hash ``code[0]``, in the
         environment of ``recipe`` (built here when the server's interpreter is not on this node,
-        or always with ``build``).
+        or always with ``build``), with the model folder of hash ``model[0]``.
 
         A warm actor runs one worker after another, never two at once."""
         self._out.clear()
@@ -194,9 +201,12 @@ class _WorkerActor:
         # On the node: its files are fetched from, and its outputs committed to, the datastore.
         spec, self._agent = attach_agent(spec)
         code_dir = spec.code_dir
+        if model is not None:  # AZUREML_MODEL_DIR: the server's path, this node's copy
+            local_model = await _materialise("model", model[0], model[1])
+            spec = dataclasses.replace(spec, env={**spec.env, _MODEL_ENV: str(local_model)})
         argv = spec.argv()
         if code is not None:
-            local = str(await _materialise_code(code[0], code[1]))
+            local = str(await _materialise("code", code[0], code[1]))
             inside = (code_dir, code_dir + "/")
             argv = [local + a[len(code_dir) :] if a.startswith(inside) else a for a in argv]
             code_dir = local
@@ -569,7 +579,7 @@ class RayCompute:
         connect(address)
         self.address = address
         self.resources = resources or RayResources()
-        self._code: dict[str, tuple[str, list[Any]]] = {}
+        self._folders: dict[str, tuple[str, list[Any]]] = {}
         self._recipes: dict[str, dict[str, Any] | None] = {}
         self._workers: list[RayWorker] = []
 
@@ -583,15 +593,15 @@ class RayCompute:
         the driver there); 127.0.0.1 would only reach workers on this machine."""
         return str(ray.util.get_node_ip_address())  # type: ignore[no-untyped-call]
 
-    def _code_ref(self, code_dir: str) -> tuple[str, list[Any]]:
-        """The code folder's hash and its archive in the object store (packed once per folder
-        per job: a job's code folder does not change while it runs)."""
-        if code_dir not in self._code:
-            digest = content_hash(Path(code_dir)).removeprefix("sha256:")
+    def _folder_ref(self, folder: str) -> tuple[str, list[Any]]:
+        """A folder's hash and its archive in the object store (packed once per folder per job:
+        a job's code and model folders do not change while it runs)."""
+        if folder not in self._folders:
+            digest = content_hash(Path(folder)).removeprefix("sha256:")
             buffer = io.BytesIO()
-            pack(Path(code_dir), buffer)
-            self._code[code_dir] = (digest, [ray.put(buffer.getvalue())])
-        return self._code[code_dir]
+            pack(Path(folder), buffer)
+            self._folders[folder] = (digest, [ray.put(buffer.getvalue())])
+        return self._folders[folder]
 
     def shape(self, launch: WorkerSpec) -> _Shape:
         """What ``launch``'s actor reserves: the spec's resources (the deployment's), else the
@@ -630,8 +640,10 @@ class RayCompute:
                 max_concurrency=4,
                 scheduling_strategy="SPREAD",
             ).remote()
+        model_dir = launch.env.get(_MODEL_ENV)
+        model = self._folder_ref(model_dir) if model_dir and Path(model_dir).is_dir() else None
         started = actor.start.remote(
-            launch, self._code_ref(launch.code_dir), *self._environment(launch.python)
+            launch, self._folder_ref(launch.code_dir), *self._environment(launch.python), model
         )
         return actor, started, warm
 

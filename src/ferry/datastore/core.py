@@ -252,6 +252,23 @@ class Datastore:
         if not found and not missing_ok:
             raise self._not_found(rel)
 
+    def sweep(self, path: str) -> list[str]:
+        """Remove what commits killed midway left below the folder ``path``: temporary uploads
+        and pending markers (listings hide them, but other tools do not). Call it only while
+        nothing commits there, e.g. when the job writing there has ended. Returns what it
+        removed, relative to ``path``.
+        """
+        full = self.full_path(path)
+        with self._guard("clean up", path):
+            if not self.fs.exists(full):
+                return []
+            found = self.fs.find(full, withdirs=False)
+            prefix = full.rstrip("/") + "/"
+            left = [p for p in found if any(map(_IN_FLIGHT.search, p[len(prefix) :].split("/")))]
+            if left:
+                self.fs.rm(left)
+        return [p[len(prefix) :] for p in left]
+
     def _files(self, full: str, path: str) -> list[str]:
         with self._guard("list", path):
             found = self.fs.find(full, withdirs=False)

@@ -245,6 +245,11 @@ class JobService:
         output_uri = definition.output_uri or job.get("output_path")
         if outcome.state is JobState.COMPLETED and output_uri:
             self._publish(output_uri, layout)
+        if definition.output_uri:
+            # A worker killed mid-commit left a temporary upload there (its mini-batch's retry
+            # committed the file); no worker writes there any more.
+            store, path = self._ws.datastores.resolve(definition.output_uri)
+            store.sweep(path)
         done = outcome.state is JobState.COMPLETED
         self._update(
             name,
