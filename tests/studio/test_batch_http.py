@@ -30,7 +30,7 @@ def test_endpoint_page_lists_deployments_and_the_form(
     assert 'name="csrf_token"' in page.text
 
 
-def test_uploaded_files_become_a_data_asset_and_a_job(
+def test_uploaded_files_are_staged_by_content_and_run(
     signed_in_http: SignedIn, png: PngEndpoint
 ) -> None:
     files = [
@@ -43,11 +43,19 @@ def test_uploaded_files_become_a_data_asset_and_a_job(
     job = response.headers["location"].rsplit("/", 1)[-1]
     view = png.wait(job, "Completed", "Failed")
     assert view["status"] == "Completed", view
-    assert f"azureml:{ENDPOINT}-input:" in str(view["input"])
+    # Staged by content as the CLI stages a folder: no data asset version is made.
+    staged = str(view["input"]["path"])
+    assert re.fullmatch(
+        r"azureml://datastores/workspaceblobstore/paths/LocalInputs/[0-9a-f]+/input", staged
+    ), staged
     assert view["overrides"] == {"mini_batch_size": 1}
     outputs = png.folder(job) / "named-outputs" / "score"
     assert sorted(p.name for p in outputs.glob("*.png")) == ["one.png", "two.png"]
     assert (outputs / "one.png").read_bytes() == png_bytes(9, 9)
+    # The same files again are the same staged folder.
+    again = signed_in_http.post(INVOKE, data=data, files=files)
+    second = png.wait(again.headers["location"].rsplit("/", 1)[-1], "Completed", "Failed")
+    assert second["input"]["path"] == staged
 
 
 def test_a_refused_form_shows_the_invoke_error_and_keeps_the_values(

@@ -14,6 +14,7 @@ from ferry.server.online_prepare import prepare_deployment
 from ferry.services import AssetService, ComputeService, DatastoreService, SecretService
 from ferry.services.batch import BatchEndpointService
 from ferry.services.online import OnlineEndpointService
+from ferry.services.staging import InputStaging
 from ferry.settings import Settings
 from ferry.store import open_store
 from ferry.store.base import Store
@@ -39,9 +40,12 @@ class Workspace:
     jobs: JobService = field(init=False)
     online: OnlineEndpointService = field(init=False)
     online_service: OnlineService = field(init=False)
+    staging: InputStaging = field(init=False)
 
     def __post_init__(self) -> None:
         self.jobs = JobService(self)
+        # Local inputs by content into the default datastore (the API's and the studio's).
+        self.staging = InputStaging(self.datastores, self.layout.tmp, self.assets.unpack_limits)
         self.online = OnlineEndpointService(
             self.store.endpoints, self.store.deployments, self.assets, self.secrets
         )

@@ -16,8 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from ferry.errors import ForbiddenError
 from ferry.server.routes.deps import Auth, WorkspaceDep
 from ferry.server.routes.responses import COMMON, errors
-from ferry.server.workspace import Workspace
-from ferry.services.staging import InputStaging, StagedInput
+from ferry.services.staging import StagedInput
 
 __all__ = ["UPLOAD_PATHS", "router"]
 
@@ -48,10 +47,6 @@ class StagedInputView(BaseModel):
         description="reflink, link or copy (written now), existing (staged before), datastore "
         "(uploaded to a remote default datastore)."
     )
-
-
-def _staging(workspace: Workspace) -> InputStaging:
-    return InputStaging(workspace.datastores, workspace.layout.tmp, workspace.assets.unpack_limits)
 
 
 def _view(staged: StagedInput, response: Response) -> dict[str, Any]:
@@ -87,7 +82,7 @@ async def stage_local(body: StageLocal, response: Response, workspace: Workspace
             f"on {settings.host}; upload the input instead (FERRY_INPUT_STAGING=archive).",
             details={"field": "path"},
         )
-    staged = await run_in_threadpool(_staging(workspace).from_path, body.path, uid=body.uid)
+    staged = await run_in_threadpool(workspace.staging.from_path, body.path, uid=body.uid)
     return _view(staged, response)
 
 
@@ -104,7 +99,7 @@ async def stage_archive(
     archive: Annotated[UploadFile, File(description="tar.gz of one file or folder.")],
 ) -> Any:
     try:
-        staged = await run_in_threadpool(_staging(workspace).from_archive, archive.file)
+        staged = await run_in_threadpool(workspace.staging.from_archive, archive.file)
     finally:
         await archive.close()
     return _view(staged, response)
@@ -124,5 +119,5 @@ def find_staged(
     name: Annotated[str, Path(description="The file or folder's base name.")],
     response: Response,
 ) -> Any:
-    staged = _staging(workspace).find(f"sha256:{digest}", name)
+    staged = workspace.staging.find(f"sha256:{digest}", name)
     return _view(staged, response)

@@ -3,8 +3,8 @@
 The Invoke form builds the same :class:`~ferry.specs.invoke.InvokeRequest` the REST invoke takes
 and submits it through :meth:`InvokeRequest.submission` and ``JobService.submit``: the same checks
 (the input resolves, the overrides are allowed) refuse a bad form with the same messages. An
-uploaded folder is registered as a data asset first, as ``ferry batch-endpoint invoke --input
-./folder`` does.
+uploaded folder is staged by content first, as ``ferry batch-endpoint invoke --input ./folder``
+does.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
-from ferry.archive import pack
 from ferry.errors import FerryError, InvalidInputError
 from ferry.server.job_prepare import NUMBER_SETTINGS, TEXT_SETTINGS
 from ferry.server.routes.deps import WorkspaceDep
@@ -110,9 +109,9 @@ def _uploaded(form: FormData) -> list[UploadFile]:
     return [f for f in form.getlist("upload") if isinstance(f, UploadFile) and f.filename]
 
 
-def _register_upload(workspace: Workspace, endpoint: str, uploads: list[UploadFile]) -> str:
-    """Register the uploaded files as a new version of data asset ``<endpoint>-input``; return
-    its ``azureml:<name>:<version>`` reference."""
+def _stage_upload(workspace: Workspace, uploads: list[UploadFile]) -> str:
+    """Stage the uploaded files by content, as ``ferry batch-endpoint invoke --input ./folder``
+    does (the same files give the same staged folder); return its datastore URI."""
     with tempfile.TemporaryDirectory(dir=workspace.layout.tmp, prefix="studio-upload-") as tmp:
         folder = Path(tmp) / "input"
         folder.mkdir()
@@ -130,13 +129,7 @@ def _register_upload(workspace: Workspace, endpoint: str, uploads: list[UploadFi
             with target.open("wb") as out:
                 while chunk := upload.file.read(1024 * 1024):
                     out.write(chunk)
-        archive_path = Path(tmp) / "input.tar.gz"
-        with archive_path.open("wb") as archive:
-            pack(folder, archive)
-        spec = {"name": f"{endpoint}-input", "type": "uri_folder", "path": "input"}
-        with archive_path.open("rb") as archive:
-            view, _ = workspace.assets.create(AssetKind.DATA, spec, archive)
-    return f"azureml:{view['name']}:{view['version']}"
+        return workspace.staging.from_path(str(folder)).uri
 
 
 def _input_path(workspace: Workspace, endpoint: str, form: FormData) -> str:
@@ -153,7 +146,7 @@ def _input_path(workspace: Workspace, endpoint: str, form: FormData) -> str:
             raise InvalidInputError(
                 "upload: choose the files (or a folder) to score.", details={"field": "upload"}
             )
-        return _register_upload(workspace, endpoint, uploads)
+        return _stage_upload(workspace, uploads)
     else:
         raise InvalidInputError(
             f"input_source must be asset, datastore or upload, got {source!r}.",
