@@ -131,3 +131,33 @@ def test_a_missing_s3_input_is_refused_at_invoke(
             endpoint_name=ENDPOINT,
             input=Input(path="azureml://datastores/s3in/paths/nothing-here"),
         )
+
+
+def test_an_s3_url_reads_through_the_datastore_over_its_bucket(
+    ml_client: MLClient, bucket: DatastoreSpec, tmp_path: Path
+) -> None:
+    job = ml_client.batch_endpoints.invoke(
+        endpoint_name=ENDPOINT, input=Input(path=f"s3://{bucket.bucket}/digits/1")
+    )
+    done = ml_client.jobs.wait(job.name, timeout=180)
+    assert done.status == "Completed", done.error
+    out = ml_client.jobs.download(job.name, download_path=str(tmp_path), output_name="score")
+    rows = sorted((out / "predictions.csv").read_text().splitlines())
+    assert rows == sorted(f"item-{i:03d}.txt v{i} False" for i in range(10, 20))
+    listing = (_job_dir(ml_client, job.name) / "input-listing.txt").read_text().splitlines()
+    assert listing[0] == "azureml://datastores/s3in/paths/digits/1/item-010.txt"
+
+
+def test_an_s3_url_no_datastore_covers_says_how_to_register_one(
+    ml_client: MLClient, bucket: DatastoreSpec
+) -> None:
+    with pytest.raises(NotFoundError) as caught:
+        ml_client.batch_endpoints.invoke(
+            endpoint_name=ENDPOINT, input=Input(path="s3://someone-elses-bucket/data")
+        )
+    assert "s3 bucket 'someone-elses-bucket', which no registered datastore covers" in str(
+        caught.value
+    )
+    assert "ferry datastore create --name <name> --type s3 --bucket someone-elses-bucket" in str(
+        caught.value
+    )

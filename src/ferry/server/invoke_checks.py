@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ferry.datastore.cloud_url import is_cloud_url
 from ferry.errors import InvalidInputError, NotFoundError
 from ferry.server.paths import path_exists
 from ferry.specs.assets import AssetKind
@@ -46,6 +47,8 @@ def check_invoke(
 
 
 def _check_input(workspace: Workspace, path: str) -> None:
+    if is_cloud_url(path):  # s3://, abfss:// ...: read through the datastore over that place
+        path = workspace.datastores.uri_of(path)
     if path.startswith("file://"):
         local = Path(path.removeprefix("file://"))
         if not path_exists(local, field="input.path"):

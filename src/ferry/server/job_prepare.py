@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ferry.batch.definition import JobDefinition
 from ferry.datastore import Datastore
+from ferry.datastore.cloud_url import is_cloud_url
 from ferry.errors import InvalidInputError, NotFoundError
 from ferry.server.compute_choice import off_machine
 from ferry.server.materialise import code_folder as _code
@@ -249,6 +250,8 @@ class _Input:
 
 def _inputs(workspace: Workspace, job_input: dict[str, Any], job_dir: Path) -> _Input:
     path = str(job_input["path"])
+    if is_cloud_url(path):  # s3://, abfss:// ...: read through the datastore over that place
+        path = workspace.datastores.uri_of(path)
     if path.startswith("file://"):
         local = Path(path.removeprefix("file://"))
         if not path_exists(local, field="input.path"):

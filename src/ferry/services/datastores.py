@@ -6,7 +6,8 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from ferry.datastore import Datastore, open_datastore, parse_uri
+from ferry.datastore import Datastore, format_uri, open_datastore, parse_uri
+from ferry.datastore.cloud_url import parse_cloud_url
 from ferry.errors import ConflictError, InvalidInputError, NotFoundError
 from ferry.services.secrets import SecretService
 from ferry.specs.names import DATASTORE_NAME
@@ -95,6 +96,49 @@ class DatastoreService:
         keys = record.spec.get("credentials", [])
         credentials = {k: self._secrets.reveal_internal(f"datastore/{name}/{k}") for k in keys}
         return dict(record.spec), credentials
+
+    def uri_of(self, url: str) -> str:
+        """The ``azureml://`` URI of a storage URL (``s3://bucket/key``, ``abfss://``,
+        ``wasbs://``, ``https://<account>.blob.core.windows.net/...``): the place inside the
+        registered datastore over that bucket or container (the longest matching prefix wins),
+        whose credentials then read it.
+
+        Raises:
+            InvalidInputError: ``url`` is not a storage URL.
+            NotFoundError: no registered datastore holds that place; the message says how to
+                register one.
+        """
+        try:
+            where = parse_cloud_url(url)
+        except ValueError as exc:
+            raise InvalidInputError(str(exc), details={"field": "input"}) from None
+        best: tuple[int, str, str] | None = None
+        for record in self._repo.list(_KIND, limit=10_000).items:
+            spec = record.spec
+            if spec.get("type") != where.kind:
+                continue
+            place = spec.get("bucket") if where.kind == "s3" else spec.get("container_name")
+            account = spec.get("account_name")
+            if place != where.bucket or (where.account and account and account != where.account):
+                continue
+            prefix = str(spec.get("prefix") or "").strip("/")
+            if prefix and where.path != prefix and not where.path.startswith(prefix + "/"):
+                continue
+            rel = where.path[len(prefix) :].lstrip("/") if prefix else where.path
+            if best is None or len(prefix) > best[0]:
+                best = (len(prefix), record.name, rel)
+        if best is None:
+            place, flag = (
+                ("bucket", "bucket") if where.kind == "s3" else ("container", "container-name")
+            )
+            raise NotFoundError(
+                f"{url} is in {where.kind} {place} {where.bucket!r}, which no registered "
+                "datastore covers; register one (ferry datastore create --name <name> --type "
+                f"{where.kind} --{flag} {where.bucket} ...) "
+                "so that Ferry has its credentials, or pass azureml://datastores/<name>/paths/...",
+                details={"field": "input", "url": url},
+            )
+        return format_uri(best[1], best[2])
 
     def resolve(self, uri: str) -> tuple[Datastore, str]:
         """``azureml://datastores/<name>/paths/<p>`` to the open datastore and ``<p>``."""
