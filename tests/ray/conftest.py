@@ -1,7 +1,8 @@
 """One real local multi-node Ray cluster per test session, and a Ferry server that drives it.
 
 The cluster is ``ray.cluster_utils.Cluster``: a head and a worker node, each its own raylet with
-its own ports, as on separate machines. Token auth stays off (``RAY_AUTH_MODE=disabled``) so the
+its own ports and its own ``FERRY_RAY_CACHE`` (set on its raylet, which its actors inherit), as on
+separate machines. Token auth stays off (``RAY_AUTH_MODE=disabled``) so the
 server process can connect by address.
 """
 
@@ -29,41 +30,56 @@ os.environ["RAY_AUTH_MODE"] = "disabled"  # the server inherits it
 class RayCluster:
     cluster: Any  # ray.cluster_utils.Cluster
     worker: Any  # the worker node (ray._private.node.Node)
-    cache: Path  # FERRY_RAY_CACHE of every node
+    caches_root: Path  # one FERRY_RAY_CACHE per node below it: head/, node1/, node2/ ...
+    #: ``{node id: its FERRY_RAY_CACHE}`` of every node the cluster has had.
+    caches: dict[str, Path]
 
     @property
     def address(self) -> str:
         return str(self.cluster.address)
 
+    def cache_of(self, node: str) -> Path:
+        """The cache of the node a placement names (``<host>:<node id prefix>``)."""
+        prefix = node.rpartition(":")[2]
+        return next(path for nid, path in self.caches.items() if nid.startswith(prefix))
+
     def add_node(self) -> Any:
-        node = self.cluster.add_node(num_cpus=2)
+        cache = _own_cache(self.caches_root, f"node{len(self.caches)}")
+        node = self.cluster.add_node(num_cpus=2, env_vars=cache)
         self.cluster.wait_for_nodes()
+        self.caches[node.node_id] = Path(cache["FERRY_RAY_CACHE"])
         return node
+
+
+def _own_cache(root: Path, name: str) -> dict[str, str]:
+    """The raylet's environment override that gives a node (and its actors) its own cache."""
+    return {"FERRY_RAY_CACHE": str(root / name)}
 
 
 @pytest.fixture(scope="session")
 def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster]:
     from ray.cluster_utils import Cluster
 
-    cache = tmp_path_factory.mktemp("ray-cache")
-    os.environ["FERRY_RAY_CACHE"] = str(cache)  # the nodes' processes inherit it
-    cluster, worker = _start_cluster(Cluster)
+    root = tmp_path_factory.mktemp("ray-cache")
+    cluster, worker = _start_cluster(Cluster, root)
     try:
-        yield RayCluster(cluster, worker, cache)
+        caches = {cluster.head_node.node_id: root / "head", worker.node_id: root / "node1"}
+        yield RayCluster(cluster, worker, root, caches)
     finally:
         cluster.shutdown()
 
 
-def _start_cluster(cluster_type: Any, attempts: int = 3) -> tuple[Any, Any]:
+def _start_cluster(cluster_type: Any, caches: Path, attempts: int = 3) -> tuple[Any, Any]:
     """A head and a worker node. Ray gives a raylet a fixed 30 s to register (node.py), which a
     loaded 2-core machine can miss ("timed out during startup"); a fresh try then succeeds."""
     for attempt in range(1, attempts + 1):
         cluster = None
         try:
+            head = {"num_cpus": 2, "include_dashboard": False}
             cluster = cluster_type(
-                initialize_head=True, head_node_args={"num_cpus": 2, "include_dashboard": False}
+                initialize_head=True, head_node_args=head | {"env_vars": _own_cache(caches, "head")}
             )
-            worker = cluster.add_node(num_cpus=2)
+            worker = cluster.add_node(num_cpus=2, env_vars=_own_cache(caches, "node1"))
             cluster.wait_for_nodes()
             return cluster, worker
         except Exception:

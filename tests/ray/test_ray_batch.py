@@ -117,10 +117,12 @@ def test_2000_items_over_two_nodes_exactly_once(
         p.read_text(encoding="utf-8") for p in (job_dir / "logs/user/stdout").glob("*.txt")
     )
     assert stdout.count("scored ") == 100  # 2000 items / 20 per mini-batch
-    # The code folder reached each node by content hash, unpacked once in the node's cache.
-    unpacked = list((ray_cluster.cache / "code").iterdir())
-    assert unpacked and all((d / "driver.py").is_file() for d in unpacked)
-    assert f"init in {ray_cluster.cache / 'code'}" in stdout
+    # The code folder reached each node by content hash, unpacked once in each node's cache.
+    for node in nodes:
+        cache = ray_cluster.cache_of(node)
+        unpacked = list((cache / "code").iterdir())
+        assert unpacked and all((d / "driver.py").is_file() for d in unpacked)
+        assert f"init in {cache / 'code'}" in stdout
 
 
 def _parent(pid: int) -> int:

@@ -21,7 +21,8 @@ What travels to a node:
 * the environment, by its recipe (the resolved requirements and policy the server built it
   from): a node where the server's interpreter is not at the same path builds the same hash with
   uv into ``$FERRY_RAY_CACHE/envs``, once per node (``FERRY_RAY_BUILD_ENVIRONMENTS=always``: every
-  node builds even where the path is visible);
+  node builds even where the path is visible); a build that failed is remembered on its node for
+  ``FERRY_RAY_FAILED_BUILD_TTL`` seconds, so later starts fail at once with its message;
 * the worker runtime: the node's own ``ferry`` (the cluster runs ``ferry[ray]``, as it must to
   host these actors);
 * the output of the worker process: the actor buffers it and this process pulls it every
@@ -39,7 +40,9 @@ import asyncio
 import contextlib
 import ctypes
 import dataclasses
+import fcntl
 import io
+import json
 import logging
 import os
 import shutil
@@ -48,7 +51,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -134,17 +137,85 @@ def _cache_root() -> Path:
     return Path(os.environ.get("FERRY_RAY_CACHE") or "/tmp/ferry-ray")  # per node: not shared
 
 
+#: Default of ``FERRY_RAY_FAILED_BUILD_TTL``: seconds a node remembers that an environment's
+#: build failed there, so that every worker start does not pay (and time out on) the same cold
+#: failing build again.
+FAILED_BUILD_TTL = 600.0
+
+
+class _CachedBuildError(RuntimeError):
+    """This node failed to build the environment a short while ago; the message says when."""
+
+
+def _failed_build_ttl() -> float:
+    """``FERRY_RAY_FAILED_BUILD_TTL`` of this node (read on the node, as ``FERRY_RAY_CACHE``);
+    0 turns the memory of failed builds off."""
+    raw = os.environ.get("FERRY_RAY_FAILED_BUILD_TTL", "")
+    try:
+        return float(raw) if raw.strip() else FAILED_BUILD_TTL
+    except ValueError:
+        return FAILED_BUILD_TTL
+
+
+@contextlib.contextmanager
+def _build_turn(digest: str) -> Iterator[Path]:
+    """One actor of this node at a time checks, builds or records the failure of ``digest``
+    (an flock: a second actor waits, then reuses the build or its recorded failure); yields
+    the failure record's path (``$FERRY_RAY_CACHE/failed-builds/<hash>.json``)."""
+    folder = _cache_root() / "failed-builds"
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / f"{digest}.lock").open("a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield folder / f"{digest}.json"
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _recorded_failure(record: Path, ttl: float) -> str | None:
+    """The recorded failure's message, when it is younger than ``ttl``; else None (and an
+    expired record is removed, so the next start builds again)."""
+    try:
+        failure = json.loads(record.read_text(encoding="utf-8"))
+        age = time.time() - float(failure["at"])
+        message = str(failure["message"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if ttl <= 0 or age >= ttl:
+        record.unlink(missing_ok=True)
+        return None
+    return (
+        f"cached: this node's build failed {age:.0f} s ago; it builds again after "
+        f"FERRY_RAY_FAILED_BUILD_TTL={ttl:.0f} s, or remove {record} to retry now. {message}"
+    )
+
+
 def _build_environment(recipe: dict[str, Any]) -> tuple[str, str]:
     """The interpreter of ``recipe``'s environment on this node, built with uv into this node's
     cache (``$FERRY_RAY_CACHE/envs/<hash>``) the first time, and a line saying which it was.
 
+    A failed build is remembered for ``FERRY_RAY_FAILED_BUILD_TTL`` seconds: until then, starts
+    of the same hash on this node fail at once with the same message.
+
     Raises:
         EnvironmentBuildError: uv could not build it; the message carries uv's own lines.
+        _CachedBuildError: it failed here less than the TTL ago (uv's lines, and when).
     """
     resolved, policy = from_recipe(recipe)
-    started = time.monotonic()
-    # process-safe: actors on one node wait for the one that builds, then reuse its result
-    built = EnvironmentBuilder(_cache_root() / "envs").ensure(resolved, policy=policy)
+    digest = env_hash(resolved, policy)
+    ttl = _failed_build_ttl()
+    with _build_turn(digest) as record:
+        cached = _recorded_failure(record, ttl)
+        if cached is not None:
+            raise _CachedBuildError(cached)
+        started = time.monotonic()
+        try:
+            built = EnvironmentBuilder(_cache_root() / "envs").ensure(resolved, policy=policy)
+        except Exception as exc:
+            if ttl > 0:
+                failure = {"message": str(exc), "at": time.time(), "node": socket.gethostname()}
+                record.write_text(json.dumps(failure), encoding="utf-8")
+            raise
     how = "reused" if built.reused else f"built in {time.monotonic() - started:.1f} s"
     return str(built.python), f"environment {built.hash[:12]} {how} in this node's cache"
 
