@@ -324,3 +324,34 @@ def test_manifest_quotes_names_and_errors_as_csv_does(jobs: Jobs) -> None:
     assert "plain.txt" in failed and len(failed) == 2  # its mini-batch-mate failed with it
     assert all(by_name[n]["error"].endswith('ValueError: bad, "quoted" value') for n in failed)
     assert all(by_name[n]["status"] == "succeeded" for n in set(names) - failed)
+
+
+SLOW_SECOND_INIT = """
+import os
+import time
+from pathlib import Path
+
+MARK = Path(os.environ["AZUREML_BI_OUTPUT_PATH"]) / "process001-in-init"
+
+def init():
+    if os.environ["FERRY_WORKER_ID"] == "process001":
+        MARK.touch()  # ready a moment after this
+
+def run(mini_batch):
+    # process000 holds its first mini-batch until process001 is (nearly) ready: the second
+    # mini-batch is then either queued behind this one already, or left for process001.
+    deadline = time.monotonic() + 60
+    while not MARK.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1)
+    return [os.environ["FERRY_WORKER_ID"] for _ in mini_batch]
+"""
+
+
+def test_a_worker_still_in_init_keeps_its_share_of_a_small_job(jobs: Jobs) -> None:
+    # 2 mini-batches for 2 workers: the first one ready must not queue both.
+    job = jobs.job(
+        jobs.files(2), jobs.script(SLOW_SECOND_INIT), mini_batch_size=1, instance_count=2
+    )
+    assert jobs.run(job).state == "Completed"
+    assert sorted(output_lines(job)) == ["process000", "process001"]

@@ -219,7 +219,10 @@ class Dispatcher:
         """Give a ready worker its next task, and one more queued behind it while work abounds."""
         if not w.ready or self.verdict is not None:
             return
-        depth = 2 if self.scheduler.pending_count > self.pool.ready_count else 1
+        # A second task hides the round trip, but only while every worker (the ones still in
+        # init() too) can still get one of its own: counting ready workers only, the first one
+        # ready took 2 of 2 mini-batches and its peer, ready a moment later, got none.
+        depth = 2 if self.scheduler.pending_count > len(self.pool.workers) else 1
         while len(w.inflight) < depth:
             task = self.scheduler.take(w.id)
             if task is None:

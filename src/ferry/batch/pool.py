@@ -124,10 +124,6 @@ class WorkerPool:
         return worker
 
     @property
-    def ready_count(self) -> int:
-        return sum(1 for w in self.workers.values() if w.ready)
-
-    @property
     def inflight_count(self) -> int:
         return sum(len(w.inflight) for w in self.workers.values())
 
