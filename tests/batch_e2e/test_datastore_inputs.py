@@ -29,7 +29,7 @@ def run(mini_batch):
         endpoint, bucket = os.environ["DELETE_FROM"].rsplit("/", 1)
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
                           aws_access_key_id="any", aws_secret_access_key="any")
-        s3.delete_object(Bucket=bucket, Key="gone/b.txt")
+        s3.delete_object(Bucket=bucket, Key="gone/c.txt")
     secret = "testing-secret" in "".join(os.environ.values())
     for p in mini_batch:
         (OUT / (Path(p).stem + ".out")).write_text(Path(p).read_text().upper())
@@ -104,9 +104,10 @@ def test_a_file_gone_after_listing_fails_its_mini_batch_by_name(
     ml_client: MLClient, bucket: DatastoreSpec, moto_endpoint: str
 ) -> None:
     s3 = s3_client(moto_endpoint)
-    for name in ("a", "b"):
+    for name in ("a", "b", "c"):
         s3.put_object(Bucket=bucket.bucket, Key=f"gone/{name}.txt", Body=name.encode())
-    # The first mini-batch's run() deletes the second's file: its fetch is what finds it gone.
+    # The first mini-batch's run() deletes the third's file (the second's may be fetched while
+    # the first runs): its fetch is what finds it gone.
     job = ml_client.batch_endpoints.invoke(
         endpoint_name=ENDPOINT,
         input=Input(path="azureml://datastores/s3in/paths/gone"),
@@ -118,9 +119,9 @@ def test_a_file_gone_after_listing_fails_its_mini_batch_by_name(
     done = ml_client.jobs.wait(job.name, timeout=180)
     logs = _job_dir(ml_client, job.name) / "logs"
     errors = (logs / "user" / "error.txt").read_text()
-    assert "datastore 's3in' has no 'gone/b.txt'" in errors, errors
+    assert "datastore 's3in' has no 'gone/c.txt'" in errors, errors
     assert (done.progress or {}).get("items_failed") == 1, done.progress
-    assert (done.progress or {}).get("items_succeeded") == 1, done.progress
+    assert (done.progress or {}).get("items_succeeded") == 2, done.progress
 
 
 def test_a_missing_s3_input_is_refused_at_invoke(

@@ -132,3 +132,21 @@ def test_attach_keeps_credentials_out_of_the_worker(remote: Remote) -> None:
     assert not agent.scratch.exists() and not agent.socket_path.exists()
     unchanged, none = attach_agent(WorkerSpec("w1", "p", "/s.py", "/", "/sock"))
     assert none is None and AGENT_ENV not in unchanged.env
+
+
+def test_the_next_mini_batch_is_fetched_ahead_and_kept_past_finish(agent: DataAgent) -> None:
+    client = DataAgentClient(str(agent.socket_path))
+    first = client.fetch(_uris(1))
+    client.prefetch(_uris(3)[1:])  # sent while the first one runs
+    missing = ["azureml://datastores/store/paths/in/sub/missing.txt"]
+    client.prefetch(missing)
+    client.finish(commit=True)  # the first one's files go; the prefetched ones stay
+    assert not Path(first[0]).exists()
+    second = client.fetch(_uris(3)[1:])
+    assert [Path(p).read_text() for p in second] == ["v1", "v2"]
+    client.finish(commit=True)
+    assert not any(Path(p).exists() for p in second)
+    # A prefetch that failed fails the fetch of those items, with the same message.
+    with pytest.raises(DataAgentError, match=r"datastore 'store' has no 'in/sub/missing.txt'"):
+        client.fetch(missing)
+    assert [p.name for p in (agent.scratch / "in").iterdir()] == []

@@ -38,6 +38,10 @@ class DataAgentClient:
         """The local paths of the mini-batch's ``items``, fetched onto this machine."""
         return list(self._call({"op": "fetch", "items": list(items)})["paths"])
 
+    def prefetch(self, items: list[str]) -> None:
+        """Have the agent fetch the next mini-batch's ``items`` while this one runs."""
+        self._call({"op": "prefetch", "items": list(items)})
+
     def finish(self, commit: bool) -> list[str]:
         """Commit the output files ``run()`` wrote (or drop them) and clear the fetched items."""
         return list(self._call({"op": "finish", "commit": commit})["committed"])

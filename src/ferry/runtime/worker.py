@@ -15,8 +15,10 @@ which shows where a hung script is stuck before the server kills it.
 # This module runs on the user's interpreter (Python 3.9+), hence no X | Y outside annotations.
 from __future__ import annotations
 
+import collections
 import faulthandler
 import os
+import select
 import signal
 import socket
 import sys
@@ -160,15 +162,54 @@ def _log_model_dir() -> None:
     log(ERROR, f"AZUREML_MODEL_DIR={model_dir} holds: {shown[:50] or 'no files'}")
 
 
+class _Inbox:
+    """The server's frames, served in order; a frame that has already arrived can be read early
+    (the next mini-batch, whose files the data agent then fetches while this one runs)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._early: collections.deque[tuple[dict[str, Any], bytes] | FrameError] = (
+            collections.deque()
+        )
+
+    def next(self) -> tuple[dict[str, Any], bytes]:
+        if not self._early:
+            return recv_frame(self._sock)
+        frame = self._early.popleft()
+        if isinstance(frame, FrameError):  # met while reading early: its turn has come
+            raise frame
+        return frame
+
+    def arrived(self) -> dict[str, Any] | None:
+        """The header of the next frame when it is here already (read now, served in turn)."""
+        if self._early or not select.select([self._sock], [], [], 0)[0]:
+            return None
+        try:
+            frame = recv_frame(self._sock)
+        except FrameError as exc:  # a closed connection too
+            self._early.append(exc)
+            return None
+        self._early.append(frame)
+        return frame[0]
+
+
 def _score(
-    script: LoadedScript, items: list[str], tabular: bool, agent: DataAgentClient | None
+    script: LoadedScript,
+    items: list[str],
+    tabular: bool,
+    agent: DataAgentClient | None,
+    inbox: _Inbox | None = None,
 ) -> BatchOutcome:
     """``run()`` on the mini-batch; through the data agent when the files are not on this
-    machine (fetched first; the output files committed before the result is sent)."""
+    machine (fetched first, the next mini-batch's fetched while this one runs, and the output
+    files committed before the result is sent)."""
     if agent is None:
         return run_mini_batch(script, items, tabular)
     try:
         paths = agent.fetch(items)
+        upcoming = inbox.arrived() if inbox is not None else None
+        if upcoming is not None and upcoming.get("kind") == m.RUN_BATCH:
+            agent.prefetch(list(upcoming.get("items") or []))
     except Exception as exc:
         return BatchOutcome(error=m.error_info(exc, "input"))
     outcome = run_mini_batch(script, paths, tabular)
@@ -186,6 +227,7 @@ def _run_batch(
     start: float,
     watch: OutputWatch | None,
     agent: DataAgentClient | None = None,
+    inbox: _Inbox | None = None,
 ) -> Reply:
     req_id, items = header.get("id"), header["items"]
     # Log lines name the mini-batch as job_result.txt and processed_mini-batches.csv do.
@@ -197,7 +239,7 @@ def _run_batch(
     if watch is not None:
         watch.start()
     try:
-        outcome = _score(script, items, bool(header.get("tabular", False)), agent)
+        outcome = _score(script, items, bool(header.get("tabular", False)), agent, inbox)
     finally:
         written = watch.stop() if watch is not None else []
     elapsed = (time.perf_counter() - start) * 1000
@@ -218,7 +260,7 @@ def _run_batch(
     return reply, outcome.rows
 
 
-def _batch_handler(script: LoadedScript) -> Handler:
+def _batch_handler(script: LoadedScript, inbox: _Inbox) -> Handler:
     output_dir = os.environ.get("AZUREML_BI_OUTPUT_PATH")
     watch = OutputWatch(output_dir) if output_dir else None
     agent = from_environ()
@@ -226,7 +268,7 @@ def _batch_handler(script: LoadedScript) -> Handler:
     def handle(header: dict[str, Any], body: bytes, start: float) -> Reply | None:
         if header["kind"] != m.RUN_BATCH:
             return None
-        return _run_batch(header, script, start, watch, agent)
+        return _run_batch(header, script, start, watch, agent, inbox)
 
     return handle
 
@@ -256,10 +298,10 @@ def _handle(header: dict[str, Any], body: bytes, handle: Handler, mode: str) -> 
     return reply
 
 
-def _serve(sock: socket.socket, handle: Handler, mode: str) -> int:
+def _serve(sock: socket.socket, inbox: _Inbox, handle: Handler, mode: str) -> int:
     while True:
         try:
-            header, body = recv_frame(sock)
+            header, body = inbox.next()
         except ConnectionClosedError:
             log(INFO, "the server closed the connection; exiting")
             return EXIT_OK
@@ -312,6 +354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with sock:
             install_shims()
+            inbox = _Inbox(sock)
             set_argv(entry_script, user_args, None if online else args.logging_level)
             base = {"worker_id": worker_id, "token": token, "pid": os.getpid()}
             where = "load"
@@ -323,7 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if online:
                     handle, capabilities = _online_handler(script)
                 else:
-                    handle, capabilities = _batch_handler(script), {}
+                    handle, capabilities = _batch_handler(script, inbox), {}
                 where = "init"
                 script.call_init()
             except (Exception, SystemExit) as exc:
@@ -348,7 +391,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             }
             send_frame(sock, ready)
             log(INFO, f"worker {worker_id} ready ({args.mode}, {script.name})")
-            return _serve(sock, handle, args.mode)
+            return _serve(sock, inbox, handle, args.mode)
     except (_Terminate, KeyboardInterrupt):
         log(INFO, f"worker {worker_id} stopping on a signal")
         return EXIT_OK

@@ -18,6 +18,7 @@ datastore credential, only :data:`AGENT_ENV`, the agent's unix socket.
 
 Protocol: one JSON object per line, one connection per worker.
 ``{"op": "fetch", "items": [uri, ...]}`` -> ``{"paths": [local path, ...]}``;
+``{"op": "prefetch", "items": [...]}`` -> ``{}`` (the next mini-batch, fetched meanwhile);
 ``{"op": "finish", "commit": true}`` -> ``{"committed": [relative path, ...]}``;
 a failure -> ``{"error": "<message naming the datastore and path>"}``.
 """
@@ -31,6 +32,7 @@ import shutil
 import socket
 import tempfile
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +94,11 @@ class DataAgent:
         self.output_dir = self.scratch / "out"
         self.output_dir.mkdir()
         self._inputs = self.scratch / "in"
+        # One download at a time: the next mini-batch's (prefetched) while the script scores.
+        self._downloader = ThreadPoolExecutor(1, thread_name_prefix="ferry-data-fetch")
+        self._ahead: dict[tuple[str, ...], tuple[Path, Future[list[str]]]] = {}
+        self._current: Path | None = None
+        self._downloads_made = 0
         self.socket_path = self.scratch / "agent.sock"
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._listener.bind(str(self.socket_path))
@@ -109,13 +116,38 @@ class DataAgent:
             self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
         self._thread.join(timeout=5)
+        self._downloader.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(self.scratch, ignore_errors=True)
 
     # -- the requests ---------------------------------------------------------------------------
 
+    def prefetch(self, items: list[str]) -> None:
+        """Start fetching the *next* mini-batch's ``items`` while the worker runs this one (the
+        worker has its frame already); :meth:`fetch` of the same items then takes the result,
+        or its error."""
+        key = tuple(items)
+        if key not in self._ahead:
+            self._ahead[key] = self._download(items)
+
     def fetch(self, items: list[str]) -> list[str]:
-        """The local paths of ``items`` (datastore URIs; a plain path is passed through)."""
-        shutil.rmtree(self._inputs, ignore_errors=True)
+        """The local paths of ``items`` (datastore URIs; a plain path is passed through), in a
+        folder of their own that :meth:`finish` removes."""
+        ahead = self._ahead.pop(tuple(items), None)
+        folder, download = ahead if ahead is not None else self._download(items)
+        self._current = folder
+        try:
+            return download.result()
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            self._current = None
+            raise
+
+    def _download(self, items: list[str]) -> tuple[Path, Future[list[str]]]:
+        self._downloads_made += 1
+        folder = self._inputs / str(self._downloads_made)
+        return folder, self._downloader.submit(self._copy, items, folder)
+
+    def _copy(self, items: list[str], folder: Path) -> list[str]:
         by_store: dict[str, list[tuple[int, str]]] = {}
         paths = list(items)
         for i, item in enumerate(items):
@@ -123,7 +155,7 @@ class DataAgent:
                 name, rel = parse_uri(item)
                 by_store.setdefault(name, []).append((i, rel))
         for name, wanted in by_store.items():
-            local = self._store(name).fetch([rel for _, rel in wanted], self._inputs / name)
+            local = self._store(name).fetch([rel for _, rel in wanted], folder / name)
             for (i, _), path in zip(wanted, local, strict=True):
                 paths[i] = str(path)
         return paths
@@ -146,7 +178,9 @@ class DataAgent:
                     shutil.rmtree(child, ignore_errors=True)
                 else:
                     child.unlink(missing_ok=True)
-            shutil.rmtree(self._inputs, ignore_errors=True)
+            if self._current is not None:  # this mini-batch's items; a prefetched one stays
+                shutil.rmtree(self._current, ignore_errors=True)
+                self._current = None
         return committed
 
     def _store(self, name: str) -> Datastore:
@@ -180,6 +214,9 @@ class DataAgent:
             request = json.loads(line)
             if request.get("op") == "fetch":
                 return {"paths": self.fetch(list(request["items"]))}
+            if request.get("op") == "prefetch":
+                self.prefetch(list(request["items"]))
+                return {}
             if request.get("op") == "finish":
                 return {"committed": self.finish(bool(request.get("commit", True)))}
             return {"error": f"the data agent has no operation {request.get('op')!r}"}
