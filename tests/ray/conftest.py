@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,6 +38,11 @@ class RayCluster:
     @property
     def address(self) -> str:
         return str(self.cluster.address)
+
+    @property
+    def client_address(self) -> str:
+        """The head's Ray Client server (``ray://``), for a driver off the cluster."""
+        return f"ray://127.0.0.1:{self.cluster.head_node._ray_params.ray_client_server_port}"
 
     def cache_of(self, node: str) -> Path:
         """The cache of the node a placement names (``<host>:<node id prefix>``)."""
@@ -69,13 +75,21 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster
         cluster.shutdown()
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def _start_cluster(cluster_type: Any, caches: Path, attempts: int = 3) -> tuple[Any, Any]:
-    """A head and a worker node. Ray gives a raylet a fixed 30 s to register (node.py), which a
-    loaded 2-core machine can miss ("timed out during startup"); a fresh try then succeeds."""
+    """A head (with a Ray Client server) and a worker node. Ray gives a raylet a fixed 30 s to
+    register (node.py), which a loaded 2-core machine can miss ("timed out during startup"); a
+    fresh try then succeeds."""
     for attempt in range(1, attempts + 1):
         cluster = None
         try:
             head = {"num_cpus": 2, "include_dashboard": False}
+            head["ray_client_server_port"] = _free_port()  # ray:// (test_ray_client.py)
             cluster = cluster_type(
                 initialize_head=True, head_node_args=head | {"env_vars": _own_cache(caches, "head")}
             )
