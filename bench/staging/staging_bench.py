@@ -10,7 +10,8 @@ Each run is bracketed: ``Pool(2)`` on the same 10,000 files and the same 1 ms sc
 The staged inputs are removed before each run, so every run stages the folder afresh, by links
 (the default on a local workspace) or, with ``--archive``, as a remote client does: hash, one
 tar.gz upload, unpack. Then the 1M-file folder (empty files, 1000 per folder, made once) is
-staged through ``POST /api/v1/staged-inputs``, cold and again (found by content). One server,
+staged through ``POST /api/v1/staged-inputs``, cold and again (found by content), again with
+and without the hash cache, interleaved, then the same under ``--burn`` busy processes. One server,
 started here; its start and the deployment are not timed. ``--ab N`` then times, interleaved, the
 old path (a data version from a tar.gz upload), links and one archive, cold. No assertions: see
 README.md.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -38,6 +40,7 @@ from contenders import code_folder, log, make_items, make_million  # noqa: E402
 from ferry import BatchDeployment, BatchEndpoint, Data, Input, MLClient, Model  # noqa: E402
 from ferry.client.staging import InputStager  # noqa: E402
 from ferry.local_workspace.launcher import stop_server  # noqa: E402
+from ferry.local_workspace.layout import WorkspaceLayout  # noqa: E402
 from ferry.services.staging import INPUT_FOLDER  # noqa: E402
 from ferry.specs.batch import BatchDeploymentSettings, CodeConfigurationSpec  # noqa: E402
 
@@ -124,6 +127,47 @@ def _ab(client: MLClient, data: Path, staged: Path, reps: int) -> None:
             )
 
 
+def _load() -> str:
+    return "load " + " ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+def _million(stager: InputStager, files: Path, staged: Path, workspace: Path, args: Any) -> None:
+    """Cold (nothing staged, no hash cache), then again: with the hash cache (stat only) and
+    without it (every file read, as before the cache), interleaved; then the same under
+    ``--burn`` busy processes."""
+    cache = WorkspaceLayout(workspace).hash_cache
+    shutil.rmtree(staged, ignore_errors=True)
+    shutil.rmtree(cache, ignore_errors=True)
+    log(f"{args.million:,} files: cold ({_load()})")
+    cold = _stage(stager, files)
+    log(f"staging {args.million:,} files by links: {cold:.1f} s cold ({_load()})")
+
+    def again(label: str) -> None:
+        times: dict[str, list[float]] = {"hash cache": [], "no hash cache": []}
+        for _ in range(args.warm_rounds):
+            times["hash cache"].append(_stage(stager, files))
+            shutil.rmtree(cache, ignore_errors=True)  # the next one reads every file
+            times["no hash cache"].append(_stage(stager, files))
+        for name, values in times.items():
+            log(
+                f"staging {args.million:,} files again (found by content), {name}, {label}: "
+                f"{', '.join(f'{v:.1f}' for v in values)} s ({_load()})"
+            )
+
+    again("no extra load")
+    if args.burn:
+        burners = [
+            subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.burn)
+        ]
+        try:
+            time.sleep(20)  # let the 1-minute load average climb before the timed runs
+            again(f"{args.burn} busy processes")
+        finally:
+            for burner in burners:
+                burner.kill()
+                burner.wait()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -133,6 +177,8 @@ def main() -> int:
     parser.add_argument("--archive", action="store_true", help="stage as a remote client does")
     parser.add_argument("--ab", type=int, default=3, help="interleaved staging A/B rounds")
     parser.add_argument("--work", default="/tmp/ferry-bench-staging")
+    parser.add_argument("--warm-rounds", type=int, default=2, help="1M: re-staging A/B rounds")
+    parser.add_argument("--burn", type=int, default=4, help="1M: busy processes for the loaded A/B")
     args = parser.parse_args()
     work = Path(args.work)
     code = code_folder(work)
@@ -177,13 +223,7 @@ def main() -> int:
         _ab(client, data, staged, args.ab)
         if args.million:
             files = make_million(work / "million", args.million)
-            shutil.rmtree(staged, ignore_errors=True)
-            cold = _stage(stager, files)
-            warm = _stage(stager, files)
-            log(
-                f"staging {args.million:,} files by {mode}: {cold:.1f} s cold, {warm:.1f} s again "
-                "(found by content)"
-            )
+            _million(stager, files, staged, workspace, args)
     finally:
         client.close()
         stop_server(client.settings)

@@ -6,7 +6,8 @@
 * :func:`safe_extract` reads an archive from anywhere (an upload, a datastore) and refuses anything
   that could write outside its destination: absolute names, ``..``, links and device files. It does
   not rely on ``tarfile``'s extraction filters, which only became the default in Python 3.14.
-* :func:`content_hash` names the content of a tree for content-addressed storage.
+* :func:`content_hash` names the content of a tree for content-addressed storage (with a
+  :class:`ferry.hash_cache.TreeHashCache`, an unchanged tree is stat-ed instead of read).
 
 A symlink inside a packed folder is followed when it points inside the folder (its target's
 content is stored under the link's name) and refused when it points outside, since silently
@@ -34,6 +35,7 @@ from ferry.errors import (
     PayloadTooLargeError,
     UnsafePathError,
 )
+from ferry.hash_cache import TreeHashCache, TreeKeys, stat_keys
 
 __all__ = ["ExtractLimits", "TreeEntry", "content_hash", "pack", "safe_extract", "walk_tree"]
 
@@ -339,7 +341,7 @@ def _write_member(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path) -
         target.chmod(0o755)
 
 
-def content_hash(path: Path) -> str:
+def content_hash(path: Path, *, cache: TreeHashCache | None = None) -> str:
     """Return ``"sha256:<hex>"`` naming the content of a file or folder tree.
 
     The hash covers each entry's path *below* the top-level entry (posix form, sorted, so the
@@ -348,20 +350,39 @@ def content_hash(path: Path) -> str:
     content-addressed storage wants. Empty folders count, as :func:`pack` keeps them; permissions
     and times do not.
 
+    ``cache``: where an unchanged tree's digest is remembered, so that hashing it again stats each
+    file instead of reading it (:mod:`ferry.hash_cache`); the result is the same either way.
+
     Raises:
         NotFoundError: ``path`` does not exist.
         UnsafePathError: a symlink inside the folder points outside it.
     """
+    entries = walk_tree(path)
+    root = os.path.realpath(path)
+    if cache is not None and cache.known(root):
+        listed = ((e.rel, None if e.is_dir else str(e.source)) for e in entries)
+        found = cache.lookup(root, stat_keys(listed))
+        if found is not None:
+            return found
+    keys = TreeKeys() if cache is not None else None
     digest = hashlib.sha256()
-    for entry in walk_tree(path):
+    for entry in entries:
         # Length-prefixed records keep the encoding unambiguous ("a" + "bc" != "ab" + "c").
         rel = entry.rel.encode("utf-8")
         kind = b"D" if entry.is_dir else b"F"
         digest.update(kind + len(rel).to_bytes(8, "big") + rel)
         if entry.is_dir:
+            if keys is not None:
+                keys.add_dir(entry.rel)
             continue
         with entry.source.open("rb") as fh:
-            digest.update(os.fstat(fh.fileno()).st_size.to_bytes(8, "big"))
+            st = os.fstat(fh.fileno())
+            if keys is not None:
+                keys.add_file(entry.rel, st)
+            digest.update(st.st_size.to_bytes(8, "big"))
             while chunk := fh.read(_CHUNK):
                 digest.update(chunk)
-    return f"sha256:{digest.hexdigest()}"
+    result = f"sha256:{digest.hexdigest()}"
+    if cache is not None and keys is not None:
+        cache.store(root, keys, result)
+    return result

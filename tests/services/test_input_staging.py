@@ -10,14 +10,18 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from ferry import hash_cache
 from ferry.archive import ExtractLimits, content_hash, pack
 from ferry.errors import InvalidInputError, PayloadTooLargeError
+from ferry.hash_cache import TreeHashCache
 from ferry.services import DatastoreService, SecretService
+from ferry.services import staging as staging_module
 from ferry.services.staging import INPUT_FOLDER, InputStaging
 from ferry.store import open_store
 from ferry.vault import Vault
@@ -185,3 +189,72 @@ def test_an_unreadable_file_is_named(tmp_path: Path) -> None:
         assert not staged.exists() or not list(staged.iterdir())
     finally:
         shutil.rmtree(shared, ignore_errors=True)
+
+
+@pytest.fixture
+def cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[InputStaging]:
+    """Staging with a hash cache; a test's files count as older than the racy margin."""
+    monkeypatch.setattr(hash_cache, "RACY_MARGIN_NS", -3600 * 10**9)
+    store = open_store(f"sqlite:///{tmp_path / 'ws' / 'ferry.db'}")
+    secrets = SecretService(store.secrets, Vault(tmp_path / "ws" / "key"))
+    datastores = DatastoreService(store.resources, secrets, tmp_path / "ws" / "blobstore")
+    datastores.ensure_default()
+    cache = TreeHashCache(tmp_path / "ws" / "cache")
+    try:
+        yield InputStaging(datastores, tmp_path / "ws" / "tmp", ExtractLimits(), cache)
+    finally:
+        store.close()
+
+
+def _unread(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object) -> str:
+        raise AssertionError("the tree was read again: the hash cache should have answered")
+
+    monkeypatch.setattr(staging_module, "_digest", refuse)
+
+
+def test_a_folder_staged_by_links_is_found_again_without_reading(
+    cached: InputStaging, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = _tree(tmp_path / "data")
+    ctime = (source / "a-c").stat().st_ctime_ns
+    first = cached.from_path(str(source))
+    assert first.method == "link"
+    # The links changed each file's ctime; the cache knows they were staging's own.
+    assert (source / "a-c").stat().st_ctime_ns != ctime
+    _unread(monkeypatch)
+    again = cached.from_path(str(source))
+    assert (again.method, again.uri, again.content_hash) == (
+        "existing",
+        first.uri,
+        first.content_hash,
+    )
+    assert again.content_hash == content_hash(source)
+    assert cached.from_path(str(source)).content_hash == first.content_hash
+
+
+def test_a_file_rewritten_in_place_after_staging_is_read_again(
+    cached: InputStaging, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the links' window: a ctime inside it is taken for staging's own link (the file is
+    the staged copy's inode then, so its content is the staged content either way)."""
+    monkeypatch.setattr(hash_cache, "_CLOCK_SLACK_NS", 0)
+    source = _tree(tmp_path / "data")
+    first = cached.from_path(str(source))
+    time.sleep(0.05)  # past the window, by more than a tick of the kernel's coarse clock
+    target = source / "a" / "b" / "x.txt"
+    was = target.stat()
+    target.write_text("y")  # same size, same inode (the staged link sees it too)
+    os.utime(target, ns=(was.st_atime_ns, was.st_mtime_ns))
+    again = cached.from_path(str(source))
+    assert again.content_hash == content_hash(source) != first.content_hash
+    assert again.uri != first.uri
+
+
+def test_an_uploaded_archive_is_not_remembered(cached: InputStaging, tmp_path: Path) -> None:
+    source = _tree(tmp_path / "data")
+    buf = io.BytesIO()
+    pack(source, buf)
+    buf.seek(0)
+    cached.from_archive(buf)
+    assert not list((tmp_path / "ws" / "cache").glob("*.tree"))

@@ -55,6 +55,12 @@ class WorkspaceLayout:
         """Staging area for uploads; on the same filesystem as the blobstore so moves are atomic."""
         return self.root / "tmp"
 
+    @property
+    def hash_cache(self) -> Path:
+        """Remembered content hashes of staged local folders (``ferry.hash_cache``): inside the
+        workspace, whose user is the one whose files are staged, and gone with it."""
+        return self.root / "cache" / "tree-hashes"
+
     def ensure(self) -> None:
         """Create the folders and the control-plane token (mode 0600) if missing.
 

@@ -7,6 +7,7 @@ from functools import partial
 
 from ferry.archive import ExtractLimits
 from ferry.environments import EnvironmentBuilder
+from ferry.hash_cache import TreeHashCache
 from ferry.local_workspace.layout import WorkspaceLayout
 from ferry.online.service import OnlineService
 from ferry.server.jobs import JobService
@@ -45,7 +46,12 @@ class Workspace:
     def __post_init__(self) -> None:
         self.jobs = JobService(self)
         # Local inputs by content into the default datastore (the API's and the studio's).
-        self.staging = InputStaging(self.datastores, self.layout.tmp, self.assets.unpack_limits)
+        self.staging = InputStaging(
+            self.datastores,
+            self.layout.tmp,
+            self.assets.unpack_limits,
+            TreeHashCache(self.layout.hash_cache),
+        )
         self.online = OnlineEndpointService(
             self.store.endpoints, self.store.deployments, self.assets, self.secrets
         )

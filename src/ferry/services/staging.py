@@ -11,6 +11,9 @@ datastore, about 0.7 ms per file. Staging costs far less than scoring:
   derived from the tree's :func:`ferry.archive.content_hash` and its name, so staging the same
   content again finds it there and writes nothing. The digest is the one ``content_hash`` gives,
   so a client can ask whether the server has a tree before uploading it.
+* **Not read again.** A folder a client names is hashed once; its digest is remembered with each
+  file's stat (:mod:`ferry.hash_cache`, in the workspace), so staging it again, unchanged, stats
+  the files instead of reading them. Unpacked uploads are not remembered.
 * **Links on a shared filesystem.** When the client and a local server share the filesystem, the
   client names the folder and the server reflinks (copy-on-write), else hard-links, each file into
   the datastore; across filesystems (or where a link is refused) it copies.
@@ -40,6 +43,7 @@ import os
 import shutil
 import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -50,6 +54,7 @@ from typing import Any, BinaryIO, Literal, NamedTuple, cast
 from ferry.archive import ExtractLimits, safe_extract
 from ferry.datastore.commit import temp_name
 from ferry.errors import ForbiddenError, InvalidInputError, NotFoundError, UnsafePathError
+from ferry.hash_cache import TreeHashCache, TreeKeys, file_key, stat_keys
 from ferry.services.datastores import DatastoreService
 
 __all__ = ["INPUT_FOLDER", "InputStaging", "StagedInput", "staged_folder"]
@@ -95,10 +100,18 @@ def staged_folder(content_hash: str, name: str) -> str:
 class InputStaging:
     """Stages local inputs into the default datastore (see the module docstring)."""
 
-    def __init__(self, datastores: DatastoreService, scratch: Path, limits: ExtractLimits) -> None:
+    def __init__(
+        self,
+        datastores: DatastoreService,
+        scratch: Path,
+        limits: ExtractLimits,
+        hash_cache: TreeHashCache | None = None,
+    ) -> None:
         self._datastores = datastores
         self._scratch = scratch
         self._limits = limits
+        # Only for paths a client names: an unpacked upload is new every time.
+        self._hash_cache = hash_cache
 
     def find(self, content_hash: str, name: str) -> StagedInput:
         """The input staged before with this content and name.
@@ -159,7 +172,7 @@ class InputStaging:
                 "share the client's filesystem takes an upload (FERRY_INPUT_STAGING=archive).",
                 details={"field": "path"},
             )
-        return self._stage(Path(path), name=Path(path).name or "input")
+        return self._stage(Path(path), name=Path(path).name or "input", cache=self._hash_cache)
 
     def from_archive(self, archive: BinaryIO) -> StagedInput:
         """Stage the one file or folder in a tar.gz stream (a remote client's upload).
@@ -183,22 +196,44 @@ class InputStaging:
             # GzipFile's 128 KiB reads unpack twice as fast as tarfile's own gzip stream.
             with gzip.GzipFile(fileobj=archive, mode="rb") as unzipped:
                 top = safe_extract(cast(BinaryIO, unzipped), Path(tmp), limits=self._limits)
-            staged = self._stage(top, name=top.name)
+            staged = self._stage(top, name=top.name, cache=None)
         return staged
 
     # -- the work -----------------------------------------------------------------------------
-    def _stage(self, source: Path, *, name: str) -> StagedInput:
+    def _stage(self, source: Path, *, name: str, cache: TreeHashCache | None) -> StagedInput:
         entries = _scan(source)
-        digest = _digest(entries, source)
+        root = os.path.realpath(source)
+        digest: str | None = None
+        if cache is not None and cache.known(root):
+            digest = cache.lookup(
+                root, stat_keys((e.rel, None if e.is_dir else e.source) for e in entries)
+            )
+        keys: TreeKeys | None = None
+        if digest is None:
+            keys = TreeKeys() if cache is not None else None
+            digest = _digest(entries, source, keys)
         files = sum(1 for e in entries if not e.is_dir)
         store = self._datastores.default
         dest = staged_folder(digest, name)
-        if store.exists(dest):
-            return StagedInput(store.uri(dest), digest, files, "existing")
-        local = store.local_path(dest)
-        if local is None:
-            store.commit(source, dest)  # an object store: upload behind a pending marker
-            return StagedInput(store.uri(dest), digest, files, "datastore")
+        linked: tuple[int, int] | None = None
+        try:
+            if store.exists(dest):
+                return StagedInput(store.uri(dest), digest, files, "existing")
+            local = store.local_path(dest)
+            if local is None:
+                store.commit(source, dest)  # an object store: upload behind a pending marker
+                return StagedInput(store.uri(dest), digest, files, "datastore")
+            linked_from = time.time_ns()
+            staged = self._build(entries, local, name)
+            linked = (linked_from, time.time_ns())
+            return StagedInput(store.uri(dest), digest, files, staged)
+        finally:
+            if cache is not None and keys is not None:
+                # Hard links change each source file's ctime: the cache is told when they were
+                # made, so that the next stage of this folder still finds it unchanged.
+                cache.store(root, keys, digest, linked=linked)
+
+    def _build(self, entries: list[_Entry], local: Path, name: str) -> Method:
         folder = local.parent
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(temp_name(str(folder)))
@@ -214,7 +249,7 @@ class InputStaging:
                 method = "existing"
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        return StagedInput(store.uri(dest), digest, files, method)
+        return method
 
 
 def _check_name(name: str) -> None:
@@ -311,31 +346,41 @@ def _unreadable(path: Path, what: str) -> InvalidInputError:
     )
 
 
-def _digest(entries: list[_Entry], source: Path) -> str:
+def _digest(entries: list[_Entry], source: Path, keys: TreeKeys | None = None) -> str:
     """:func:`ferry.archive.content_hash` of the scanned tree (the same bytes are hashed).
 
     Small files are read by a few threads ahead of the hashing (``os.read`` lets go of the GIL,
     and a million small files are a million opens): 3x faster here than reading them in turn.
+    ``keys``, when given, gets each file's stat, taken on the descriptor that was read.
     """
     digest = hashlib.sha256()
     files = [e for e in entries if not e.is_dir]
     batches = [files[i : i + _READ_BATCH] for i in range(0, len(files), _READ_BATCH)]
     with ThreadPoolExecutor(_READERS) as pool:
-        read = iter(pool.map(partial(_read_small, source), batches))
+        read = iter(pool.map(partial(_read_small, source, keys is not None), batches))
         contents: Iterator[bytes | None] = iter(())
+        names: list[bytes] = []
         for entry in entries:
             rel = entry.rel.encode("utf-8")
-            digest.update((b"D" if entry.is_dir else b"F") + len(rel).to_bytes(8, "big") + rel)
+            record = (b"D" if entry.is_dir else b"F") + len(rel).to_bytes(8, "big") + rel
+            digest.update(record)
+            if keys is not None:
+                names.append(record)
             if entry.is_dir:
                 continue
             content = next(contents, _EXHAUSTED)
             if content is _EXHAUSTED:
-                contents = iter(next(read))
+                batch = next(read)
+                contents = iter(batch.contents)
                 content = next(contents)
+                if keys is not None:
+                    keys.add_file_keys(batch.keys, batch.newest_ns)
             if content is None:  # a large file: streamed here
                 _hash_large(entry, source, digest)
             else:
                 digest.update(len(content).to_bytes(8, "big") + content)
+    if keys is not None:
+        keys.add_name_records(names)
     return f"sha256:{digest.hexdigest()}"
 
 
@@ -344,18 +389,36 @@ _READERS = 4
 _EXHAUSTED = b"\0exhausted"  # a sentinel compared by identity
 
 
-def _read_small(source: Path, batch: list[_Entry]) -> list[bytes | None]:
-    """Each file's bytes when it is smaller than a chunk, else ``None`` (hashed in a stream)."""
-    out: list[bytes | None] = []
+class _Batch(NamedTuple):
+    contents: list[bytes | None]
+    """Each file's bytes when smaller than a chunk, else ``None`` (hashed in a stream)."""
+    keys: list[bytes]
+    """Each file's :func:`ferry.hash_cache.file_key`, when asked for."""
+    newest_ns: int
+
+
+def _read_small(source: Path, with_keys: bool, batch: list[_Entry]) -> _Batch:
+    """Read a batch of files; with their stat keys (taken before the read) for the hash cache.
+
+    The keys are made here, in the reader threads, because the hashing loop is the bottleneck:
+    made there, they added about 5 s to a million files.
+    """
+    contents: list[bytes | None] = []
+    keys: list[bytes] = []
+    newest = 0
     for entry in batch:
         fd = _open(entry, source)
         try:
-            # A short read of a regular file is its end: one read, no fstat.
+            if with_keys:
+                st = os.fstat(fd)
+                keys.append(file_key(st))
+                newest = max(newest, st.st_mtime_ns, st.st_ctime_ns)
+            # A short read of a regular file is its end: one read.
             data = os.read(fd, _CHUNK)
         finally:
             os.close(fd)
-        out.append(data if len(data) < _CHUNK else None)
-    return out
+        contents.append(data if len(data) < _CHUNK else None)
+    return _Batch(contents, keys, newest)
 
 
 def _hash_large(entry: _Entry, source: Path, digest: Any) -> None:
