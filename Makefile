@@ -37,8 +37,12 @@ $(AZURITE):
 		npm install --prefix .cache/azurite --no-audit --no-fund --silent azurite@3.37.0; \
 	else echo "npm not found: Azure Blob datastore tests will be skipped (install Node.js)"; fi
 
+# Two pytest processes (a test file stays in one, so its module fixtures start once): most tests
+# wait on real servers and workers, so two overlap well even on 2 cores. PYTEST_WORKERS=0: one.
+PYTEST_WORKERS ?= 2
+
 unit: $(STAMP) azurite
-	$(BIN)/pytest -q -m "not ray and not browser"
+	$(BIN)/pytest -q -m "not ray and not browser" -n $(PYTEST_WORKERS) --dist loadfile
 
 # One local multi-node Ray cluster (a head and a worker node) for the whole session.
 test-ray: $(STAMP)
