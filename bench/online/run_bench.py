@@ -305,8 +305,12 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     # The MLP's hidden width reaches the in-process floor and every replica through this.
     os.environ["BENCH_MLP_HIDDEN"] = str(args.mlp_hidden)
-    if args.quick:
-        args.reps, args.seconds, args.levels, args.mlp_levels = 1, 2, "1,16,64", "64"
+    if args.quick:  # fewer rounds; levels given on the command line are kept
+        args.reps, args.seconds = 1, 2
+        if args.levels == parser.get_default("levels"):
+            args.levels = "1,16,64"
+        if args.mlp_levels == parser.get_default("mlp_levels"):
+            args.mlp_levels = "64"
     if args.client == "auto":
         args.client = "wrk" if loadgen.have_wrk() else "httpx"
         if args.client == "httpx":
