@@ -116,3 +116,13 @@ def test_series() -> None:
     assert series("1.1.3.post0") == "1.1."
     assert series("2022.4") == "2022.4."
     assert series("7") == ""
+
+
+def test_a_message_uv_wrapped_to_the_terminal_width_is_still_read() -> None:
+    wrapped = """error: No solution found when resolving dependencies
+  cause: Because definitely-not-a-package-xyz was not found in the package
+         registry and you require definitely-not-a-package-xyz==1.0, we can
+         conclude that your requirements are unsatisfiable.
+"""
+    found = diagnose(wrapped)
+    assert (found.kind, found.package) == ("not-found", "definitely-not-a-package-xyz")

@@ -49,7 +49,8 @@ class Failure:
 def diagnose(output: str) -> Failure:
     """Classify uv's failure output and pull out the package it names."""
     excerpt = tuple(_excerpt(output))
-    text = "\n".join(excerpt) or output
+    # uv wraps its messages to the terminal's width (COLUMNS): a phrase may span two lines.
+    text = re.sub(r"\s+", " ", "\n".join(excerpt) or output)
     for kind, pattern in _PATTERNS:
         match = pattern.search(text)
         if match is not None:
