@@ -100,6 +100,9 @@ class Uv:
         # Building must never download an interpreter behind the user's back, and the log
         # should hold plain text, not colour codes or progress bars.
         env.update({"UV_PYTHON_DOWNLOADS": "never", "NO_COLOR": "1", "UV_NO_PROGRESS": "1"})
+        # uv wraps its messages to COLUMNS (pytest-xdist sets 80): one line per cause reads
+        # better in a job's log and keeps a phrase whole for _diagnose and for the user's grep.
+        env["COLUMNS"] = "1000"
         if cache_dir is not None:
             env["UV_CACHE_DIR"] = str(cache_dir)
         self.exe = exe
