@@ -187,6 +187,8 @@ def main() -> int:
     iters = sorted(driver.calibrate() for _ in range(3))[1]
     workspace = work / "ws"
     shutil.rmtree(workspace, ignore_errors=True)
+    # The hash cache is opt-in; the server this client starts inherits the setting.
+    os.environ["FERRY_STAGING_HASH_CACHE"] = "1"
     client = MLClient(workspace=str(workspace))
     if args.archive:
         client = MLClient(settings=client.settings.model_copy(update={"input_staging": "archive"}))

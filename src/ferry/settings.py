@@ -67,6 +67,13 @@ class Settings(BaseSettings):
     max_unpacked_files: int = Field(
         default=100_000, description="Most files and folders an uploaded archive may unpack to."
     )
+    staging_hash_cache: bool = Field(
+        default=False,
+        description="Remember the content hash of staged local folders with every file's stat, "
+        "so staging an unchanged folder again stats its files instead of reading them (1M "
+        "files: 6.5 s against 16.6 s), at the cost of a stat per file the first time (32 s "
+        "against 24 s cold). Worth it for large folders invoked again and again.",
+    )
     input_staging: Literal["auto", "link", "archive"] = Field(
         default="auto",
         description="How the SDK and CLI stage a job's local input folder: auto (the server "

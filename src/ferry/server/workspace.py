@@ -50,7 +50,8 @@ class Workspace:
             self.datastores,
             self.layout.tmp,
             self.assets.unpack_limits,
-            TreeHashCache(self.layout.hash_cache),
+            # Off by default: the stat it takes of every file slows a first staging (bench/staging).
+            TreeHashCache(self.layout.hash_cache) if self.settings.staging_hash_cache else None,
         )
         self.online = OnlineEndpointService(
             self.store.endpoints, self.store.deployments, self.assets, self.secrets
