@@ -146,3 +146,15 @@ def wait_for(predicate: Any, timeout: float, what: str) -> Any:
             return value
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def cluster_compute(ferried: Ferried, ray_cluster: RayCluster) -> str:
+    """The cluster, registered through the CLI as Azure's scripts register a cluster."""
+    ferried.cli(
+        "compute", "create", "--name", "raycluster", "--type", "ray",
+        "--address", ray_cluster.address, "--max-instances", "4",
+    )  # fmt: skip
+    shown = ferried.cli.json("compute", "show", "--name", "raycluster")
+    assert (shown["type"], shown["address"]) == ("ray", ray_cluster.address)
+    return "raycluster"

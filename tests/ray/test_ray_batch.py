@@ -87,18 +87,6 @@ def _progress(f: Ferried, job: str) -> int:
     return int((f.client.jobs.get(job).progress or {}).get("items_succeeded", 0))
 
 
-@pytest.fixture(scope="module")
-def cluster_compute(ferried: Ferried, ray_cluster: RayCluster) -> str:
-    """The cluster, registered through the CLI as Azure's scripts register a cluster."""
-    ferried.cli(
-        "compute", "create", "--name", "raycluster", "--type", "ray",
-        "--address", ray_cluster.address, "--max-instances", "4",
-    )  # fmt: skip
-    shown = ferried.cli.json("compute", "show", "--name", "raycluster")
-    assert (shown["type"], shown["address"]) == ("ray", ray_cluster.address)
-    return "raycluster"
-
-
 def test_2000_items_over_two_nodes_exactly_once(
     ferried: Ferried, cluster_compute: str, ray_cluster: RayCluster, tmp_path: Path
 ) -> None:

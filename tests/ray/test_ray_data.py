@@ -20,7 +20,7 @@ from ferry import BatchDeployment, BatchEndpoint, Datastore, Input, Model
 from ferry.specs.batch import BatchDeploymentSettings, CodeConfigurationSpec, ResourceSettings
 from tests.batch_e2e.conftest import write_script
 from tests.fixtures_services import S3_CREDENTIALS, S3_REGION, s3_client, s3_keys
-from tests.ray.conftest import Ferried, RayCluster, placements, wait_for
+from tests.ray.conftest import Ferried, placements, wait_for
 
 pytestmark = pytest.mark.ray
 
@@ -70,17 +70,8 @@ def s3_data(ferried: Ferried, moto_endpoint: str) -> str:
     return bucket
 
 
-@pytest.fixture(scope="module")
-def data_compute(ferried: Ferried, ray_cluster: RayCluster) -> str:
-    ferried.cli(
-        "compute", "create", "--name", "raydata", "--type", "ray",
-        "--address", ray_cluster.address, "--max-instances", "4",
-    )  # fmt: skip
-    return "raydata"
-
-
 def test_nodes_read_and_commit_on_s3_exactly_once_through_an_actor_kill(
-    ferried: Ferried, data_compute: str, s3_data: str, moto_endpoint: str, tmp_path: Path
+    ferried: Ferried, cluster_compute: str, s3_data: str, moto_endpoint: str, tmp_path: Path
 ) -> None:
     weights = tmp_path / "w.bin"
     weights.write_bytes(b"weights")
@@ -94,7 +85,7 @@ def test_nodes_read_and_commit_on_s3_exactly_once_through_an_actor_kill(
                 code=str(write_script(tmp_path / "code", SCRIPT)), scoring_script="driver.py"
             ),
             environment="ferry:server-python",
-            compute=f"azureml:{data_compute}",
+            compute=f"azureml:{cluster_compute}",
             resources=ResourceSettings(instance_count=2, cpus_per_worker=1),
             settings=BatchDeploymentSettings(mini_batch_size=10),
         )

@@ -282,8 +282,6 @@ def _list_remote(store: Datastore, rel: str, job_input: dict[str, Any], job_dir:
     """List the input's files on ``store`` into ``job_dir/input-listing.txt``, one URI a line;
     nothing is downloaded: each worker fetches its mini-batches' files where it runs."""
     uri = store.uri(rel)
-    if not store.exists(rel):
-        raise NotFoundError(f"input {uri} does not exist.", details={"field": "input"})
     if store.is_dir(rel):
         if job_input.get("type") == AssetTypes.URI_FILE:
             raise InvalidInputError(
@@ -291,8 +289,10 @@ def _list_remote(store: Datastore, rel: str, job_input: dict[str, Any], job_dir:
                 details={"field": "input.type"},
             )
         items = [store.uri(f"{rel}/{name}" if rel else name) for name in store.list_files(rel)]
-    else:
+    elif store.exists(rel):
         items = [uri]
+    else:
+        raise NotFoundError(f"input {uri} does not exist.", details={"field": "input"})
     listing = job_dir / "input-listing.txt"
     tmp = listing.with_suffix(".tmp")
     tmp.write_text("".join(item + "\n" for item in items), encoding="utf-8")

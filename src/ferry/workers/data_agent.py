@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from ferry.datastore import Datastore, open_datastore, parse_uri
+from ferry.errors import ForbiddenError
 from ferry.specs.workspace import DatastoreSpec
 from ferry.workers.spec import WorkerSpec
 
@@ -186,9 +187,10 @@ class DataAgent:
     def _store(self, name: str) -> Datastore:
         if name not in self._open:
             if name not in self._specs:
-                raise KeyError(
+                raise ForbiddenError(
                     f"datastore {name!r} was not granted to this job (it may read "
-                    f"{', '.join(sorted(self._specs)) or 'none'})"
+                    f"{', '.join(sorted(self._specs)) or 'none'})",
+                    details={"datastore": name},
                 )
             entry = self._specs[name]
             creds = dict(entry.get("credentials", {}))
@@ -221,5 +223,4 @@ class DataAgent:
                 return {"committed": self.finish(bool(request.get("commit", True)))}
             return {"error": f"the data agent has no operation {request.get('op')!r}"}
         except Exception as exc:  # the worker turns it into the mini-batch's error
-            text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-            return {"error": f"{type(exc).__name__}: {text}"}
+            return {"error": f"{type(exc).__name__}: {exc}"}
