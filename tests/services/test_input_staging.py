@@ -160,7 +160,9 @@ except FerryError as exc:
 def test_an_unreadable_file_is_named(tmp_path: Path) -> None:
     """A file the workspace's user cannot read is named with the fix, and nothing is staged.
 
-    Root reads every file, so as root the staging runs in a child as ``nobody`` (setpriv).
+    Root reads every file, so as root the staging runs in a child without the capabilities
+    that let root ignore file modes (setpriv); it stays uid 0, so it still reaches the venv in a
+    clone under a 0700 folder (``mktemp -d``), which ``nobody`` could not.
     """
     shared = Path(tempfile.mkdtemp(prefix="ferry-unreadable-"))
     try:
@@ -172,12 +174,10 @@ def test_an_unreadable_file_is_named(tmp_path: Path) -> None:
         (source / "secret.txt").chmod(0)
         ws = shared / "ws"
         ws.mkdir()
+        ws.chmod(0o700)
         command = [sys.executable, "-c", _AS_CHILD, str(ws), str(source)]
         if os.geteuid() == 0:
-            ws.chmod(0o777)  # nobody's workspace; the input stays root's
-            command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
-        else:
-            ws.chmod(0o700)
+            command = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", *command]
         result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
         error = json.loads(result.stdout)
         assert (
